@@ -1,0 +1,54 @@
+"""Instants: the engine's only notion of time.
+
+An instant is an ``int`` of microseconds since the Unix epoch, UTC. Integers make the rule
+"a response exactly at the deadline is within it" exact (no float rounding), are cheap to compare
+and sort on the hot path, and cannot be naive. Conversion to and from RFC 3339 text happens only
+here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+Instant = int
+"""Microseconds since 1970-01-01T00:00:00Z."""
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+SECOND = 1_000_000
+MINUTE = 60 * SECOND
+_ONE_US = timedelta(microseconds=1)
+
+
+def from_datetime(dt: datetime) -> Instant:
+    """An aware datetime as an instant; a naive one is refused."""
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise ValueError("timestamp has no UTC offset")
+    return (dt - EPOCH) // _ONE_US
+
+
+def to_datetime(instant: Instant) -> datetime:
+    return EPOCH + timedelta(microseconds=instant)
+
+
+def parse_rfc3339(text: str) -> Instant:
+    """Parse an RFC 3339 timestamp that carries an offset (``Z`` or ``+hh:mm``)."""
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not an RFC 3339 timestamp: {text!r}") from None
+    if dt.tzinfo is None:
+        raise ValueError(f"timestamp has no UTC offset: {text!r}")
+    return (dt - EPOCH) // _ONE_US
+
+
+def format_utc(instant: Instant) -> str:
+    """RFC 3339 in UTC with ``Z``; microseconds only when there are any."""
+    dt = EPOCH + timedelta(microseconds=instant)
+    if dt.microsecond:
+        return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def seconds(instant_delta: int) -> float:
+    """A span of microseconds in seconds (integral spans come back as whole floats)."""
+    return instant_delta / SECOND

@@ -1,0 +1,46 @@
+"""The ``lead-sla`` command line: one entry point, one module per sub-command.
+
+Each command module exposes ``add_arguments(parser)`` and ``run(args) -> int``; only the chosen
+command's module is imported, so ``lead-sla replay`` never pays for importing faust.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "worker": ("leadsla.streams.worker", "run the live SLA worker on Kafka (faust)"),
+    "replay": ("leadsla.replay", "replay input events from a JSON-lines file, no broker"),
+    "compare": ("leadsla.compare", "replay one history under two policies and compare"),
+    "simulate": ("leadsla.simulate", "generate a reproducible, realistic input workload"),
+    "schemas": ("leadsla.schemas.export", "JSON Schema files of every event (schemas export DIR)"),
+    "topics": ("leadsla.streams.admin", "Kafka topic administration (topics create)"),
+}
+
+
+def build_parser(chosen: str | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lead-sla", description="Lead response SLA monitor (see README.md)."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, summary) in COMMANDS.items():
+        command_parser = sub.add_parser(name, help=summary, description=summary)
+        if name == chosen:
+            module = importlib.import_module(module_name)
+            module.add_arguments(command_parser)
+            command_parser.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    chosen = args_list[0] if args_list and args_list[0] in COMMANDS else None
+    args = build_parser(chosen).parse_args(args_list)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
