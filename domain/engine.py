@@ -1,0 +1,812 @@
+"""The SLA engine: every rule of SPEC.md section 4, as one pure fold over a lead's inputs.
+
+``evaluate(lead_id, events, now, policy)`` takes every input event known for one lead, in any
+order and with duplicates, and the clock position ``now``; it returns every output the lead has
+produced up to ``now``, its latest measurement fact and the instant at which it next needs the
+clock. It never reads a clock and does no I/O, so the replay (event time as the clock) and the
+live worker (wall clock) get the same answers from the same inputs.
+
+Why a fold from scratch rather than an incremental state machine: late data (rule 14) must be
+applied at its own ``occurred_at``, which can change outputs already emitted. Re-deriving the
+lead's history from its (small) event log makes late data, duplicates and delivery order unable to
+change the outcome by construction; the live worker diffs two evaluations to find what to retract
+(``live.py``). A lead has a handful of events, so the fold stays cheap.
+
+Inside the fold a mutable working object is used for speed (this is the replay's hot path); it
+never escapes ``evaluate``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import assert_never
+
+from .events import (
+    TYPE_RANK,
+    ActivityLogged,
+    BreachResolved,
+    InputEvent,
+    LeadCreated,
+    LeadUpdated,
+    OwnerAssigned,
+    StatusChanged,
+)
+from .instant import SECOND, Instant, format_utc
+from .policy import Policy
+
+# Output types (SPEC.md section 5).
+TIMER_STARTED = "sla.timer_started"
+TIMER_UPDATED = "sla.timer_updated"
+WARNING = "sla.pre_breach_warning"
+BREACHED = "sla.breached"
+ESCALATION = "sla.escalation_task"
+REVIEW = "sla.review_requested"
+TASK_CLOSED = "sla.task_closed"
+RESPONSE = "sla.response_recorded"
+STALE = "sla.stale_lead"
+GAP = "sla.ownership_gap"
+EXCLUDED = "sla.excluded"
+RETRACTED = "sla.alert_retracted"
+MEASURED = "sla.measured"
+
+ALERT_TYPES = frozenset({WARNING, BREACHED, STALE, GAP, EXCLUDED})
+TASK_TYPES = frozenset({ESCALATION, REVIEW, TASK_CLOSED})
+
+# Statuses that exclude a lead before a meaningful response (rule 9).
+_EXCLUDING_STATUSES = frozenset(
+    {"disqualified", "duplicate", "spam", "opted_out", "consent_withdrawn"}
+)
+_UNHIDING_STATUSES = frozenset({"spam", "duplicate"})  # these undo a breach (rule 9)
+_AUTOMATED_KINDS = frozenset({"autoresponder", "acknowledgement"})
+_MEETING_KINDS = frozenset({"meeting_booked", "conversation"})
+
+# Timer kinds, in the order they fire when due at the same instant.
+_WARN, _DEADLINE, _LEVEL2, _STALE = 0, 1, 2, 3
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """One output event of a lead: its type, logical instant and ``data`` (JSON-ready)."""
+
+    type: str
+    occurred_at: Instant
+    data: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """An input the engine refuses (it goes to the dead-letter topic), with a readable reason."""
+
+    event: InputEvent
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeadResult:
+    lead_id: str
+    outputs: list[Output]
+    """Every output up to ``now``, in transition order (facts included, versions 1..n)."""
+    fact: dict[str, object] | None
+    """The latest ``sla.measured`` data, or None while the lead has no ``lead.created``."""
+    rejected: list[Rejection]
+    held: list[InputEvent]
+    """Events still waiting for their lead's ``lead.created`` (rule 13)."""
+    duplicates: int
+    next_due: Instant | None
+    """The next instant after ``now`` at which this lead's outputs may change without input."""
+
+
+def evaluate(
+    lead_id: str, events: Iterable[InputEvent], now: Instant, policy: Policy
+) -> LeadResult:
+    """Fold one lead's inputs (any order, duplicates allowed) up to ``now`` (rules 1-16)."""
+    unique: dict[str, InputEvent] = {}
+    duplicates = 0
+    for event in events:
+        if event.event_id in unique:
+            duplicates += 1  # rule 15: the first delivery wins, a repeat changes nothing
+        else:
+            unique[event.event_id] = event
+    ordered = sorted(unique.values(), key=lambda e: (e.occurred_at, TYPE_RANK[type(e)], e.event_id))
+    lead = _Lead(lead_id, policy, now)
+    lead.run(ordered)
+    return LeadResult(
+        lead_id=lead_id,
+        outputs=lead.outputs,
+        fact=lead.last_fact_data,
+        rejected=lead.rejected,
+        held=lead.held,
+        duplicates=duplicates,
+        next_due=lead.next_due(),
+    )
+
+
+def derived_id(lead_id: str, key: str) -> str:
+    """A deterministic identifier for something a lead's transition created (tasks)."""
+    return hashlib.blake2b(f"{lead_id}\x1f{key}".encode(), digest_size=12).hexdigest()
+
+
+class _Lead:
+    """The working state of one lead during a fold. Never leaves ``evaluate``."""
+
+    def __init__(self, lead_id: str, policy: Policy, now: Instant) -> None:
+        self.lead_id = lead_id
+        self.policy = policy
+        self.now = now
+        self.grace = round(policy.grace_seconds * SECOND)
+        self.outputs: list[Output] = []
+        self.rejected: list[Rejection] = []
+        self.held: list[InputEvent] = []
+        self.created = False
+        self.cursor: Instant = 0
+        # lead attributes
+        self.created_at: Instant = 0
+        self.created_at_text = ""
+        self.source = ""
+        self.priority = "normal"
+        self.intent = "normal"
+        self.category = "inquiry"
+        self.customer_status = "new"
+        self.consent = "granted"
+        self.display_name: str | None = None
+        # ownership
+        self.owner_id: str | None = None  # the current person owner (a queue is no owner)
+        self.backup_id: str | None = None
+        self.manager_id = policy.default_manager
+        self.first_person_owner_at: Instant | None = None
+        self.owner_history: list[tuple[Instant, str | None]] = []
+        self.gaps: set[str] = set()
+        # the clock
+        self.timed = False  # a timer was started (not a support-route lead)
+        self.target_minutes: float = 0.0
+        self.warn_pt: Instant = 0
+        self.due_pt: Instant = 0
+        self.level2_pt: Instant = 0
+        self.stale_pt: Instant = 0
+        self.stopped = False  # exclusion: every later timer is dropped
+        self.warned = False
+        self.warn_skipped = False
+        self.breached = False
+        self.breach_reason: str | None = None
+        self.level = 0
+        self.escalated = False
+        self.stale = False
+        self.routed_to_review = False
+        # response
+        self.responded_at: Instant | None = None
+        self.within_sla: bool | None = None
+        # touches
+        self.auto_touch_at: Instant | None = None
+        self.person_touch_at: Instant | None = None  # owner/backup person activity, not meaningful
+        self.meeting_after_escalation = False
+        # exclusions and holds
+        self.excluded = False
+        self.support_route = False
+        self.closed = False
+        self.consent_hold = False
+        self.conflicts: dict[str, ActivityLogged] = {}
+        self.review_keys: set[tuple[str, str]] = set()
+        # open tasks: task_id -> (kind, reason); kind "escalation" | "review"
+        self.open_tasks: dict[str, tuple[str, str]] = {}
+        # resolution
+        self.resolved_by: str | None = None
+        self.resolution_note: str | None = None
+        self.reason_code: str | None = None
+        # facts
+        self.fact_key: dict[str, object] | None = None
+        self.last_fact_data: dict[str, object] | None = None
+        self.version = 0
+
+    # ------------------------------------------------------------------ the fold
+
+    def run(self, ordered: list[InputEvent]) -> None:
+        for event in ordered:
+            if not self.created:
+                if isinstance(event, LeadCreated):
+                    self._create(event)
+                else:
+                    self.held.append(event)  # rule 13: held until the lead exists
+                continue
+            t = event.occurred_at
+            self._fire_timers(t, inclusive=False)  # inputs at t apply before timers due at t
+            if t > self.cursor:
+                self.cursor = t
+            self._apply(event)
+            self._fire_overdue()
+            self._emit_fact()
+        if self.created:
+            self._fire_timers(self.now, inclusive=True)
+
+    def _create(self, event: LeadCreated) -> None:
+        self.cursor = event.occurred_at
+        self._apply(event)
+        self._fire_overdue()
+        self._emit_fact()
+        if self.held:
+            # Rule 13: events that came before their lead apply at its creation, in type order.
+            early = sorted(self.held, key=lambda e: (TYPE_RANK[type(e)], e.occurred_at, e.event_id))
+            self.held = []
+            for held_event in early:
+                self._apply(held_event)
+                self._fire_overdue()
+                self._emit_fact()
+
+    def _apply(self, event: InputEvent) -> None:
+        match event:
+            case LeadCreated():
+                if self.created:
+                    self.rejected.append(
+                        Rejection(event, "a second lead.created for a lead that already exists")
+                    )
+                else:
+                    self._on_created(event)
+            case OwnerAssigned():
+                self._on_owner_assigned(event)
+            case LeadUpdated():
+                self._on_updated(event)
+            case ActivityLogged():
+                self._on_activity(event)
+            case StatusChanged():
+                self._on_status(event)
+            case BreachResolved():
+                self._on_resolved(event)
+            case _:
+                assert_never(event)
+
+    # ------------------------------------------------------------------ inputs
+
+    def _on_created(self, e: LeadCreated) -> None:
+        """Rules 1, 7, 8, 9: the clock starts at the lead's own occurred_at."""
+        p = self.policy
+        self.created = True
+        self.created_at = e.occurred_at
+        self.created_at_text = format_utc(e.occurred_at)
+        self.source = e.source
+        self.priority = e.priority
+        self.intent = e.intent or ("high" if e.source in p.high_intent_sources else "normal")
+        self.category = e.category
+        self.customer_status = e.customer_status
+        self.consent = e.consent
+        self.display_name = e.display_name
+        self.owner_history.append((e.occurred_at, None))
+        if e.customer_status == "existing_customer" or e.category == "support_issue":
+            reason = (
+                "existing_customer" if e.customer_status == "existing_customer" else "support_issue"
+            )
+            self._exclude(reason, route="support")
+            return
+        self.timed = True
+        self._set_timer_points()
+        self._emit(TIMER_STARTED, self.cursor, self._timer_data())
+        if e.consent == "declined":
+            self._exclude("consent_declined")
+            return
+        if e.category in p.review_categories:
+            self._request_review(e.category, "")
+        if e.consent == "unclear":
+            self._start_consent_hold()
+
+    def _on_owner_assigned(self, e: OwnerAssigned) -> None:
+        """Rules 8, 10, 12: a new owner re-addresses later alerts and ends a conflict hold."""
+        t = self.cursor
+        person = e.owner_kind == "person"
+        counted: ActivityLogged | None = None
+        if self.conflicts:
+            # Rule 8: a new owner ends an ownership conflict hold.
+            counted = self.conflicts.get(e.owner_id) if person else None
+            self.conflicts.clear()
+            self._close_tasks("hold_ended", kinds=("conflict",))
+        if self.responded_at is not None or self.breached:
+            # Rule 12: ownership after the answer or the breach changes nothing measured, but
+            # the re-owned lead's open escalation work is handed back (rule 6).
+            if self.responded_at is None:
+                self._close_tasks("reassigned", kinds=("escalation", "breach_review"))
+            return
+        entry = self.policy.roster.get(e.owner_id)
+        self.owner_id = e.owner_id if person else None
+        self.backup_id = (
+            (e.backup_owner_id or (entry.backup if entry else None)) if person else None
+        )
+        self.manager_id = (
+            e.manager_id or (entry.manager if entry else None) or self.policy.default_manager
+        )
+        if person and self.first_person_owner_at is None:
+            self.first_person_owner_at = t
+        self.owner_history.append((t, self.owner_id))
+        if self.excluded or not self.timed:
+            return
+        if counted is not None:
+            # The new owner is the person whose answer caused the conflict: that answer counts
+            # at its own occurred_at.
+            self._record_response(counted.actor_id, counted.kind, counted.occurred_at)
+            return
+        if person and self.backup_id is None and e.owner_id not in self.gaps:
+            self.gaps.add(e.owner_id)
+            self._emit(
+                GAP,
+                t,
+                self._alert_data({"recipient_id": self.manager_id, "missing": "backup_owner"}),
+            )
+        self._emit(TIMER_UPDATED, t, self._timer_data())
+
+    def _on_updated(self, e: LeadUpdated) -> None:
+        """Rules 7, 8, 9, 12: changes after creation."""
+        t = self.cursor
+        p = self.policy
+        answered = self.responded_at is not None
+        if e.intent is not None and e.intent != self.intent:
+            self.intent = e.intent
+        if e.customer_status is not None:
+            self.customer_status = e.customer_status
+        new_category = e.category is not None and e.category != self.category
+        if e.category is not None:
+            self.category = e.category
+        consent_before = self.consent
+        if e.consent is not None:
+            self.consent = e.consent
+        if answered or self.excluded:
+            return
+        if self.customer_status == "existing_customer" or self.category == "support_issue":
+            if not self.excluded:
+                reason = (
+                    "existing_customer"
+                    if self.customer_status == "existing_customer"
+                    else "support_issue"
+                )
+                self._exclude(reason, route="support")
+            return
+        if self.consent == "declined" and consent_before != "declined":
+            self._exclude("consent_declined")
+            return
+        if e.priority is not None and e.priority != self.priority and not self.breached:
+            self.priority = e.priority
+            self._set_timer_points()
+            self.warn_skipped = False
+            self._emit(TIMER_UPDATED, t, self._timer_data())
+        if new_category and self.category in p.review_categories:
+            self._request_review(self.category, "")
+        if self.consent == "unclear" and consent_before != "unclear":
+            self._start_consent_hold()
+        elif consent_before == "unclear" and self.consent == "granted" and self.consent_hold:
+            self.consent_hold = False
+            self._close_tasks("hold_ended", kinds=("consent",))
+
+    def _on_activity(self, e: ActivityLogged) -> None:
+        """Rules 2, 3, 8: what counts as a meaningful response, and who may give it."""
+        t = self.cursor
+        p = self.policy
+        if (
+            e.actor_kind != "person"
+            or e.kind in _AUTOMATED_KINDS
+            or e.auto_submitted
+            or e.sequence_id is not None
+        ):
+            if e.direction == "outbound" and self.auto_touch_at is None:
+                self.auto_touch_at = t
+            return
+        if self.escalated and e.kind in _MEETING_KINDS and e.direction != "internal":
+            self.meeting_after_escalation = True
+        owner_side = self.owner_id is not None and e.actor_id in (self.owner_id, self.backup_id)
+        if e.direction != "outbound" or e.kind not in p.meaningful_kinds:
+            if owner_side and self.person_touch_at is None:
+                self.person_touch_at = t
+            return
+        if self.responded_at is not None or self.excluded or self.support_route:
+            return
+        if owner_side:
+            self._record_response(e.actor_id, e.kind, t)
+        elif self.owner_id is None:
+            # Rule 2: an unowned lead is taken by the person who answers it (no ownership gap).
+            self._take_ownership(e.actor_id, t)
+            self._record_response(e.actor_id, e.kind, t)
+        elif p.response_from == "any_person":
+            self._record_response(e.actor_id, e.kind, t)
+        else:
+            # Rule 8: someone else's answer of an owned lead is an ownership conflict: hold it.
+            if e.actor_id not in self.conflicts:
+                self.conflicts[e.actor_id] = e
+            self._request_review("ownership_conflict", e.actor_id)
+
+    def _on_status(self, e: StatusChanged) -> None:
+        """Rule 9: exclusions, closing and reopening."""
+        status = e.status
+        if status == "reopened":
+            if self.closed and self.excluded:
+                # Reopening undoes `closed` only, with the original clock.
+                self.closed = False
+                self.excluded = False
+                self.stopped = False
+                self.warn_skipped = False
+                self._emit(TIMER_UPDATED, self.cursor, self._timer_data())
+            elif self.closed and self.breached:
+                self.closed = False
+                self.stopped = False
+            return
+        if self.responded_at is not None or self.support_route or not self.created:
+            return
+        if status in _EXCLUDING_STATUSES or status in ("closed", "converted"):
+            if self.excluded:
+                return
+            self._exclude(status)
+            if status == "closed":
+                self.closed = True
+
+    def _on_resolved(self, e: BreachResolved) -> None:
+        """Rule 16: a resolution needs a breach; its reason_code overrides the derived reason."""
+        if not self.breached:
+            self.rejected.append(
+                Rejection(e, "lead.breach_resolved for a lead that never breached")
+            )
+            return
+        self.resolved_by = e.resolved_by
+        self.resolution_note = e.resolution_note
+        if e.reason_code is not None:
+            self.reason_code = e.reason_code
+
+    # ------------------------------------------------------------------ transitions
+
+    def _record_response(self, responder: str, kind: str, at: Instant) -> None:
+        """Rule 3: the first meaningful response stops the clock."""
+        responded = at if at > self.created_at else self.created_at
+        self.responded_at = responded
+        self.within_sla = responded <= self.due_pt
+        business: float | None = None
+        cal = self.policy.calendar
+        if self.policy.clock == "business" and cal is not None:
+            business = cal.between(self.created_at, responded) / SECOND
+        self._emit(
+            RESPONSE,
+            responded,
+            {
+                "responder_id": responder,
+                "kind": kind,
+                "response_seconds": (responded - self.created_at) / SECOND,
+                "business_seconds": business,
+                "within_sla": self.within_sla,
+            },
+        )
+        self.conflicts.clear()
+        self._close_tasks("answered", kinds=("escalation", "breach_review", "review", "conflict"))
+
+    def _take_ownership(self, person: str, t: Instant) -> None:
+        entry = self.policy.roster.get(person)
+        self.owner_id = person
+        self.backup_id = entry.backup if entry else None
+        self.manager_id = (entry.manager if entry else None) or self.policy.default_manager
+        if self.first_person_owner_at is None:
+            self.first_person_owner_at = t
+        self.owner_history.append((t, person))
+
+    def _start_consent_hold(self) -> None:
+        if self.responded_at is not None:
+            return
+        self.consent_hold = True
+        self._request_review("consent_unclear", "")
+
+    def _exclude(self, reason: str, route: str | None = None) -> None:
+        """Rule 9: the clock stops and every later timer is dropped; a breach stays visible."""
+        t = self.cursor
+        self.stopped = True
+        if route == "support":
+            self.support_route = True
+        if not self.breached or reason in _UNHIDING_STATUSES:
+            self.excluded = True
+        self.consent_hold = False
+        self.conflicts.clear()
+        self._emit(EXCLUDED, t, self._alert_data({"reason": reason, "route": route}))
+        self._close_tasks("excluded", kinds=None)
+
+    def _request_review(self, reason: str, actor: str) -> None:
+        """Rules 7 and 8: a review request to the manager, once per lead, reason and actor."""
+        key = (reason, actor)
+        if key in self.review_keys:
+            return
+        self.review_keys.add(key)
+        task_id = derived_id(self.lead_id, f"review\x1f{reason}\x1f{actor}")
+        if reason == "consent_unclear":
+            kind = "consent"
+        elif reason == "ownership_conflict":
+            kind = "conflict"
+        elif reason == "breach":
+            kind = "breach_review"
+        else:
+            kind = "review"
+        self.open_tasks[task_id] = (kind, reason)
+        self._emit(
+            REVIEW,
+            self.cursor,
+            self._alert_data(
+                {
+                    "task_id": task_id,
+                    "recipient_id": self.manager_id,
+                    "reason": reason,
+                    "apology_review_required": self.auto_touch_at is not None,
+                }
+            ),
+        )
+
+    def _close_tasks(self, reason: str, kinds: tuple[str, ...] | None) -> None:
+        if not self.open_tasks:
+            return
+        t = self.cursor
+        for task_id, (kind, _why) in list(self.open_tasks.items()):
+            if kinds is None or kind in kinds:
+                del self.open_tasks[task_id]
+                self._emit(TASK_CLOSED, t, self._alert_data({"task_id": task_id, "reason": reason}))
+
+    # ------------------------------------------------------------------ timers
+
+    def _set_timer_points(self) -> None:
+        """The window and every point derived from it, on the policy's clock (section 3)."""
+        p = self.policy
+        minutes = p.target_minutes(self.source, self.priority)
+        self.target_minutes = minutes
+        window = round(minutes * 60 * SECOND)
+        c = self.created_at
+        cal = p.calendar
+        if p.clock == "business" and cal is not None:
+            self.warn_pt = cal.add(c, round(p.warn_at * window))
+            self.due_pt = cal.add(c, window)
+            self.level2_pt = cal.add(c, window + round(p.escalate_to_manager_after * window))
+            self.stale_pt = cal.add(c, round(p.stale_after * window))
+        else:
+            self.warn_pt = c + round(p.warn_at * window)
+            self.due_pt = c + window
+            self.level2_pt = c + window + round(p.escalate_to_manager_after * window)
+            self.stale_pt = c + round(p.stale_after * window)
+        self.due_text = format_utc(self.due_pt)
+
+    def _next_timer(self, confirmed_only: bool) -> tuple[Instant, int] | None:
+        """The earliest pending timer (rules 4, 5, 6, 11); none while stopped or held."""
+        if not self.timed or self.stopped or self.consent_hold or self.conflicts:
+            return None
+        best: tuple[Instant, int] | None = None
+        unanswered = self.responded_at is None
+        if unanswered and not self.warned and not self.warn_skipped and not self.breached:
+            best = (self.warn_pt, _WARN)
+        if not self.breached and not self.within_sla:
+            due = self.due_pt
+            if not confirmed_only or due + self.grace <= self.now:
+                candidate = (due if confirmed_only else due + self.grace, _DEADLINE)
+                if best is None or candidate < best:
+                    best = candidate
+        if unanswered and self.breached and self.level == 1 and not self.routed_to_review:
+            candidate = (self.level2_pt, _LEVEL2)
+            if best is None or candidate < best:
+                best = candidate
+        if unanswered and not self.stale and self.intent == "high":
+            candidate = (self.stale_pt, _STALE)
+            if best is None or candidate < best:
+                best = candidate
+        return best
+
+    def _fire_timers(self, limit: Instant, inclusive: bool) -> None:
+        while True:
+            nxt = self._next_timer(confirmed_only=True)
+            if nxt is None:
+                return
+            due, kind = nxt
+            if due > limit or (due == limit and not inclusive):
+                return
+            # A timer that became due in the past (a priority change, a hold ending) fires now.
+            at = due if due > self.cursor else self.cursor
+            self.cursor = at
+            self._fire(kind, at)
+            self._emit_fact()
+
+    def _fire_overdue(self) -> None:
+        """Timers that became due in the past (a priority change, a hold ending) fire now."""
+        self._fire_timers(self.cursor - 1, inclusive=True)
+
+    def _fire(self, kind: int, at: Instant) -> None:
+        if kind == _WARN:
+            self._fire_warning(at)
+        elif kind == _DEADLINE:
+            self._fire_breach(at)
+        elif kind == _LEVEL2:
+            self.level = 2
+            self._escalate(at, 2, self.manager_id, "manager")
+        else:
+            self.stale = True
+            self._emit(
+                STALE,
+                at,
+                self._alert_data(
+                    {
+                        "recipient_id": self.manager_id,
+                        "age_seconds": (at - self.created_at) / SECOND,
+                    }
+                ),
+            )
+
+    def _fire_warning(self, at: Instant) -> None:
+        """Rule 4: one pre-breach warning, only while the deadline is still ahead."""
+        if at != self.warn_pt and at >= self.due_pt:
+            self.warn_skipped = True
+            return
+        self.warned = True
+        if self.owner_id is None:
+            recipient, reason = self.manager_id, "no_owner"
+        elif self.auto_touch_at is not None and self.person_touch_at is None:
+            recipient, reason = self.owner_id, "autoresponder_only"
+        else:
+            recipient, reason = self.owner_id, "owner_no_action"
+        self._emit(
+            WARNING,
+            at,
+            self._alert_data(
+                {
+                    "recipient_id": recipient,
+                    "reason": reason,
+                    "autoresponder_sent": self.auto_touch_at is not None,
+                }
+            ),
+        )
+
+    def _owner_at(self, instant: Instant) -> str | None:
+        owner: str | None = None
+        for since, who in self.owner_history:
+            if since > instant:
+                break
+            owner = who
+        return owner
+
+    def _derive_breach_reason(self) -> str:
+        """Rule 5: the first reason that holds at the deadline."""
+        due = self.due_pt
+        if self._owner_at(due) is None:
+            return "no_owner"
+        if self.first_person_owner_at is not None and self.first_person_owner_at > self.warn_pt:
+            return "assigned_late"
+        if self.person_touch_at is not None and self.person_touch_at <= due:
+            return "non_meaningful_activity_only"
+        if self.auto_touch_at is not None and self.auto_touch_at <= due:
+            return "autoresponder_only"
+        return "owner_no_action"
+
+    def _fire_breach(self, at: Instant) -> None:
+        """Rules 5, 6, 7: the breach, then one escalation (or one review for review leads)."""
+        self.breached = True
+        self.breach_reason = self._derive_breach_reason()
+        self.routed_to_review = self.category in self.policy.review_categories
+        self._emit(
+            BREACHED,
+            at,
+            self._alert_data(
+                {
+                    "backup_owner_id": self.backup_id,
+                    "manager_id": self.manager_id,
+                    "breach_reason": self.breach_reason,
+                    "autoresponder_sent": self.auto_touch_at is not None,
+                    "routed_to_review": self.routed_to_review,
+                }
+            ),
+        )
+        if self.responded_at is not None:
+            return  # answered late while held: recorded, breached, nothing left to chase
+        self.escalated = True
+        self.level = 1
+        if self.routed_to_review:
+            self._request_review("breach", "")
+        elif self.backup_id is not None:
+            self._escalate(at, 1, self.backup_id, "backup_owner")
+        else:
+            self._escalate(at, 1, self.manager_id, "manager")
+
+    def _escalate(self, at: Instant, level: int, assignee: str, role: str) -> None:
+        """Rule 6: an escalation task; the service never writes customer-facing text."""
+        task_id = derived_id(self.lead_id, f"escalation\x1f{level}\x1f{assignee}\x1f{at}")
+        self.open_tasks[task_id] = ("escalation", role)
+        self._emit(
+            ESCALATION,
+            at,
+            self._alert_data(
+                {
+                    "task_id": task_id,
+                    "assignee_id": assignee,
+                    "assignee_role": role,
+                    "level": level,
+                    "breach_reason": self.breach_reason,
+                    "apology_review_required": self.auto_touch_at is not None,
+                }
+            ),
+        )
+
+    def next_due(self) -> Instant | None:
+        """When the clock next matters for this lead (for the worker's deadline index)."""
+        if not self.created:
+            return None
+        nxt = self._next_timer(confirmed_only=False)
+        if nxt is None:
+            return None
+        return nxt[0]
+
+    # ------------------------------------------------------------------ outputs
+
+    due_text: str | None = None
+
+    def _emit(self, type_: str, at: Instant, data: dict[str, object]) -> None:
+        self.outputs.append(Output(type_, at, data))
+
+    def _alert_data(self, specific: dict[str, object]) -> dict[str, object]:
+        """Every alert and task carries what a notifier needs to act without a lookup."""
+        data: dict[str, object] = {
+            "source": self.source,
+            "priority": self.priority,
+            "created_at": self.created_at_text,
+            "owner_id": self.owner_id,
+            "due_at": self.due_text,
+        }
+        data.update(specific)
+        if self.policy.include_contact_details:
+            data["display_name"] = self.display_name
+        data["suppressed"] = False
+        return data
+
+    def _timer_data(self) -> dict[str, object]:
+        return {
+            "owner_id": self.owner_id,
+            "backup_owner_id": self.backup_id,
+            "manager_id": self.manager_id,
+            "due_at": self.due_text,
+            "warn_at": format_utc(self.warn_pt),
+            "target_minutes": self.target_minutes,
+            "clock": self.policy.clock,
+            "source": self.source,
+            "priority": self.priority,
+        }
+
+    def _status(self) -> str:
+        if self.excluded:
+            return "excluded"
+        if self.breached:
+            return "breached"
+        if self.consent_hold or self.conflicts:
+            return "held"
+        if self.responded_at is not None:
+            return "met" if self.within_sla else "breached"
+        return "open"
+
+    def _emit_fact(self) -> None:
+        """Section 5: re-emit the lead's fact (a growing version) whenever it changes."""
+        status = self._status()
+        responded = self.responded_at
+        data: dict[str, object] = {
+            "source": self.source,
+            "priority": self.priority,
+            "intent": self.intent,
+            "owner_id": self.owner_id,
+            "manager_id": self.manager_id,
+            "created_at": self.created_at_text,
+            "due_at": self.due_text if self.timed else None,
+            "status": status,
+            "eligible": status in ("open", "met", "breached"),
+            "responded_at": format_utc(responded) if responded is not None else None,
+            "response_seconds": (responded - self.created_at) / SECOND
+            if responded is not None
+            else None,
+            "within_sla": self.within_sla,
+            "breach_reason": self.reason_code or self.breach_reason,
+            "resolution_note": self.resolution_note,
+            "resolved_by": self.resolved_by,
+            "pre_breach_warned": self.warned,
+            "escalated": self.escalated,
+            "escalation_level": self.level,
+            "meeting_after_escalation": self.meeting_after_escalation,
+            "stale": self.stale,
+            "in_review": self._in_review(),
+            "policy_version": self.policy.version,
+        }
+        if data == self.fact_key:
+            return
+        self.fact_key = data
+        self.version += 1
+        fact = dict(data)
+        fact["version"] = self.version
+        self.last_fact_data = fact
+        self._emit(MEASURED, self.cursor, fact)
+
+    def _in_review(self) -> bool:
+        return any(kind != "escalation" for kind, _ in self.open_tasks.values())

@@ -1,0 +1,219 @@
+"""The embedded mode (SPEC.md section 7): replay input events from a JSON-lines file, no broker.
+
+Reads every line, groups valid events by lead, folds each lead with the pure engine up to
+``--now`` (event time is the clock) and writes every output as JSON lines ordered by
+(occurred_at, lead_id, type, event_id). Invalid lines, dead letters and held events whose lead
+never appeared are reported on standard error with their line numbers; the exit code is 0 unless
+the policy or the file is unusable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO, TextIO
+
+from .codec import InvalidEvent, decode_line, encode_output_record
+from .domain.engine import LeadResult, evaluate
+from .domain.events import InputEvent
+from .domain.instant import Instant, format_utc, parse_rfc3339
+from .domain.policy import Policy, PolicyError, load_policy
+
+PROGRESS_EVERY = 100_000
+
+
+@dataclass(slots=True)
+class LoadedEvents:
+    """Valid events grouped by lead, with what could not be used."""
+
+    by_lead: dict[str, list[InputEvent]] = field(default_factory=dict)
+    line_of: dict[tuple[str, str], int] = field(default_factory=dict)
+    invalid: list[tuple[int, str]] = field(default_factory=list)
+    lines_read: int = 0
+    events_read: int = 0
+    latest: Instant | None = None
+
+
+@dataclass(slots=True)
+class ReplaySummary:
+    lines_read: int = 0
+    events_read: int = 0
+    events_applied: int = 0
+    invalid_lines: int = 0
+    duplicates: int = 0
+    after_now: int = 0
+    leads: int = 0
+    outputs_written: int = 0
+    now: Instant | None = None
+    outputs_by_type: Counter[str] = field(default_factory=Counter)
+    dead_letters: list[tuple[int, str]] = field(default_factory=list)
+
+    def render(self) -> str:
+        now = format_utc(self.now) if self.now is not None else "-"
+        lines = [
+            f"replay: {self.lines_read} lines read, {self.events_applied} events applied to "
+            f"{self.leads} leads, {self.outputs_written} outputs written (clock at {now})",
+            f"  invalid lines skipped: {self.invalid_lines}; duplicates ignored: "
+            f"{self.duplicates}; events after --now not applied: {self.after_now}",
+        ]
+        if self.outputs_by_type:
+            counts = ", ".join(f"{k} {v}" for k, v in sorted(self.outputs_by_type.items()))
+            lines.append(f"  outputs: {counts}")
+        if self.dead_letters:
+            lines.append(f"  dead letters: {len(self.dead_letters)}")
+        return "\n".join(lines)
+
+
+def read_events(stream: BinaryIO, progress: TextIO | None = None) -> LoadedEvents:
+    """Decode every line; an invalid one is recorded with its line number and skipped."""
+    loaded = LoadedEvents()
+    by_lead = loaded.by_lead
+    line_of = loaded.line_of
+    latest: Instant | None = None
+    lineno = 0
+    for lineno, raw in enumerate(stream, start=1):  # noqa: B007 - lineno is used after the loop
+        if progress is not None and lineno % PROGRESS_EVERY == 0:
+            progress.write(f"\rreplay: {lineno:,} lines read")
+            progress.flush()
+        if not raw.strip():
+            continue
+        try:
+            event = decode_line(raw)
+        except InvalidEvent as exc:
+            loaded.invalid.append((lineno, exc.reason))
+            continue
+        loaded.events_read += 1
+        lead_events = by_lead.get(event.lead_id)
+        if lead_events is None:
+            by_lead[event.lead_id] = [event]
+        else:
+            lead_events.append(event)
+        line_of.setdefault((event.lead_id, event.event_id), lineno)
+        if latest is None or event.occurred_at > latest:
+            latest = event.occurred_at
+    if progress is not None and lineno >= PROGRESS_EVERY:
+        progress.write("\n")
+    loaded.lines_read = lineno
+    loaded.latest = latest
+    return loaded
+
+
+def replay_loaded(
+    loaded: LoadedEvents, policy: Policy, now: Instant | None
+) -> tuple[list[LeadResult], ReplaySummary]:
+    """Fold every lead up to ``now`` (default: the latest occurred_at read)."""
+    summary = ReplaySummary(
+        lines_read=loaded.lines_read,
+        events_read=loaded.events_read,
+        invalid_lines=len(loaded.invalid),
+    )
+    summary.dead_letters.extend(loaded.invalid)
+    clock = now if now is not None else loaded.latest
+    summary.now = clock
+    results: list[LeadResult] = []
+    if clock is None:
+        return results, summary
+    for lead_id, events in loaded.by_lead.items():
+        applied = [e for e in events if e.occurred_at <= clock]
+        summary.after_now += len(events) - len(applied)
+        if not applied:
+            continue
+        result = evaluate(lead_id, applied, clock, policy)
+        summary.duplicates += result.duplicates
+        summary.events_applied += len(applied) - result.duplicates
+        for rejection in result.rejected:
+            line = loaded.line_of.get((lead_id, rejection.event.event_id), 0)
+            summary.dead_letters.append((line, rejection.reason))
+        for held in result.held:
+            line = loaded.line_of.get((lead_id, held.event_id), 0)
+            summary.dead_letters.append(
+                (line, f"held event for lead {lead_id!r}, whose lead.created never appeared")
+            )
+        summary.events_applied -= len(result.held)
+        if result.fact is not None:
+            summary.leads += 1
+        results.append(result)
+    summary.dead_letters.sort()
+    return results, summary
+
+
+def encode_results(results: list[LeadResult]) -> Iterator[bytes]:
+    """Every output as one JSON line, in (occurred_at, lead_id, type, event_id) order."""
+    records: list[tuple[Instant, str, str, str, bytes]] = []
+    append = records.append
+    for result in results:
+        lead_id = result.lead_id
+        for out in result.outputs:
+            event_id, line = encode_output_record(lead_id, out.type, out.occurred_at, out.data)
+            append((out.occurred_at, lead_id, out.type, event_id, line))
+    records.sort(key=lambda r: (r[0], r[1], r[2], r[3]))
+    for record in records:
+        yield record[4]
+
+
+def run_replay(
+    input_path: str,
+    policy_path: str,
+    out_path: str | None = None,
+    now: str | None = None,
+    *,
+    err: TextIO | None = None,
+) -> ReplaySummary:
+    """The replay as a function (used by the CLI and the benchmark)."""
+    policy = load_policy(policy_path)
+    clock = parse_rfc3339(now) if now is not None else None
+    progress = err if err is not None and err.isatty() else None
+    with open(input_path, "rb") as stream:
+        loaded = read_events(stream, progress)
+    results, summary = replay_loaded(loaded, policy, clock)
+    out = open(out_path, "wb") if out_path else None  # noqa: SIM115 - closed below
+    try:
+        target = out if out is not None else sys.stdout.buffer
+        chunk: list[bytes] = []
+        for line in encode_results(results):
+            chunk.append(line)
+            summary.outputs_written += 1
+            if len(chunk) >= 4096:
+                target.write(b"\n".join(chunk) + b"\n")
+                chunk.clear()
+        if chunk:
+            target.write(b"\n".join(chunk) + b"\n")
+        target.flush()
+    finally:
+        if out is not None:
+            out.close()
+    for result in results:
+        for output in result.outputs:
+            summary.outputs_by_type[output.type] += 1
+    return summary
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("events", metavar="EVENTS.jsonl", help="input events, one JSON per line")
+    parser.add_argument("--policy", required=True, metavar="P.toml", help="the SLA policy")
+    parser.add_argument(
+        "--now",
+        metavar="T",
+        help="RFC 3339 instant to advance the clock to (default: the latest occurred_at read)",
+    )
+    parser.add_argument("--out", metavar="FILE", help="output file (default: standard output)")
+
+
+def run(args: argparse.Namespace) -> int:
+    err = sys.stderr
+    try:
+        summary = run_replay(args.events, args.policy, args.out, args.now, err=err)
+    except PolicyError as exc:
+        err.write(f"lead-sla replay: policy {args.policy} refused: {exc}\n")
+        return 2
+    except (OSError, ValueError) as exc:
+        err.write(f"lead-sla replay: {exc}\n")
+        return 2
+    for line, reason in summary.dead_letters:
+        where = f"line {line}" if line else "input"
+        err.write(f"lead-sla replay: {where}: {reason}\n")
+    err.write(summary.render() + "\n")
+    return 0
