@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import assert_never
+from typing import NamedTuple, assert_never
 
 from .events import (
     TYPE_RANK,
@@ -66,9 +66,12 @@ _MEETING_KINDS = frozenset({"meeting_booked", "conversation"})
 _WARN, _DEADLINE, _LEVEL2, _STALE = 0, 1, 2, 3
 
 
-@dataclass(frozen=True, slots=True)
-class Output:
-    """One output event of a lead: its type, logical instant and ``data`` (JSON-ready)."""
+class Output(NamedTuple):
+    """One output event of a lead: its type, logical instant and ``data`` (JSON-ready).
+
+    A NamedTuple rather than a frozen dataclass: it is built for every output on the hot path,
+    and a frozen dataclass's ``__init__`` costs several times more.
+    """
 
     type: str
     occurred_at: Instant
@@ -195,7 +198,7 @@ class _Lead:
         self.resolution_note: str | None = None
         self.reason_code: str | None = None
         # facts
-        self.fact_key: dict[str, object] | None = None
+        self.fact_key: tuple[object, ...] | None = None
         self.last_fact_data: dict[str, object] | None = None
         self.version = 0
 
@@ -427,8 +430,8 @@ class _Lead:
         if self.responded_at is not None or self.support_route or not self.created:
             return
         if status in _EXCLUDING_STATUSES or status in ("closed", "converted"):
-            if self.excluded:
-                return
+            if self.excluded or (self.stopped and status not in _UNHIDING_STATUSES):
+                return  # already out of the clock; only spam/duplicate can still unhide a breach
             self._exclude(status)
             if status == "closed":
                 self.closed = True
@@ -583,6 +586,9 @@ class _Lead:
         return best
 
     def _fire_timers(self, limit: Instant, inclusive: bool) -> None:
+        if limit > self.now:
+            # An input timed after the clock (a skewed source) never pulls timers forward.
+            limit, inclusive = self.now, True
         while True:
             nxt = self._next_timer(confirmed_only=True)
             if nxt is None:
@@ -773,7 +779,32 @@ class _Lead:
         """Section 5: re-emit the lead's fact (a growing version) whenever it changes."""
         status = self._status()
         responded = self.responded_at
-        data: dict[str, object] = {
+        in_review = self._in_review()
+        # Compare raw fields first: most steps change something, but formatting is the cost.
+        key = (
+            status,
+            self.priority,
+            self.intent,
+            self.owner_id,
+            self.manager_id,
+            self.due_pt if self.timed else None,
+            responded,
+            self.within_sla,
+            self.reason_code or self.breach_reason,
+            self.resolution_note,
+            self.resolved_by,
+            self.warned,
+            self.escalated,
+            self.level,
+            self.meeting_after_escalation,
+            self.stale,
+            in_review,
+        )
+        if key == self.fact_key:
+            return
+        self.fact_key = key
+        self.version += 1
+        fact: dict[str, object] = {
             "source": self.source,
             "priority": self.priority,
             "intent": self.intent,
@@ -796,17 +827,14 @@ class _Lead:
             "escalation_level": self.level,
             "meeting_after_escalation": self.meeting_after_escalation,
             "stale": self.stale,
-            "in_review": self._in_review(),
+            "in_review": in_review,
             "policy_version": self.policy.version,
+            "version": self.version,
         }
-        if data == self.fact_key:
-            return
-        self.fact_key = data
-        self.version += 1
-        fact = dict(data)
-        fact["version"] = self.version
         self.last_fact_data = fact
         self._emit(MEASURED, self.cursor, fact)
 
     def _in_review(self) -> bool:
+        if not self.open_tasks:
+            return False
         return any(kind != "escalation" for kind, _ in self.open_tasks.values())

@@ -14,7 +14,6 @@ import random
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from leadsla.domain.engine import BREACHED, MEASURED, RESPONSE, evaluate
 from leadsla.domain.events import (
     ActivityLogged,
@@ -42,7 +41,13 @@ person = st.sampled_from(PEOPLE)
 
 created = st.builds(
     lambda src, prio, cat, status, consent: LeadCreated(
-        "c", "L", T0, source=src, priority=prio, category=cat, customer_status=status,
+        "c",
+        "L",
+        T0,
+        source=src,
+        priority=prio,
+        category=cat,
+        customer_status=status,
         consent=consent,
     ),
     st.sampled_from(["pricing_page", "web_form", "chat", "referral"]),
@@ -55,28 +60,46 @@ created = st.builds(
 
 def _activity(at: int, actor: str, kind: str, actor_kind: str, direction: str, auto: bool) -> dict:
     return {
-        "at": at, "actor_id": actor, "kind": kind, "actor_kind": actor_kind,
-        "direction": direction, "auto_submitted": auto,
+        "at": at,
+        "actor_id": actor,
+        "kind": kind,
+        "actor_kind": actor_kind,
+        "direction": direction,
+        "auto_submitted": auto,
     }
 
 
 other = st.one_of(
-    st.builds(lambda at, who, kind: ("own", at, who, kind), minutes, person,
-              st.sampled_from(["person", "person", "queue"])),
+    st.builds(
+        lambda at, who, kind: ("own", at, who, kind),
+        minutes,
+        person,
+        st.sampled_from(["person", "person", "queue"]),
+    ),
     st.builds(
         lambda at, who, kind, ak, d, auto: ("act", _activity(at, who, kind, ak, d, auto)),
-        minutes, person,
+        minutes,
+        person,
         st.sampled_from(["email", "call", "note", "autoresponder", "meeting_booked", "sms"]),
         st.sampled_from(["person", "person", "automation"]),
         st.sampled_from(["outbound", "outbound", "inbound", "internal"]),
         st.booleans(),
     ),
-    st.builds(lambda at, prio: ("upd", at, prio), minutes,
-              st.sampled_from(["urgent", "high", "normal", "low"])),
-    st.builds(lambda at, consent: ("consent", at, consent), minutes,
-              st.sampled_from(["granted", "unclear", "declined"])),
-    st.builds(lambda at, s: ("status", at, s), minutes,
-              st.sampled_from(["spam", "closed", "reopened", "converted", "opted_out"])),
+    st.builds(
+        lambda at, prio: ("upd", at, prio),
+        minutes,
+        st.sampled_from(["urgent", "high", "normal", "low"]),
+    ),
+    st.builds(
+        lambda at, consent: ("consent", at, consent),
+        minutes,
+        st.sampled_from(["granted", "unclear", "declined"]),
+    ),
+    st.builds(
+        lambda at, s: ("status", at, s),
+        minutes,
+        st.sampled_from(["spam", "closed", "reopened", "converted", "opted_out"]),
+    ),
     st.builds(lambda at: ("resolve", at), minutes),
 )
 
@@ -89,8 +112,14 @@ def _build(spec: tuple, index: int) -> InputEvent:
     if kind == "act":
         a = spec[1]
         return ActivityLogged(
-            eid, "L", a["at"], actor_id=a["actor_id"], actor_kind=a["actor_kind"],
-            kind=a["kind"], direction=a["direction"], auto_submitted=a["auto_submitted"],
+            eid,
+            "L",
+            a["at"],
+            actor_id=a["actor_id"],
+            actor_kind=a["actor_kind"],
+            kind=a["kind"],
+            direction=a["direction"],
+            auto_submitted=a["auto_submitted"],
         )
     if kind == "upd":
         return LeadUpdated(eid, "L", spec[1], priority=spec[2])
@@ -117,7 +146,9 @@ def _signature(events: list[InputEvent]) -> list[tuple[object, ...]]:
 
 @PROPS
 @given(histories, st.randoms(use_true_random=False))
-def test_any_delivery_order_gives_the_same_outputs(events: list[InputEvent], rnd: random.Random) -> None:
+def test_any_delivery_order_gives_the_same_outputs(
+    events: list[InputEvent], rnd: random.Random
+) -> None:
     shuffled = list(events)
     rnd.shuffle(shuffled)
     assert _signature(shuffled) == _signature(events)
@@ -157,8 +188,14 @@ def test_a_lead_answered_by_its_owner_within_the_window_never_breaches(
     base = events[0]
     assert isinstance(base, LeadCreated)
     lead = LeadCreated(
-        "c", "L", T0, source=base.source, priority=base.priority, category="inquiry",
-        customer_status="new", consent="granted",
+        "c",
+        "L",
+        T0,
+        source=base.source,
+        priority=base.priority,
+        category="inquiry",
+        customer_status="new",
+        consent="granted",
     )
     owner = OwnerAssigned("o", "L", T0, owner_id="alice")
     answer = ActivityLogged(

@@ -1,0 +1,118 @@
+"""Rule 14 and section 8 on the pure core: the live reconciliation against the replay's answers."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from leadsla.domain.engine import (
+    ALERT_TYPES,
+    BREACHED,
+    ESCALATION,
+    MEASURED,
+    RETRACTED,
+    TASK_TYPES,
+    WARNING,
+    Output,
+    evaluate,
+)
+from leadsla.domain.events import ActivityLogged, InputEvent, LeadCreated, OwnerAssigned
+from leadsla.domain.instant import MINUTE, parse_rfc3339
+from leadsla.domain.live import LiveLead, step
+from leadsla.domain.policy import Policy, RosterEntry
+
+from .test_engine_properties import NOW, POLICY, histories
+
+T0 = parse_rfc3339("2026-03-02T09:00:00Z")
+ROSTER_POLICY = Policy(
+    default_manager="mgr", version="live", roster={"alice": RosterEntry(backup="bob")}
+)
+
+
+def _id_of(lead_id: str, output: Output) -> str:
+    return f"{lead_id}:{output.type}:{output.occurred_at}"
+
+
+def _run(events: list[InputEvent], clock: list[int], policy: Policy) -> tuple[LiveLead, list]:
+    state = LiveLead("L")
+    published: list[Output] = []
+    for event, now in zip(events, clock, strict=True):
+        result = step(state, event, now, policy, _id_of)
+        state = result.state
+        published.extend(result.outputs)
+    return state, published
+
+
+def test_rule_14_a_late_answer_retracts_the_breach_and_corrects_the_fact() -> None:
+    # Given a lead owned by alice whose deadline passed on the wall clock without an answer
+    created = LeadCreated("c", "L", T0, source="web_form")
+    owner = OwnerAssigned("o", "L", T0 + MINUTE, owner_id="alice")
+    state = LiveLead("L")
+    state = step(state, created, T0, ROSTER_POLICY, _id_of).state
+    state = step(state, owner, T0 + MINUTE, ROSTER_POLICY, _id_of).state
+    tick = step(state, None, T0 + 61 * MINUTE, ROSTER_POLICY, _id_of)
+    assert {o.type for o in tick.outputs} >= {WARNING, BREACHED, ESCALATION}
+    # When alice's answer, made at minute 30, arrives only now
+    answer = ActivityLogged(
+        "a", "L", T0 + 30 * MINUTE, actor_id="alice", actor_kind="person", kind="call"
+    )
+    late = step(tick.state, answer, T0 + 62 * MINUTE, ROSTER_POLICY, _id_of)
+    # Then the breach, its escalation task and the warning are retracted, on the right topics
+    retracted = {o.data["retracted_type"] for o in late.outputs if o.type == RETRACTED}
+    assert retracted == {WARNING, BREACHED, ESCALATION}
+    assert all(o.data["reason"] == "late_activity" for o in late.outputs if o.type == RETRACTED)
+    ids = {o.data["retracted_event_id"] for o in late.outputs if o.type == RETRACTED}
+    assert _id_of("L", next(o for o in tick.outputs if o.type == BREACHED)) in ids
+    # and the fact is corrected: met within the SLA, with the next version
+    facts = [o for o in late.outputs if o.type == MEASURED]
+    assert facts[-1].data["status"] == "met" and facts[-1].data["within_sla"] is True
+    assert facts[-1].data["version"] == tick.state.version + 1
+    assert late.state.standing == ()
+
+
+def test_rule_15_a_repeated_input_publishes_nothing() -> None:
+    created = LeadCreated("c", "L", T0, source="web_form")
+    first = step(LiveLead("L"), created, T0, ROSTER_POLICY, _id_of)
+    again = step(first.state, created, T0 + MINUTE, ROSTER_POLICY, _id_of)
+    assert again.duplicate and again.outputs == [] and again.state == first.state
+
+
+def test_transitions_older_than_the_alert_horizon_are_measured_not_alerted() -> None:
+    # Given a worker starting two days after a lead that was never answered
+    created = LeadCreated("c", "L", T0, source="web_form")
+    result = step(LiveLead("L"), created, T0 + 2 * 1440 * MINUTE, ROSTER_POLICY, _id_of)
+    alerts = [o for o in result.outputs if o.type in ALERT_TYPES | TASK_TYPES]
+    # Then the breach is computed and published, but suppressed, and it stands for no one
+    assert {o.type for o in alerts} >= {WARNING, BREACHED, ESCALATION}
+    assert all(o.data["suppressed"] is True for o in alerts)
+    assert result.state.fact is not None and result.state.fact["status"] == "breached"
+    assert result.state.standing == ()
+
+
+LIVE = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@LIVE
+@given(histories, st.randoms(use_true_random=False))
+def test_section_8_live_worker_ends_where_the_replay_ends(
+    events: list[InputEvent], rnd: random.Random
+) -> None:
+    # Given the same inputs delivered in any order, each read at some wall-clock instant
+    arrival = list(events)
+    rnd.shuffle(arrival)
+    clock = sorted(rnd.randint(T0, NOW) for _ in arrival)
+    state, _published = _run(arrival, clock, POLICY)
+    state = step(state, None, NOW, POLICY, _id_of).state
+    replay = evaluate("L", events, NOW, POLICY)
+    # Then the final fact (all but version) is the replay's
+    assert replay.fact is not None and state.fact is not None
+    assert state.fact == {k: v for k, v in replay.fact.items() if k != "version"}
+    # and the alerts and tasks still standing are exactly the replay's (none were suppressed)
+    wanted = sorted(
+        (o.type, o.occurred_at, sorted(o.data.items()))
+        for o in replay.outputs
+        if o.type in ALERT_TYPES | TASK_TYPES
+    )
+    standing = sorted((o.type, o.occurred_at, sorted(o.data.items())) for o in state.standing)
+    assert standing == wanted
