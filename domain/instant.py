@@ -8,6 +8,7 @@ here.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 Instant = int
@@ -42,11 +43,16 @@ def parse_rfc3339(text: str) -> Instant:
 
 
 def format_utc(instant: Instant) -> str:
-    """RFC 3339 in UTC with ``Z``; microseconds only when there are any."""
-    dt = EPOCH + timedelta(microseconds=instant)
-    if dt.microsecond:
-        return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """RFC 3339 in UTC with ``Z``; microseconds only when there are any.
+
+    ``time.gmtime`` and %-formatting: several times faster than ``datetime.strftime`` on the
+    replay's hot path, and the same text.
+    """
+    whole, micro = divmod(instant, SECOND)
+    tm = time.gmtime(whole)
+    if micro:
+        return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (*tm[:6], micro)  # noqa: UP031
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % tm[:6]  # noqa: UP031
 
 
 def seconds(instant_delta: int) -> float:
