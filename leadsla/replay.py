@@ -74,7 +74,7 @@ def read_events(stream: BinaryIO, progress: TextIO | None = None) -> LoadedEvent
     line_of = loaded.line_of
     latest: Instant | None = None
     lineno = 0
-    for lineno, raw in enumerate(stream, start=1):  # noqa: B007 - lineno is used after the loop
+    for lineno, raw in enumerate(stream, start=1):
         if progress is not None and lineno % PROGRESS_EVERY == 0:
             progress.write(f"\rreplay: {lineno:,} lines read")
             progress.flush()

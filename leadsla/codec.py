@@ -1,0 +1,786 @@
+"""The one codec: Kafka bytes and JSON lines <-> the engine's events, and outputs -> bytes.
+
+This is the boundary between the two type systems (ARCHITECTURE.md): pydantic models of the
+wire contract (``leadsla.schemas``) on one side, the engine's frozen dataclasses
+(``leadsla.domain.events``) on the other. orjson does all JSON work here.
+
+Decoding has two paths with the same acceptance rules. The fast path checks a well-formed
+envelope by hand and builds the dataclass directly; anything it does not recognise as plainly
+valid (a wrong type, a missing field, an older ``schema_version``, ...) goes to the pydantic
+path, which decides and, when it refuses, writes the reason. ``tests/unit/test_codec.py`` runs
+a corpus of good and bad events through both and checks that they agree.
+
+Output ``event_id``s are content-derived (SPEC.md rule 15): the same transition always gets the
+same id, in the live worker and in replay, and ``suppressed`` does not change it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from hashlib import blake2b
+from typing import Any, Final
+
+import orjson
+from pydantic import ValidationError
+
+from leadsla.domain.events import (
+    TYPE_NAME,
+    ActivityLogged,
+    BreachResolved,
+    InputEvent,
+    LeadCreated,
+    LeadUpdated,
+    OwnerAssigned,
+    StatusChanged,
+)
+from leadsla.domain.instant import Instant, format_utc, from_datetime
+from leadsla.schemas.common import (
+    CATEGORIES,
+    CONSENTS,
+    CUSTOMER_STATUSES,
+    INTENTS,
+    PRIORITIES,
+    format_validation_error,
+    timestamp_micros,
+)
+from leadsla.schemas.inputs import (
+    ACTOR_KINDS,
+    CURRENT_SCHEMA_VERSION,
+    DIRECTIONS,
+    LEAD_STATUSES,
+    OWNER_KINDS,
+    ActivityLoggedEvent,
+    BreachResolvedEvent,
+    InputEventModel,
+    LeadCreatedEvent,
+    LeadUpdatedEvent,
+    OwnerAssignedEvent,
+    StatusChangedEvent,
+    validate_input,
+)
+
+__all__ = [
+    "Headers",
+    "InvalidEvent",
+    "decode_envelope",
+    "decode_envelope_fast",
+    "decode_envelope_validated",
+    "decode_input",
+    "decode_line",
+    "decode_output",
+    "encode_dlq",
+    "encode_input",
+    "encode_output",
+    "encode_output_record",
+    "output_event_id",
+    "to_domain",
+]
+
+Headers = Mapping[str, bytes | None] | Sequence[tuple[str, bytes | None]]
+"""Kafka headers: a mapping (faust) or a sequence of pairs (aiokafka, kafka-python)."""
+
+MAX_ID_LENGTH: Final = 128
+CLOUDEVENTS_CONTENT_TYPE: Final = "application/cloudevents"
+CLOUDEVENTS_BATCH_CONTENT_TYPE: Final = "application/cloudevents-batch"
+CLOUDEVENTS_SPECVERSIONS: Final = frozenset({"1.0", "0.3"})
+
+# Binary-mode CloudEvent headers and the envelope fields they stand for (SPEC.md section 2).
+# ``ce_schemaversion`` is this project's CloudEvents extension attribute for schema_version.
+_CE_HEADERS: Final = {
+    "ce_id": "event_id",
+    "ce_type": "type",
+    "ce_time": "occurred_at",
+    "ce_schemaversion": "schema_version",
+}
+_BINARY_RENAME: Final = {
+    "event_id": "ce_id header",
+    "type": "ce_type header",
+    "occurred_at": "ce_time header",
+    "lead_id": "Kafka key (lead_id)",
+    "schema_version": "ce_schemaversion header",
+}
+
+
+class InvalidEvent(ValueError):
+    """An input that cannot be used; ``reason`` says why, for a person.
+
+    ``event_id`` and ``lead_id`` are filled when they could be read, for the dead letter.
+    """
+
+    def __init__(
+        self, reason: str, *, event_id: str | None = None, lead_id: str | None = None
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.event_id = event_id
+        self.lead_id = lead_id
+
+
+# --------------------------------------------------------------------------------------------
+# Decoding: bytes -> JSON -> envelope dict
+# --------------------------------------------------------------------------------------------
+
+
+def decode_input(
+    value: bytes | None,
+    headers: Headers | None = None,
+    key: bytes | None = None,
+) -> InputEvent:
+    """A Kafka record's value (and headers, key) as an engine event; raise :class:`InvalidEvent`.
+
+    Accepts the plain envelope, a structured-mode CloudEvent (``content-type:
+    application/cloudevents+json`` header, or a JSON object carrying ``specversion``: the
+    envelope is its ``data``) and a binary-mode CloudEvent (``ce_id``, ``ce_type``, ``ce_time``
+    headers; the key is ``lead_id``; the value is ``data``).
+    """
+    structured = False
+    if headers:
+        found = _cloudevent_headers(headers)
+        if found is not None:
+            content_type, attributes = found
+            if content_type is not None and content_type.startswith(CLOUDEVENTS_CONTENT_TYPE):
+                if content_type.startswith(CLOUDEVENTS_BATCH_CONTENT_TYPE):
+                    raise InvalidEvent(
+                        "CloudEvents batch mode is not supported: one event per record"
+                    )
+                structured = True
+            elif attributes:
+                return _decode_binary(value, attributes, key)
+    if value is None:
+        raise InvalidEvent("empty record: the value is null (a tombstone?)")
+    obj = _loads(value)
+    if structured or "specversion" in obj:
+        return _decode_structured(obj)
+    return decode_envelope(obj)
+
+
+def decode_line(line: bytes | str) -> InputEvent:
+    """One JSON line (replay) as an engine event; structured CloudEvents are accepted too."""
+    obj = _loads(line)
+    if "specversion" in obj:
+        return _decode_structured(obj)
+    return decode_envelope(obj)
+
+
+def _loads(value: bytes | str) -> dict[str, Any]:
+    try:
+        obj = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEvent(_json_problem(value, exc)) from None
+    if type(obj) is not dict:
+        raise InvalidEvent(f"not a JSON object: the event is {_json_kind(obj)}")
+    return obj
+
+
+def _json_problem(value: bytes | str, exc: orjson.JSONDecodeError) -> str:
+    if isinstance(value, bytes | bytearray | memoryview):
+        raw = bytes(value)
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            return f"not UTF-8: byte 0x{raw[bad.start]:02x} at position {bad.start}"
+        if not raw.strip():
+            return "empty: no JSON in the record"
+    elif not value.strip():
+        return "empty line"
+    return f"not valid JSON: {exc}"
+
+
+def _json_kind(obj: object) -> str:
+    if isinstance(obj, list):
+        return "an array"
+    if isinstance(obj, str):
+        return "a string"
+    if obj is None:
+        return "null"
+    if isinstance(obj, bool):
+        return "a boolean"
+    return "a number"
+
+
+def _cloudevent_headers(
+    headers: Headers,
+) -> tuple[str | None, dict[str, bytes | None]] | None:
+    """(content-type, ce_* attributes) when the headers mention CloudEvents, else None."""
+    pairs: Iterable[tuple[str, bytes | None]] = (
+        headers.items() if isinstance(headers, Mapping) else headers
+    )
+    content_type: str | None = None
+    attributes: dict[str, bytes | None] = {}
+    for name, raw in pairs:
+        lowered = name.lower()
+        if lowered == "content-type":
+            text = _header_text(raw)
+            if text is not None:
+                content_type = text.strip().lower()
+        elif lowered.startswith("ce_"):
+            attributes[lowered] = raw
+    if content_type is None and not attributes:
+        return None
+    return content_type, attributes
+
+
+def _decode_structured(obj: dict[str, Any]) -> InputEvent:
+    if "data" in obj:
+        envelope = obj["data"]
+    elif "data_base64" in obj:
+        encoded = obj["data_base64"]
+        if type(encoded) is not str:
+            raise InvalidEvent("CloudEvent data_base64: must be a base64 string")
+        try:
+            envelope = orjson.loads(base64.b64decode(encoded, validate=True))
+        except (binascii.Error, ValueError):
+            raise InvalidEvent("CloudEvent data_base64: not base64 of a JSON object") from None
+    else:
+        raise InvalidEvent("CloudEvent without data: the lead-sla envelope must be its data")
+    if type(envelope) is not dict:
+        raise InvalidEvent(
+            f"CloudEvent data must be the lead-sla envelope object, not {_json_kind(envelope)}"
+        )
+    try:
+        return decode_envelope(envelope)
+    except InvalidEvent as exc:
+        raise InvalidEvent(
+            f"in CloudEvent data: {exc.reason}", event_id=exc.event_id, lead_id=exc.lead_id
+        ) from None
+
+
+def _decode_binary(
+    value: bytes | None, attributes: Mapping[str, bytes | None], key: bytes | None
+) -> InputEvent:
+    specversion = attributes.get("ce_specversion")
+    if specversion is not None and _header_text(specversion) not in CLOUDEVENTS_SPECVERSIONS:
+        raise InvalidEvent(
+            f"unsupported CloudEvents ce_specversion {_header_text(specversion)!r} "
+            f"(expected {' or '.join(sorted(CLOUDEVENTS_SPECVERSIONS))})"
+        )
+    envelope: dict[str, Any] = {}
+    for header, field in _CE_HEADERS.items():
+        raw = attributes.get(header)
+        if raw is None:
+            continue
+        text = _header_text(raw)
+        if text is None:
+            raise InvalidEvent(f"{header} header is not valid UTF-8")
+        envelope[field] = _header_int(text) if field == "schema_version" else text
+    if key:
+        try:
+            envelope["lead_id"] = key.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidEvent("Kafka key (lead_id) is not valid UTF-8") from None
+    if value is None:
+        raise InvalidEvent(
+            "empty record: a binary CloudEvent's value must be the data object",
+            event_id=_str_or_none(envelope.get("event_id")),
+            lead_id=_str_or_none(envelope.get("lead_id")),
+        )
+    data = _loads(value)
+    envelope["data"] = data
+    return decode_envelope(envelope, rename=_BINARY_RENAME)
+
+
+def _header_text(raw: bytes | str | None) -> str | None:
+    if raw is None or isinstance(raw, str):
+        return raw
+    try:
+        return bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _header_int(text: str) -> int | str:
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if type(value) is str else None
+
+
+# --------------------------------------------------------------------------------------------
+# Envelope dict -> engine event: the fast path, and the pydantic path that decides the rest
+# --------------------------------------------------------------------------------------------
+
+
+def decode_envelope(
+    envelope: dict[str, Any], *, rename: Mapping[str, str] | None = None
+) -> InputEvent:
+    """A decoded envelope object as an engine event; raise :class:`InvalidEvent`."""
+    event = decode_envelope_fast(envelope)
+    if event is not None:
+        return event
+    return decode_envelope_validated(envelope, rename=rename)
+
+
+def decode_envelope_validated(
+    envelope: dict[str, Any], *, rename: Mapping[str, str] | None = None
+) -> InputEvent:
+    """The reference path: upgrade, validate with the pydantic models, translate."""
+    try:
+        model = validate_input(envelope)
+    except ValidationError as exc:
+        raise InvalidEvent(
+            format_validation_error(exc, rename=rename),
+            event_id=_str_or_none(envelope.get("event_id")),
+            lead_id=_str_or_none(envelope.get("lead_id")),
+        ) from None
+    return to_domain(model)
+
+
+def to_domain(model: InputEventModel) -> InputEvent:
+    """Translate a validated wire model into the engine's dataclass."""
+    event_id, lead_id = model.event_id, model.lead_id
+    at = from_datetime(model.occurred_at)
+    match model:
+        case LeadCreatedEvent(data=d):
+            return LeadCreated(
+                event_id,
+                lead_id,
+                at,
+                d.source,
+                d.priority,
+                d.intent,
+                d.category,
+                d.customer_status,
+                d.consent,
+                d.account_id,
+                d.display_name,
+            )
+        case LeadUpdatedEvent(data=u):
+            return LeadUpdated(
+                event_id,
+                lead_id,
+                at,
+                u.priority,
+                u.intent,
+                u.category,
+                u.customer_status,
+                u.consent,
+            )
+        case OwnerAssignedEvent(data=o):
+            return OwnerAssigned(
+                event_id, lead_id, at, o.owner_id, o.owner_kind, o.backup_owner_id, o.manager_id
+            )
+        case ActivityLoggedEvent(data=a):
+            return ActivityLogged(
+                event_id,
+                lead_id,
+                at,
+                a.actor_id,
+                a.actor_kind,
+                a.kind,
+                a.direction,
+                a.next_step,
+                bool(a.auto_submitted),
+                a.sequence_id,
+            )
+        case StatusChangedEvent(data=s):
+            return StatusChanged(event_id, lead_id, at, s.status, s.reason)
+        case BreachResolvedEvent(data=b):
+            return BreachResolved(
+                event_id, lead_id, at, b.resolved_by, b.resolution_note, b.reason_code
+            )
+    raise TypeError(f"no translation for {type(model).__name__}")  # pragma: no cover
+
+
+# The fast path. Each check below mirrors a rule of the pydantic models in schemas/inputs.py;
+# when a check fails the builder returns None and the pydantic path decides (and explains).
+# Values come from orjson, so ``type(x) is str`` is exact; a set membership test on an
+# unhashable value raises TypeError, which also means "let pydantic decide".
+
+_Builder = Callable[[str, str, Instant, dict[str, Any]], InputEvent | None]
+
+
+def _is_opt_id(value: object) -> bool:
+    return value is None or (type(value) is str and value != "")
+
+
+def _is_opt_str(value: object) -> bool:
+    return value is None or type(value) is str
+
+
+def _lead_created(event_id: str, lead_id: str, at: Instant, d: dict[str, Any]) -> InputEvent | None:
+    get = d.get
+    source = get("source")
+    priority = get("priority", "normal")
+    intent = get("intent")
+    category = get("category", "inquiry")
+    customer_status = get("customer_status", "new")
+    consent = get("consent", "granted")
+    account_id = get("account_id")
+    display_name = get("display_name")
+    if (
+        type(source) is not str
+        or not source
+        or priority not in PRIORITIES
+        or (intent is not None and intent not in INTENTS)
+        or category not in CATEGORIES
+        or customer_status not in CUSTOMER_STATUSES
+        or consent not in CONSENTS
+        or not _is_opt_id(account_id)
+        or not _is_opt_str(display_name)
+    ):
+        return None
+    return LeadCreated(
+        event_id,
+        lead_id,
+        at,
+        source,
+        priority,
+        intent,
+        category,
+        customer_status,
+        consent,
+        account_id,
+        display_name,
+    )
+
+
+def _lead_updated(event_id: str, lead_id: str, at: Instant, d: dict[str, Any]) -> InputEvent | None:
+    get = d.get
+    priority = get("priority")
+    intent = get("intent")
+    category = get("category")
+    customer_status = get("customer_status")
+    consent = get("consent")
+    if (
+        (priority is not None and priority not in PRIORITIES)
+        or (intent is not None and intent not in INTENTS)
+        or (category is not None and category not in CATEGORIES)
+        or (customer_status is not None and customer_status not in CUSTOMER_STATUSES)
+        or (consent is not None and consent not in CONSENTS)
+        or (
+            priority is None
+            and intent is None
+            and category is None
+            and customer_status is None
+            and consent is None
+        )
+    ):
+        return None
+    return LeadUpdated(event_id, lead_id, at, priority, intent, category, customer_status, consent)
+
+
+def _owner_assigned(
+    event_id: str, lead_id: str, at: Instant, d: dict[str, Any]
+) -> InputEvent | None:
+    get = d.get
+    owner_id = get("owner_id")
+    owner_kind = get("owner_kind", "person")
+    backup_owner_id = get("backup_owner_id")
+    manager_id = get("manager_id")
+    if (
+        type(owner_id) is not str
+        or not owner_id
+        or owner_kind not in OWNER_KINDS
+        or not _is_opt_id(backup_owner_id)
+        or not _is_opt_id(manager_id)
+    ):
+        return None
+    return OwnerAssigned(event_id, lead_id, at, owner_id, owner_kind, backup_owner_id, manager_id)
+
+
+def _activity_logged(
+    event_id: str, lead_id: str, at: Instant, d: dict[str, Any]
+) -> InputEvent | None:
+    get = d.get
+    actor_id = get("actor_id")
+    actor_kind: Any = get("actor_kind")
+    kind = get("kind")
+    direction = get("direction", "outbound")
+    next_step = get("next_step")
+    auto_submitted = get("auto_submitted")
+    sequence_id = get("sequence_id")
+    if (
+        type(actor_id) is not str
+        or not actor_id
+        or actor_kind not in ACTOR_KINDS
+        or type(kind) is not str
+        or not kind
+        or direction not in DIRECTIONS
+        or not _is_opt_str(next_step)
+        or not (auto_submitted is None or auto_submitted is True or auto_submitted is False)
+        or not _is_opt_id(sequence_id)
+    ):
+        return None
+    return ActivityLogged(
+        event_id,
+        lead_id,
+        at,
+        actor_id,
+        actor_kind,
+        kind,
+        direction,
+        next_step,
+        auto_submitted is True,
+        sequence_id,
+    )
+
+
+def _status_changed(
+    event_id: str, lead_id: str, at: Instant, d: dict[str, Any]
+) -> InputEvent | None:
+    status: Any = d.get("status")
+    reason = d.get("reason")
+    if status not in LEAD_STATUSES or not _is_opt_str(reason):
+        return None
+    return StatusChanged(event_id, lead_id, at, status, reason)
+
+
+def _breach_resolved(
+    event_id: str, lead_id: str, at: Instant, d: dict[str, Any]
+) -> InputEvent | None:
+    get = d.get
+    resolved_by = get("resolved_by")
+    resolution_note = get("resolution_note")
+    reason_code = get("reason_code")
+    if (
+        type(resolved_by) is not str
+        or not resolved_by
+        or type(resolution_note) is not str
+        or not resolution_note
+        or not _is_opt_id(reason_code)
+    ):
+        return None
+    return BreachResolved(event_id, lead_id, at, resolved_by, resolution_note, reason_code)
+
+
+_BUILDERS: Final[dict[str, _Builder]] = {
+    "lead.created": _lead_created,
+    "lead.updated": _lead_updated,
+    "lead.owner_assigned": _owner_assigned,
+    "lead.activity_logged": _activity_logged,
+    "lead.status_changed": _status_changed,
+    "lead.breach_resolved": _breach_resolved,
+}
+
+
+def decode_envelope_fast(envelope: dict[str, Any]) -> InputEvent | None:
+    """The common well-formed case, checked by hand; None means "ask the pydantic path"."""
+    try:
+        type_: Any = envelope.get("type")
+        build = _BUILDERS.get(type_)
+        if build is None:
+            return None
+        event_id = envelope.get("event_id")
+        lead_id = envelope.get("lead_id")
+        occurred_at = envelope.get("occurred_at")
+        data = envelope.get("data")
+        version = envelope.get("schema_version", CURRENT_SCHEMA_VERSION)
+        if (
+            type(event_id) is not str
+            or not 0 < len(event_id) <= MAX_ID_LENGTH
+            or type(lead_id) is not str
+            or not 0 < len(lead_id) <= MAX_ID_LENGTH
+            or type(occurred_at) is not str
+            or type(data) is not dict
+            or type(version) is not int
+            or version != CURRENT_SCHEMA_VERSION
+        ):
+            return None
+        at = timestamp_micros(occurred_at)
+        return build(event_id, lead_id, at, data)
+    except (TypeError, ValueError):
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# Encoding
+# --------------------------------------------------------------------------------------------
+
+_SORTED: Final = orjson.OPT_SORT_KEYS
+_SUPPRESSED: Final = "suppressed"
+_SUPPRESSED_KEY: Final = b'"suppressed":'
+_SUPPRESSED_TOKENS: Final = {True: b'"suppressed":true', False: b'"suppressed":false'}
+_COMMA: Final = 0x2C
+_TYPE_JSON: dict[str, bytes] = {}
+_UTC_TEXT: dict[Instant, bytes] = {}
+_UTC_TEXT_LIMIT: Final = 1 << 16
+
+
+def _data_json(data: Mapping[str, Any]) -> tuple[bytes, bytes]:
+    """``data`` as sorted-key JSON, and the same without ``suppressed`` (the hashed part).
+
+    The data is serialised once; the ``suppressed`` member is cut out of the bytes. That is
+    exact when the key occurs once in the text: inside a JSON string a quote is always escaped,
+    so ``"suppressed":`` can only be a key, and there is only the top-level one. Anything else
+    (a nested ``suppressed`` key, a non-boolean value) takes the slow way: a copy without it.
+    """
+    full = orjson.dumps(data, option=_SORTED)
+    if _SUPPRESSED not in data:
+        return full, full
+    value = data[_SUPPRESSED]
+    if (value is True or value is False) and full.count(_SUPPRESSED_KEY) == 1:
+        token = _SUPPRESSED_TOKENS[value]
+        start = full.find(token)
+        end = start + len(token)
+        if full[end] == _COMMA:  # not the last key: drop the member and the comma after it
+            return full, full[:start] + full[end + 1 :]
+        if full[start - 1] == _COMMA:  # the last key: drop the comma before it
+            return full, full[: start - 1] + full[end:]
+        return full, full[:start] + full[end:]  # the only key
+    without = {k: v for k, v in data.items() if k != _SUPPRESSED}
+    return full, orjson.dumps(without, option=_SORTED)
+
+
+def _event_id(lead_id: str, type_: str, occurred_at: Instant, hashed: bytes) -> str:
+    # Length prefixes keep the fields apart whatever characters a lead_id contains.
+    prefix = f"{len(lead_id)}:{lead_id}{len(type_)}:{type_}{occurred_at}\x00".encode()
+    return blake2b(prefix + hashed, digest_size=16).hexdigest()
+
+
+def output_event_id(lead_id: str, type_: str, occurred_at: Instant, data: Mapping[str, Any]) -> str:
+    """The deterministic ``event_id`` of an output (SPEC.md rule 15).
+
+    blake2b (16 bytes, hex) of ``f"{len(lead_id)}:{lead_id}{len(type_)}:{type_}{occurred_at}\\0"``
+    (UTF-8; occurred_at in microseconds) followed by ``data`` as sorted-key orjson without
+    ``suppressed``: the same transition always gets the same id, a changed transition a new
+    one, and suppressing an alert does not change its id.
+    """
+    return _event_id(lead_id, type_, occurred_at, _data_json(data)[1])
+
+
+def encode_output(lead_id: str, type_: str, occurred_at: Instant, data: Mapping[str, Any]) -> bytes:
+    """One output event as JSON bytes: ``{"event_id", "type", "lead_id", "occurred_at", "data"}``.
+
+    ``data`` is serialised once, with sorted keys; ``occurred_at`` is ``format_utc`` text.
+    """
+    return encode_output_record(lead_id, type_, occurred_at, data)[1]
+
+
+def encode_output_record(
+    lead_id: str, type_: str, occurred_at: Instant, data: Mapping[str, Any]
+) -> tuple[str, bytes]:
+    """:func:`encode_output` and the ``event_id`` it carries (replay sorts by it)."""
+    full, hashed = _data_json(data)
+    event_id = _event_id(lead_id, type_, occurred_at, hashed)
+    type_json = _TYPE_JSON.get(type_)
+    if type_json is None:
+        type_json = _TYPE_JSON[type_] = orjson.dumps(type_)
+    at_text = _UTC_TEXT.get(occurred_at)
+    if at_text is None:
+        # Several outputs of one transition share their instant: remember recent texts.
+        if len(_UTC_TEXT) >= _UTC_TEXT_LIMIT:
+            _UTC_TEXT.clear()
+        at_text = _UTC_TEXT[occurred_at] = format_utc(occurred_at).encode()
+    return event_id, b'{"event_id":"%s","type":%s,"lead_id":%s,"occurred_at":"%s","data":%s}' % (
+        event_id.encode(),
+        type_json,
+        orjson.dumps(lead_id),
+        at_text,
+        full,
+    )
+
+
+def decode_output(value: bytes | str) -> dict[str, Any]:
+    """An output event's JSON as a dict (not validated: outputs are ours)."""
+    try:
+        obj = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEvent(f"not valid JSON: {exc}") from None
+    if type(obj) is not dict:
+        raise InvalidEvent(f"not a JSON object: the event is {_json_kind(obj)}")
+    return obj
+
+
+def encode_input(event: InputEvent) -> bytes:
+    """An engine event back as its plain JSON envelope (for simulate and tests).
+
+    Optional fields that are None are left out; ``decode_line(encode_input(e)) == e``.
+    """
+    data: dict[str, Any] = {}
+    for name in event.__slots__:
+        if name in ("event_id", "lead_id", "occurred_at"):
+            continue
+        value = getattr(event, name)
+        if value is not None:
+            data[name] = value
+    return orjson.dumps(
+        {
+            "event_id": event.event_id,
+            "type": TYPE_NAME[type(event)],
+            "lead_id": event.lead_id,
+            "occurred_at": format_utc(event.occurred_at),
+            "data": data,
+        }
+    )
+
+
+def encode_dlq(
+    original: bytes | None,
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    reason: str,
+    received_at: Instant,
+    key: bytes | None = None,
+    headers: Headers | None = None,
+    event_id: str | None = None,
+    lead_id: str | None = None,
+) -> bytes:
+    """The ``sla.dlq`` record (``leadsla.schemas.dlq.DeadLetter``) for a refused input.
+
+    ``event_id`` and ``lead_id`` not given are read from the original when possible (the
+    envelope, a structured CloudEvent's data, the ``ce_id`` header, the key).
+    """
+    header_pairs: list[tuple[str, bytes | None]] = []
+    if headers:
+        header_pairs = list(headers.items() if isinstance(headers, Mapping) else headers)
+    if event_id is None or lead_id is None:
+        found_event_id, found_lead_id = _peek_ids(original, header_pairs, key)
+        event_id = event_id if event_id is not None else found_event_id
+        lead_id = lead_id if lead_id is not None else found_lead_id
+    record = {
+        "original_base64": _b64(original or b""),
+        "key_base64": None if key is None else _b64(key),
+        "headers": [
+            {"key": name, "value_base64": None if raw is None else _b64(raw)}
+            for name, raw in header_pairs
+        ],
+        "topic": topic,
+        "partition": partition,
+        "offset": offset,
+        "reason": reason,
+        "received_at": format_utc(received_at),
+        "event_id": event_id,
+        "lead_id": lead_id,
+    }
+    return orjson.dumps(record)
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(bytes(raw)).decode("ascii")
+
+
+def _peek_ids(
+    original: bytes | None, headers: Sequence[tuple[str, bytes | None]], key: bytes | None
+) -> tuple[str | None, str | None]:
+    """Best-effort event_id and lead_id of a record that may be broken in any way."""
+    event_id: str | None = None
+    lead_id: str | None = None
+    try:
+        obj = orjson.loads(original) if original else None
+    except orjson.JSONDecodeError:
+        obj = None
+    if type(obj) is dict and "specversion" in obj and type(obj.get("data")) is dict:
+        obj = obj["data"]
+    if type(obj) is dict:
+        event_id = _limited(obj.get("event_id"))
+        lead_id = _limited(obj.get("lead_id"))
+    for name, raw in headers:
+        if event_id is None and name.lower() == "ce_id":
+            event_id = _limited(_header_text(raw))
+    if lead_id is None and key:
+        lead_id = _limited(_header_text(key))
+    return event_id, lead_id
+
+
+def _limited(value: object) -> str | None:
+    if type(value) is str and 0 < len(value) <= MAX_ID_LENGTH:
+        return value
+    return None

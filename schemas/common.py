@@ -1,0 +1,183 @@
+"""Pieces every wire model shares: timestamps, identifiers, and readable validation errors.
+
+Input timestamps are read by :func:`parse_timestamp` (the models) and :func:`timestamp_micros`
+(the codec's fast path): one pattern, one parser, so both accept exactly the same texts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Final, Literal, get_args
+
+from pydantic import AwareDatetime, BeforeValidator, Field, ValidationError, WithJsonSchema
+
+# RFC 3339 section 5.6 date-time: a full date, a full time with seconds, an optional fraction
+# and a mandatory offset. "T" or a space separates date and time; "T" and "Z" may be lower case.
+RFC3339_PATTERN: Final = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+_RFC3339 = re.compile(RFC3339_PATTERN)
+_NAIVE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?")
+
+# Output timestamps are written by ``leadsla.domain.instant.format_utc`` only.
+UTC_PATTERN: Final = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{6})?Z$"
+
+EVENT_ID_PATTERN: Final = r"^[0-9a-f]{32}$"
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MICROSECOND = timedelta(microseconds=1)
+
+
+def parse_timestamp(value: object) -> datetime:
+    """An RFC 3339 timestamp with an offset, as an aware datetime (SPEC.md section 2).
+
+    A timestamp without an offset is refused: the SLA clock must not depend on the zone of
+    whichever machine reads the event. Digits beyond microseconds are truncated.
+    """
+    if isinstance(value, datetime):  # a Python caller building a model by hand
+        return value
+    if type(value) is not str:
+        raise ValueError(
+            f"must be an RFC 3339 timestamp string such as 2024-05-01T09:30:00+02:00, "
+            f"not {_shown(value)}"
+        )
+    if _RFC3339.fullmatch(value) is None:
+        if _NAIVE.fullmatch(value) is not None:
+            raise ValueError(
+                f"timestamp has no UTC offset: {value!r} (add Z or an offset such as +02:00)"
+            )
+        raise ValueError(
+            f"not an RFC 3339 timestamp with offset: {value!r} "
+            "(expected e.g. 2024-05-01T09:30:00+02:00 or 2024-05-01T07:30:00Z)"
+        )
+    text = value
+    if value[10] == "t" or value[-1] == "z":
+        text = value.upper()
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError as exc:  # a well-formed shape with an impossible value (month 13, +24:00)
+        raise ValueError(f"not a valid timestamp: {value!r} ({exc})") from None
+
+
+def timestamp_micros(text: str) -> int:
+    """:func:`parse_timestamp` as microseconds since the epoch, for the codec's fast path.
+
+    Same acceptance as :func:`parse_timestamp` on strings (the codec's tests check it); raises
+    ``ValueError`` without a useful message: the caller asks the pydantic path to explain.
+    """
+    if _RFC3339.fullmatch(text) is None:
+        raise ValueError(text)
+    if text[10] == "t" or text[-1] == "z":
+        text = text.upper()
+    return (datetime.fromisoformat(text) - _EPOCH) // _ONE_MICROSECOND
+
+
+Timestamp = Annotated[
+    AwareDatetime,
+    BeforeValidator(parse_timestamp),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "pattern": RFC3339_PATTERN,
+            "description": "RFC 3339 timestamp with a UTC offset (Z or +hh:mm)",
+        }
+    ),
+]
+"""An input timestamp: RFC 3339 text with an offset; naive timestamps are refused."""
+
+UtcTimestamp = Annotated[
+    str,
+    Field(
+        pattern=UTC_PATTERN,
+        json_schema_extra={"format": "date-time", "description": "RFC 3339 in UTC, ending in Z"},
+    ),
+]
+"""An output timestamp: UTC text ending in ``Z`` (microseconds only when there are any)."""
+
+EnvelopeId = Annotated[str, Field(min_length=1, max_length=128)]
+"""``event_id`` and ``lead_id`` of an input: 1 to 128 characters."""
+
+NonEmptyStr = Annotated[str, Field(min_length=1)]
+"""An identifier or required name: an empty string is refused."""
+
+OutputEventId = Annotated[str, Field(pattern=EVENT_ID_PATTERN)]
+"""A deterministic output ``event_id``: 16 bytes of blake2b as 32 lower-case hex digits."""
+
+# Closed sets of SPEC.md sections 2 and 5.
+Priority = Literal["urgent", "high", "normal", "low"]
+Intent = Literal["high", "normal", "low"]
+Category = Literal["inquiry", "complaint", "urgent_request", "customer_conflict", "support_issue"]
+CustomerStatus = Literal["new", "existing_customer"]
+Consent = Literal["granted", "unclear", "declined"]
+
+PRIORITIES: Final = frozenset(get_args(Priority))
+INTENTS: Final = frozenset(get_args(Intent))
+CATEGORIES: Final = frozenset(get_args(Category))
+CUSTOMER_STATUSES: Final = frozenset(get_args(CustomerStatus))
+CONSENTS: Final = frozenset(get_args(Consent))
+
+_VALUE_ERROR_PREFIX = "Value error, "
+_SHOW_INPUT_FOR = {
+    "string_type",
+    "bool_type",
+    "int_type",
+    "float_type",
+    "literal_error",
+    "string_too_short",
+    "string_too_long",
+    "string_pattern_mismatch",
+    "greater_than_equal",
+    "less_than_equal",
+    "timezone_aware",
+}
+_MAX_SHOWN = 40
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    text = repr(value)
+    if len(text) > _MAX_SHOWN:
+        text = text[: _MAX_SHOWN - 3] + "..."
+    return text
+
+
+def format_validation_error(
+    exc: ValidationError, *, rename: Mapping[str, str] | None = None, limit: int = 6
+) -> str:
+    """A short reason a person can read: ``path: message`` for each bad field, ``; ``-separated.
+
+    ``rename`` replaces the first path element (a binary CloudEvent reports ``ce_time header``
+    where a plain envelope says ``occurred_at``). At most ``limit`` fields are listed.
+    """
+    parts: list[str] = []
+    errors = exc.errors(include_url=False)
+    for error in errors[:limit]:
+        loc = [str(part) for part in error["loc"]]
+        if loc and rename is not None and loc[0] in rename:
+            loc[0] = rename[loc[0]]
+        path = ".".join(loc) or "event"
+        message: str = error["msg"]
+        if error["type"] in ("model_type", "dict_type"):
+            message = f"Input should be an object (got {_shown(error['input'])})"
+        elif message.startswith(_VALUE_ERROR_PREFIX):
+            message = message[len(_VALUE_ERROR_PREFIX) :]
+        elif error["type"] in _SHOW_INPUT_FOR:
+            message = f"{message} (got {_shown(error['input'])})"
+        parts.append(f"{path}: {message}")
+    if len(errors) > limit:
+        parts.append(f"and {len(errors) - limit} more")
+    return "; ".join(parts)
