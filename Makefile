@@ -5,12 +5,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help venv lint typecheck test test-unit test-integration demo bench clean
+.PHONY: help venv lint typecheck test test-unit test-integration demo bench clean \
+	kafka-fetch kafka-start kafka-stop kafka-status
 
 help:
 	@echo "make test   lint, types, unit and integration tests (starts its own Kafka broker)"
 	@echo "make demo   local broker + worker + sample leads, prints what came out"
 	@echo "make bench  benchmarks (not part of make test)"
+	@echo "make kafka-start / kafka-status / kafka-stop   a local broker from Maven jars (no Docker)"
+	@echo "            (KAFKA_VERSION=4.1.1 make kafka-start for another version; default 3.9.2)"
 
 venv: $(STAMP)
 
@@ -31,8 +34,37 @@ typecheck: venv
 test-unit: venv
 	$(PY) -m pytest tests/unit -q
 
-test: lint typecheck
+test-integration: venv kafka-fetch
+	$(PY) -m pytest tests/integration -q
+
+# One pytest session: the integration tests start one local broker for the whole session.
+test: lint typecheck kafka-fetch
 	$(PY) -m pytest tests -q
+
+# The local broker's jars (Maven Central -> .cache/kafka/<version>/lib, reused). Skipped when
+# KAFKA_BOOTSTRAP_SERVERS names a broker; without Maven outside CI the tests fall back to
+# testcontainers or skip, under CI=true a missing broker fails them.
+kafka-fetch: venv
+	@if [ -n "$${KAFKA_BOOTSTRAP_SERVERS:-}" ]; then \
+		echo "kafka-fetch: skipped, using KAFKA_BOOTSTRAP_SERVERS=$$KAFKA_BOOTSTRAP_SERVERS"; \
+	elif ! command -v mvn >/dev/null && [ "$${CI:-}" != "true" ]; then \
+		echo "kafka-fetch: skipped, no mvn on PATH (integration tests will try Docker or skip)"; \
+	else \
+		$(PY) -m devtools.kafka_local fetch >/dev/null; \
+	fi
+
+kafka-start: venv
+	$(PY) -m devtools.kafka_local start
+	@echo "(export LEADSLA_BOOTSTRAP_SERVERS=... KAFKA_BOOTSTRAP_SERVERS=... with the address above)"
+
+kafka-status:
+	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) -m devtools.kafka_local status
+
+kafka-stop:
+	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) -m devtools.kafka_local stop
+
+demo: venv kafka-fetch
+	PY=$(PY) bash devtools/demo.sh
 
 bench: venv
 	$(PY) bench/bench_replay.py

@@ -134,6 +134,61 @@ def derived_id(lead_id: str, key: str) -> str:
 class _Lead:
     """The working state of one lead during a fold. Never leaves ``evaluate``."""
 
+    # Immutable defaults live on the class: a fold builds one _Lead per lead, and setting
+    # sixty attributes per lead costs more than the rules themselves.
+    created: bool = False
+    cursor: Instant = 0
+    # lead attributes
+    created_at: Instant = 0
+    created_at_text: str = ""
+    source: str = ""
+    priority: str = "normal"
+    intent: str = "normal"
+    category: str = "inquiry"
+    customer_status: str = "new"
+    consent: str = "granted"
+    display_name: str | None = None
+    # ownership
+    owner_id: str | None = None  # the current person owner (a queue is no owner)
+    backup_id: str | None = None
+    first_person_owner_at: Instant | None = None
+    # the clock
+    timed: bool = False  # a timer was started (not a support-route lead)
+    target_minutes: float = 0.0
+    warn_pt: Instant = 0
+    due_pt: Instant = 0
+    level2_pt: Instant = 0
+    stale_pt: Instant = 0
+    stopped: bool = False  # exclusion: every later timer is dropped
+    warned: bool = False
+    warn_skipped: bool = False
+    breached: bool = False
+    breach_reason: str | None = None
+    level: int = 0
+    escalated: bool = False
+    stale: bool = False
+    routed_to_review: bool = False
+    # response
+    responded_at: Instant | None = None
+    within_sla: bool | None = None
+    # touches
+    auto_touch_at: Instant | None = None
+    person_touch_at: Instant | None = None  # owner/backup person activity, not meaningful
+    meeting_after_escalation: bool = False
+    # exclusions and holds
+    excluded: bool = False
+    support_route: bool = False
+    closed: bool = False
+    consent_hold: bool = False
+    # resolution
+    resolved_by: str | None = None
+    resolution_note: str | None = None
+    reason_code: str | None = None
+    # facts
+    fact_key: tuple[object, ...] | None = None
+    last_fact_data: dict[str, object] | None = None
+    version: int = 0
+
     def __init__(self, lead_id: str, policy: Policy, now: Instant) -> None:
         self.lead_id = lead_id
         self.policy = policy
@@ -142,65 +197,13 @@ class _Lead:
         self.outputs: list[Output] = []
         self.rejected: list[Rejection] = []
         self.held: list[InputEvent] = []
-        self.created = False
-        self.cursor: Instant = 0
-        # lead attributes
-        self.created_at: Instant = 0
-        self.created_at_text = ""
-        self.source = ""
-        self.priority = "normal"
-        self.intent = "normal"
-        self.category = "inquiry"
-        self.customer_status = "new"
-        self.consent = "granted"
-        self.display_name: str | None = None
-        # ownership
-        self.owner_id: str | None = None  # the current person owner (a queue is no owner)
-        self.backup_id: str | None = None
         self.manager_id = policy.default_manager
-        self.first_person_owner_at: Instant | None = None
         self.owner_history: list[tuple[Instant, str | None]] = []
         self.gaps: set[str] = set()
-        # the clock
-        self.timed = False  # a timer was started (not a support-route lead)
-        self.target_minutes: float = 0.0
-        self.warn_pt: Instant = 0
-        self.due_pt: Instant = 0
-        self.level2_pt: Instant = 0
-        self.stale_pt: Instant = 0
-        self.stopped = False  # exclusion: every later timer is dropped
-        self.warned = False
-        self.warn_skipped = False
-        self.breached = False
-        self.breach_reason: str | None = None
-        self.level = 0
-        self.escalated = False
-        self.stale = False
-        self.routed_to_review = False
-        # response
-        self.responded_at: Instant | None = None
-        self.within_sla: bool | None = None
-        # touches
-        self.auto_touch_at: Instant | None = None
-        self.person_touch_at: Instant | None = None  # owner/backup person activity, not meaningful
-        self.meeting_after_escalation = False
-        # exclusions and holds
-        self.excluded = False
-        self.support_route = False
-        self.closed = False
-        self.consent_hold = False
         self.conflicts: dict[str, ActivityLogged] = {}
         self.review_keys: set[tuple[str, str]] = set()
-        # open tasks: task_id -> (kind, reason); kind "escalation" | "review"
+        # open tasks and reviews: task_id -> (kind, reason)
         self.open_tasks: dict[str, tuple[str, str]] = {}
-        # resolution
-        self.resolved_by: str | None = None
-        self.resolution_note: str | None = None
-        self.reason_code: str | None = None
-        # facts
-        self.fact_key: tuple[object, ...] | None = None
-        self.last_fact_data: dict[str, object] | None = None
-        self.version = 0
 
     # ------------------------------------------------------------------ the fold
 
@@ -215,18 +218,18 @@ class _Lead:
             t = event.occurred_at
             self._fire_timers(t, inclusive=False)  # inputs at t apply before timers due at t
             if t > self.cursor:
+                self._emit_fact()
                 self.cursor = t
             self._apply(event)
             self._fire_overdue()
-            self._emit_fact()
         if self.created:
             self._fire_timers(self.now, inclusive=True)
+            self._emit_fact()
 
     def _create(self, event: LeadCreated) -> None:
         self.cursor = event.occurred_at
         self._apply(event)
         self._fire_overdue()
-        self._emit_fact()
         if self.held:
             # Rule 13: events that came before their lead apply at its creation, in type order.
             early = sorted(self.held, key=lambda e: (TYPE_RANK[type(e)], e.occurred_at, e.event_id))
@@ -234,7 +237,6 @@ class _Lead:
             for held_event in early:
                 self._apply(held_event)
                 self._fire_overdue()
-                self._emit_fact()
 
     def _apply(self, event: InputEvent) -> None:
         match event:
@@ -597,10 +599,10 @@ class _Lead:
             if due > limit or (due == limit and not inclusive):
                 return
             # A timer that became due in the past (a priority change, a hold ending) fires now.
-            at = due if due > self.cursor else self.cursor
-            self.cursor = at
-            self._fire(kind, at)
-            self._emit_fact()
+            if due > self.cursor:
+                self._emit_fact()
+                self.cursor = due
+            self._fire(kind, self.cursor)
 
     def _fire_overdue(self) -> None:
         """Timers that became due in the past (a priority change, a hold ending) fire now."""
@@ -776,7 +778,13 @@ class _Lead:
         return "open"
 
     def _emit_fact(self) -> None:
-        """Section 5: re-emit the lead's fact (a growing version) whenever it changes."""
+        """Section 5: re-emit the lead's fact (a growing version) whenever it changes.
+
+        Called when the fold leaves an instant, so the changes one instant brings (an input and
+        the timers it makes overdue, a breach and its escalation) make one new version.
+        """
+        if not self.created:
+            return
         status = self._status()
         responded = self.responded_at
         in_review = self._in_review()

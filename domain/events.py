@@ -1,19 +1,22 @@
-"""Input events as the engine sees them: plain frozen dataclasses, already validated.
+"""Input events as the engine sees them: immutable records, already validated.
 
 The wire models live in ``schemas/``; one translation module turns them into these. Times are
 instants (``int`` microseconds, see ``instant.py``). Enumerated values are plain strings checked at
 the edge; the engine compares them with the literals of SPEC.md.
+
+They are ``NamedTuple``s rather than frozen dataclasses: equally immutable and typed, but one is
+built for every input line, and a frozen dataclass's ``__init__`` costs about 2.8 us against
+0.4 us (measured on the replay's hot path).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .instant import Instant
 
 
-@dataclass(frozen=True, slots=True)
-class LeadCreated:
+class LeadCreated(NamedTuple):
     event_id: str
     lead_id: str
     occurred_at: Instant
@@ -27,8 +30,7 @@ class LeadCreated:
     display_name: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class LeadUpdated:
+class LeadUpdated(NamedTuple):
     """Only the fields that were present in the event are not None."""
 
     event_id: str
@@ -41,8 +43,7 @@ class LeadUpdated:
     consent: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class OwnerAssigned:
+class OwnerAssigned(NamedTuple):
     event_id: str
     lead_id: str
     occurred_at: Instant
@@ -52,8 +53,7 @@ class OwnerAssigned:
     manager_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ActivityLogged:
+class ActivityLogged(NamedTuple):
     event_id: str
     lead_id: str
     occurred_at: Instant
@@ -66,8 +66,7 @@ class ActivityLogged:
     sequence_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class StatusChanged:
+class StatusChanged(NamedTuple):
     event_id: str
     lead_id: str
     occurred_at: Instant
@@ -75,8 +74,7 @@ class StatusChanged:
     reason: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class BreachResolved:
+class BreachResolved(NamedTuple):
     event_id: str
     lead_id: str
     occurred_at: Instant
@@ -85,7 +83,9 @@ class BreachResolved:
     reason_code: str | None = None
 
 
-InputEvent = LeadCreated | LeadUpdated | OwnerAssigned | ActivityLogged | StatusChanged | BreachResolved
+InputEvent = (
+    LeadCreated | LeadUpdated | OwnerAssigned | ActivityLogged | StatusChanged | BreachResolved
+)
 
 # Rule 13: inputs at the same instant apply in this order (then by event_id).
 TYPE_RANK: dict[type, int] = {

@@ -693,7 +693,7 @@ def encode_input(event: InputEvent) -> bytes:
     Optional fields that are None are left out; ``decode_line(encode_input(e)) == e``.
     """
     data: dict[str, Any] = {}
-    for name in event.__slots__:
+    for name in event._fields:
         if name in ("event_id", "lead_id", "occurred_at"):
             continue
         value = getattr(event, name)

@@ -1,0 +1,134 @@
+"""``lead-sla topics create``: create every topic the worker reads and writes.
+
+All topics get the same partition count (the input topics must be co-partitioned by lead,
+SPEC.md section 2); ``sla.facts`` is compacted. A topic that already exists is left alone, but an
+input topic whose partition count differs is reported as an error, since it breaks
+co-partitioning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from .settings import Settings, SettingsError
+from .topics import ALL_TOPICS, INPUT_TOPICS, TOPIC_CONFIGS
+
+TOPIC_ALREADY_EXISTS = 36  # Kafka error code
+
+
+def client_config(settings: Settings) -> dict[str, Any]:
+    """kafka-python client options (admin, producer, consumer) for these settings."""
+    config: dict[str, Any] = {
+        "bootstrap_servers": list(settings.broker_hosts),
+        "security_protocol": settings.security_protocol,
+        "request_timeout_ms": int(settings.request_timeout_s * 1000),
+    }
+    if settings.security_protocol.startswith("SASL"):
+        config["sasl_mechanism"] = settings.sasl_mechanism
+        config["sasl_plain_username"] = settings.sasl_username
+        if settings.sasl_password is not None:
+            config["sasl_plain_password"] = settings.sasl_password.get_secret_value()
+    if settings.ssl_cafile:
+        config["ssl_cafile"] = settings.ssl_cafile
+    return config
+
+
+def create_topics(
+    settings: Settings,
+    partitions: int | None = None,
+    replication_factor: int | None = None,
+    timeout_s: float = 30.0,
+) -> dict[str, str]:
+    """Create the worker's topics; returns ``{topic: "created" | "exists" | "error: ..."}``."""
+    from kafka import KafkaAdminClient  # kafka-python: imported only by the commands that use it
+
+    partitions = partitions or settings.partitions
+    replication_factor = replication_factor or settings.replication_factor
+    names = {settings.topic(suffix): suffix for suffix in ALL_TOPICS}
+    admin = KafkaAdminClient(client_id=f"{settings.app_id}-admin", **client_config(settings))
+    try:
+        response = admin.create_topics(
+            {
+                name: {
+                    "num_partitions": partitions,
+                    "replication_factor": replication_factor,
+                    "configs": dict(TOPIC_CONFIGS.get(suffix, {})),
+                }
+                for name, suffix in names.items()
+            },
+            timeout_ms=int(timeout_s * 1000),
+            raise_errors=False,
+        )
+        result: dict[str, str] = {}
+        for topic in response["topics"]:
+            code = topic.get("error_code", 0)
+            if code == 0:
+                result[topic["name"]] = "created"
+            elif code == TOPIC_ALREADY_EXISTS:
+                result[topic["name"]] = "exists"
+            else:
+                message = topic.get("error_message") or f"error code {code}"
+                result[topic["name"]] = f"error: {message}"
+        created = [name for name, status in result.items() if status == "created"]
+        if created:
+            admin.wait_for_topics(created, timeout_ms=int(timeout_s * 1000))
+        existing = [name for name, status in result.items() if status == "exists"]
+        if existing:
+            for info in admin.describe_topics(existing):
+                name = info.get("name")
+                count = len(info.get("partitions") or [])
+                if names.get(name) in INPUT_TOPICS and count != partitions:
+                    result[name] = (
+                        f"error: exists with {count} partitions, not {partitions} "
+                        "(input topics must be co-partitioned)"
+                    )
+        return result
+    finally:
+        admin.close()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="topics_command", required=True, metavar="ACTION")
+    create = sub.add_parser(
+        "create",
+        help="create every input and output topic",
+        description="Create every input and output topic (names prefixed by "
+        "LEADSLA_TOPIC_PREFIX, broker from LEADSLA_BOOTSTRAP_SERVERS).",
+    )
+    create.add_argument(
+        "--partitions", type=int, default=None, help="partitions (default: LEADSLA_PARTITIONS)"
+    )
+    create.add_argument(
+        "--replication-factor",
+        type=int,
+        default=None,
+        help="replication factor (default: LEADSLA_REPLICATION_FACTOR)",
+    )
+    create.add_argument("--bootstrap-servers", default=None, help="overrides the environment")
+    create.add_argument("--prefix", default=None, help="topic prefix; overrides the environment")
+
+
+def run(args: argparse.Namespace) -> int:
+    overrides: dict[str, object] = {}
+    if args.bootstrap_servers:
+        overrides["bootstrap_servers"] = args.bootstrap_servers
+    if args.prefix is not None:
+        overrides["topic_prefix"] = args.prefix
+    try:
+        settings = Settings.from_env(None, **overrides)
+    except SettingsError as exc:
+        print(f"lead-sla topics: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = create_topics(settings, args.partitions, args.replication_factor)
+    except Exception as exc:  # a broker that does not answer: say so, no traceback
+        print(
+            f"lead-sla topics: cannot create topics at {settings.bootstrap_servers}: {exc!r}",
+            file=sys.stderr,
+        )
+        return 1
+    for name, status in result.items():
+        print(f"{name}\t{status}")
+    return 1 if any(status.startswith("error") for status in result.values()) else 0

@@ -1,0 +1,137 @@
+"""The worker's configuration: ONE frozen object, built from the environment in one place.
+
+Nothing else in the project reads ``os.environ``; ``create_app`` and the CLI commands take a
+``Settings``. Every faust setting that matters is passed explicitly, so faust's own environment
+variables (``BROKER_SESSION_TIMEOUT`` and so on) cannot change the worker behind our back.
+
+| variable | field | default |
+|---|---|---|
+| ``LEADSLA_BOOTSTRAP_SERVERS`` | bootstrap_servers | ``kafka://127.0.0.1:9092`` (comma or semicolon separated; ``kafka://`` optional) |
+| ``LEADSLA_TOPIC_PREFIX`` | topic_prefix | ``""`` (prepended to every topic name) |
+| ``LEADSLA_POLICY`` | policy_path | none |
+| ``LEADSLA_APP_ID`` | app_id | ``lead-sla`` (also the consumer group id) |
+| ``LEADSLA_STORE`` | store | ``memory://`` |
+| ``LEADSLA_DATA_DIR`` | data_dir | ``lead-sla-data`` (faust's datadir, relative to the working folder) |
+| ``LEADSLA_PARTITIONS`` | partitions | ``4`` |
+| ``LEADSLA_REPLICATION_FACTOR`` | replication_factor | ``1`` |
+| ``LEADSLA_SESSION_TIMEOUT_S`` | session_timeout_s | ``10`` |
+| ``LEADSLA_HEARTBEAT_INTERVAL_S`` | heartbeat_interval_s | ``1`` |
+| ``LEADSLA_REBALANCE_TIMEOUT_S`` | rebalance_timeout_s | ``20`` |
+| ``LEADSLA_REQUEST_TIMEOUT_S`` | request_timeout_s | ``30`` (at least the session timeout) |
+| ``LEADSLA_COMMIT_INTERVAL_S`` | commit_interval_s | ``1`` |
+| ``LEADSLA_AUTO_OFFSET_RESET`` | auto_offset_reset | ``earliest`` |
+| ``LEADSLA_WEB_ENABLED`` / ``LEADSLA_WEB_HOST`` / ``LEADSLA_WEB_PORT`` | web_* | off / ``127.0.0.1`` / ``6066`` |
+| ``LEADSLA_LOG_LEVEL`` | log_level | ``info`` |
+| ``LEADSLA_SECURITY_PROTOCOL`` | security_protocol | ``PLAINTEXT`` (``SSL``, ``SASL_PLAINTEXT``, ``SASL_SSL``) |
+| ``LEADSLA_SASL_MECHANISM`` / ``LEADSLA_SASL_USERNAME`` / ``LEADSLA_SASL_PASSWORD`` | sasl_* | ``PLAIN`` / none / none (secret) |
+| ``LEADSLA_SSL_CAFILE`` | ssl_cafile | none (system trust store) |
+
+faust's broker timeouts default to 60 s (session, rebalance) and 90 s (request); a worker that
+restarts then waits up to a minute for its own ghost to leave the group. The defaults here are
+shorter; the broker refuses a session timeout below its ``group.min.session.timeout.ms``
+(6 s by default).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+ENV_PREFIX = "LEADSLA_"
+_ENV_EXCEPTIONS = {"policy_path": "LEADSLA_POLICY"}
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets a field (``partitions`` -> ``LEADSLA_PARTITIONS``)."""
+    return _ENV_EXCEPTIONS.get(field, ENV_PREFIX + field.upper())
+
+
+class SettingsError(ValueError):
+    """The environment holds a value the worker cannot use; the message names the variable."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bootstrap_servers: str = "kafka://127.0.0.1:9092"
+    topic_prefix: str = ""
+    policy_path: str | None = None
+    app_id: str = Field(default="lead-sla", min_length=1)
+    store: str = "memory://"
+    data_dir: str = "lead-sla-data"
+    partitions: int = Field(default=4, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    session_timeout_s: float = Field(default=10.0, gt=0)
+    heartbeat_interval_s: float = Field(default=1.0, gt=0)
+    rebalance_timeout_s: float = Field(default=20.0, gt=0)
+    request_timeout_s: float = Field(default=30.0, gt=0)
+    commit_interval_s: float = Field(default=1.0, gt=0)
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    web_enabled: bool = False
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=6066, ge=1, le=65535)
+    log_level: str = "info"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: str = "PLAIN"
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.session_timeout_s > self.request_timeout_s:
+            raise ValueError("session_timeout_s must not exceed request_timeout_s")
+        if self.heartbeat_interval_s >= self.session_timeout_s:
+            raise ValueError("heartbeat_interval_s must be below session_timeout_s")
+        if not self.broker_hosts:
+            raise ValueError("bootstrap_servers names no broker")
+        return self
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Settings from ``LEADSLA_*`` variables (see the module docstring), then ``overrides``.
+
+        ``environ`` defaults to the process environment. Empty variables count as unset, except
+        ``LEADSLA_TOPIC_PREFIX``.
+        """
+        if environ is None:
+            environ = os.environ
+        values: dict[str, object] = {}
+        for name in cls.model_fields:
+            raw = environ.get(env_name(name))
+            if raw is None or (raw == "" and name != "topic_prefix"):
+                continue
+            values[name] = raw
+        values.update(overrides)
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{env_name(str(err['loc'][0])) if err['loc'] else 'settings'}: {err['msg']}"
+                for err in exc.errors()
+            )
+            raise SettingsError(f"invalid settings: {problems}") from None
+
+    @property
+    def broker_hosts(self) -> tuple[str, ...]:
+        """``host:port`` of every bootstrap server, without a scheme (for kafka-python)."""
+        hosts = []
+        for part in self.bootstrap_servers.replace(";", ",").split(","):
+            part = part.strip()
+            if part.startswith("kafka://"):
+                part = part[len("kafka://") :]
+            if part:
+                hosts.append(part)
+        return tuple(hosts)
+
+    @property
+    def broker_urls(self) -> list[str]:
+        """The bootstrap servers as faust broker URLs."""
+        return [f"kafka://{host}" for host in self.broker_hosts]
+
+    def topic(self, suffix: str) -> str:
+        """The full name of a topic: the prefix, then its name (``leads.created``)."""
+        return f"{self.topic_prefix}{suffix}"
