@@ -351,6 +351,13 @@ class _Lead:
         consent_before = self.consent
         if e.consent is not None:
             self.consent = e.consent
+        if self.consent_hold and (
+            self.consent == "granted" or (answered and self.consent != "unclear")
+        ):
+            # Rule 8: the consent question is settled; the original clock stands (overdue timers
+            # fire now). Declined before an answer is an exclusion, below.
+            self.consent_hold = False
+            self._close_tasks("hold_ended", kinds=("consent",))
         if answered or self.excluded:
             return
         if self.customer_status == "existing_customer" or self.category == "support_issue":
@@ -374,9 +381,6 @@ class _Lead:
             self._request_review(self.category, "")
         if self.consent == "unclear" and consent_before != "unclear":
             self._start_consent_hold()
-        elif consent_before == "unclear" and self.consent == "granted" and self.consent_hold:
-            self.consent_hold = False
-            self._close_tasks("hold_ended", kinds=("consent",))
 
     def _on_activity(self, e: ActivityLogged) -> None:
         """Rules 2, 3, 8: what counts as a meaningful response, and who may give it."""
@@ -456,6 +460,7 @@ class _Lead:
         """Rule 3: the first meaningful response stops the clock."""
         responded = at if at > self.created_at else self.created_at
         self.responded_at = responded
+        self.responded_text = format_utc(responded)
         self.within_sla = responded <= self.due_pt
         business: float | None = None
         cal = self.policy.calendar
@@ -562,6 +567,7 @@ class _Lead:
             self.level2_pt = c + window + round(p.escalate_to_manager_after * window)
             self.stale_pt = c + round(p.stale_after * window)
         self.due_text = format_utc(self.due_pt)
+        self.warn_text = format_utc(self.warn_pt)
 
     def _next_timer(self, confirmed_only: bool) -> tuple[Instant, int] | None:
         """The earliest pending timer (rules 4, 5, 6, 11); none while stopped or held."""
@@ -734,6 +740,8 @@ class _Lead:
     # ------------------------------------------------------------------ outputs
 
     due_text: str | None = None
+    warn_text: str | None = None
+    responded_text: str | None = None
 
     def _emit(self, type_: str, at: Instant, data: dict[str, object]) -> None:
         self.outputs.append(Output(type_, at, data))
@@ -759,7 +767,7 @@ class _Lead:
             "backup_owner_id": self.backup_id,
             "manager_id": self.manager_id,
             "due_at": self.due_text,
-            "warn_at": format_utc(self.warn_pt),
+            "warn_at": self.warn_text,
             "target_minutes": self.target_minutes,
             "clock": self.policy.clock,
             "source": self.source,
@@ -822,7 +830,7 @@ class _Lead:
             "due_at": self.due_text if self.timed else None,
             "status": status,
             "eligible": status in ("open", "met", "breached"),
-            "responded_at": format_utc(responded) if responded is not None else None,
+            "responded_at": self.responded_text,
             "response_seconds": (responded - self.created_at) / SECOND
             if responded is not None
             else None,

@@ -83,15 +83,26 @@ class Policy:
     calendar: BusinessCalendar | None = (
         None  # built from business_hours/timezone when clock="business"
     )
+    _target_cache: dict[tuple[str, str], float] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def target_minutes(self, source: str, priority: str) -> float:
         """The first rule whose given fields all match wins; no match: 60 minutes."""
+        key = (source, priority)
+        cached = self._target_cache.get(key)
+        if cached is not None:
+            return cached
+        minutes = 60.0
         for rule in self.targets:
             if (rule.source is None or rule.source == source) and (
                 rule.priority is None or rule.priority == priority
             ):
-                return rule.minutes
-        return 60.0
+                minutes = rule.minutes
+                break
+        if len(self._target_cache) < 4096:  # sources are an open set: keep the memo bounded
+            self._target_cache[key] = minutes
+        return minutes
 
 
 # --------------------------------------------------------------------------------------------

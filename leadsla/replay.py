@@ -78,6 +78,8 @@ def read_events(stream: BinaryIO, progress: TextIO | None = None) -> LoadedEvent
         if progress is not None and lineno % PROGRESS_EVERY == 0:
             progress.write(f"\rreplay: {lineno:,} lines read")
             progress.flush()
+        if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]  # a UTF-8 byte-order mark, as spreadsheet exports write
         if not raw.strip():
             continue
         try:
