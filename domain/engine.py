@@ -567,6 +567,7 @@ class _Lead:
             self.level2_pt = c + window + round(p.escalate_to_manager_after * window)
             self.stale_pt = c + round(p.stale_after * window)
         self.due_text = format_utc(self.due_pt)
+        self.first_pt = min(self.warn_pt, self.stale_pt)
         self.warn_text = format_utc(self.warn_pt)
 
     def _next_timer(self, confirmed_only: bool) -> tuple[Instant, int] | None:
@@ -594,6 +595,8 @@ class _Lead:
         return best
 
     def _fire_timers(self, limit: Instant, inclusive: bool) -> None:
+        if limit < self.first_pt:
+            return  # most inputs come before the earliest timer point: nothing can be due
         if limit > self.now:
             # An input timed after the clock (a skewed source) never pulls timers forward.
             limit, inclusive = self.now, True
@@ -740,6 +743,7 @@ class _Lead:
     # ------------------------------------------------------------------ outputs
 
     due_text: str | None = None
+    first_pt: Instant = 0  # no timer is ever due before this instant
     warn_text: str | None = None
     responded_text: str | None = None
 
