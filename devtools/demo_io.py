@@ -9,7 +9,7 @@ Broker and topic prefix come from the worker's own settings (``LEADSLA_BOOTSTRAP
 leads.activity), keyed by lead_id. ``--shift-to-now`` moves every ``occurred_at`` by the same
 amount so that the latest one is now, keeping the gaps between events (a live demo of a file
 recorded in the past). ``read`` prints every record of the output topics until it has seen
-``--expect`` ``sla.timer_started`` and then ``--quiet`` seconds pass without a new record (or
+``--expect`` leads have their first ``sla.measured`` fact and then ``--quiet`` seconds pass without a new record (or
 ``--timeout`` passes, or the ``--worker-pid`` process exits); it exits 1 if it saw no
 ``sla.timer_started`` at all.
 """
@@ -114,6 +114,7 @@ def read(
     )
     started = last = time.monotonic()
     timers = total = 0
+    measured_leads: set[str] = set()  # every lead gets a fact, even one excluded at creation
     try:
         while True:
             for message in consumer:
@@ -126,13 +127,15 @@ def read(
                 kind = event.get("type") or ("dead letter" if "original_base64" in event else "?")
                 timers += kind == "sla.timer_started"
                 lead = event.get("lead_id") or (message.key or b"").decode(errors="replace")
+                if kind == "sla.measured":
+                    measured_leads.add(lead)
                 print(
                     f"  < {message.topic:<28} {lead:<8} {kind:<22} "
                     f"{event.get('occurred_at', '')} {_summary(event)}".rstrip(),
                     flush=True,
                 )
             now = time.monotonic()
-            if timers >= expect and now - last >= quiet_s:
+            if len(measured_leads) >= expect and now - last >= quiet_s:
                 break
             if now - started >= timeout_s:
                 print(f"stopped waiting after {timeout_s:.0f}s", file=sys.stderr)
@@ -153,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     p_feed.add_argument("file", type=Path)
     p_feed.add_argument("--shift-to-now", action="store_true")
     p_read = sub.add_parser("read", help="print the output topics' records")
-    p_read.add_argument("--expect", type=int, default=1, help="sla.timer_started to wait for")
+    p_read.add_argument("--expect", type=int, default=1, help="leads whose first fact to wait for")
     p_read.add_argument("--timeout", type=float, default=60.0)
     p_read.add_argument("--quiet", type=float, default=4.0)
     p_read.add_argument("--worker-pid", type=int, default=None, help="stop if it exits")

@@ -4,10 +4,11 @@ Every agent body in ``app.py`` is: build an ``Origin`` from the Kafka record, ca
 here, send what it returns. That function knows nothing of Kafka or faust, so it is testable
 without a broker, and the engine can replace its body without touching the app.
 
-WALKING SKELETON (issue #2): ``process_created`` below computes the ``sla.timer_started`` of a
-``lead.created`` itself. It exists to prove the path topic -> faust agent -> topic through a
-real broker. The SLA engine (``leadsla.domain``) replaces its body; the signature, the codec
-calls and the dead-letter path can stay.
+WALKING SKELETON (issue #2): ``process_created`` evaluates a ``lead.created`` alone, at its own
+instant, with the pure engine, and publishes what the engine says (``sla.timer_started``, the first
+``sla.measured`` fact, an exclusion or a review request). It keeps no state yet: the stateful
+worker (a changelog-backed table of ``domain.live.LiveLead``, deadline index, every input topic)
+is the next step, and the signature, the codec calls and the dead-letter path stay.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from leadsla.domain.engine import evaluate
 from leadsla.domain.events import LeadCreated
-from leadsla.domain.instant import MINUTE, Instant, format_utc
+from leadsla.domain.instant import Instant
 from leadsla.domain.policy import Policy
+from leadsla.schemas.outputs import topics_for
 
 from leadsla.codec import InvalidEvent, decode_input, encode_dlq, encode_output
 
-from .topics import SLA_DLQ, SLA_MEASUREMENTS
+from .topics import SLA_DLQ
 
 Output = tuple[str, bytes, bytes]
 """(topic name without the prefix, key, value) of one record to publish."""
@@ -40,40 +43,24 @@ class Origin:
 
 
 def process_created(value: bytes, policy: Policy, *, origin: Origin) -> list[Output]:
-    """A ``leads.created`` record -> its ``sla.timer_started``, or one dead letter (rule 16).
+    """A ``leads.created`` record -> the engine's outputs at its instant, or one dead letter.
 
-    SKELETON STEP, to be replaced by the engine call: no state, no exclusions (rule 9), no
-    owner; other valid event types produce nothing yet.
+    Every decision is the engine's (``domain.engine.evaluate``); this function only decodes,
+    calls it and encodes, so the worker and the replay cannot disagree about a timer.
     """
     try:
         event = decode_input(value, origin.headers or None, origin.key)
     except InvalidEvent as exc:
         return [dead_letter(value, exc.reason, origin, exc.event_id, exc.lead_id)]
     if not isinstance(event, LeadCreated):
-        return []  # SKELETON: the engine handles every type on every topic.
-
-    minutes = policy.target_minutes(event.source, event.priority)
-    window = round(minutes * MINUTE)
-    warn_offset = round(policy.warn_at * window)
-    if policy.clock == "business" and policy.calendar is not None:
-        due_at = policy.calendar.add(event.occurred_at, window)
-        warn_at = policy.calendar.add(event.occurred_at, warn_offset)
-    else:
-        due_at = event.occurred_at + window
-        warn_at = event.occurred_at + warn_offset
-    data = {
-        "owner_id": None,
-        "backup_owner_id": None,
-        "manager_id": policy.default_manager,
-        "due_at": format_utc(due_at),
-        "warn_at": format_utc(warn_at),
-        "target_minutes": minutes,
-        "clock": policy.clock,
-        "source": event.source,
-        "priority": event.priority,
-    }
-    value_out = encode_output(event.lead_id, "sla.timer_started", event.occurred_at, data)
-    return [(SLA_MEASUREMENTS, event.lead_id.encode(), value_out)]
+        return []  # SKELETON: the stateful worker handles every type on every topic.
+    result = evaluate(event.lead_id, [event], event.occurred_at, policy)
+    key = event.lead_id.encode()
+    records: list[Output] = []
+    for output in result.outputs:
+        record = encode_output(event.lead_id, output.type, output.occurred_at, output.data)
+        records.extend((topic, key, record) for topic in topics_for(output.type, output.data))
+    return records
 
 
 def dead_letter(

@@ -82,16 +82,22 @@ def test_lead_created_gives_timer_started_from_its_own_time() -> None:
             "data": {"source": "email"},
         }
     )
-    [(topic, key, out)] = process_created(value, POLICY, origin=ORIGIN)
+    records = process_created(value, POLICY, origin=ORIGIN)
+    [(topic, key, out)] = [r for r in records if orjson.loads(r[2])["type"] == "sla.timer_started"]
     event = orjson.loads(out)
     assert (topic, key) == ("sla.measurements", b"lead-7")
-    assert event["type"] == "sla.timer_started"
+    # the engine's first fact goes to the measurements topic and the compacted facts topic
+    facts = [
+        (t, orjson.loads(v)) for t, _, v in records if orjson.loads(v)["type"] == "sla.measured"
+    ]
+    assert [t for t, _ in facts] == ["sla.measurements", "sla.facts"]
+    assert facts[0][1]["data"]["status"] == "open"
     assert event["occurred_at"] == "2026-03-02T14:00:00Z"
     assert event["data"]["due_at"] == "2026-03-02T15:30:00Z"
     assert event["data"]["warn_at"] == "2026-03-02T14:45:00Z"
     assert event["data"]["priority"] == "normal"
     # Deterministic output id: the same input gives the same record.
-    assert process_created(value, POLICY, origin=ORIGIN)[0][2] == out
+    assert process_created(value, POLICY, origin=ORIGIN) == records
 
 
 @pytest.mark.parametrize(

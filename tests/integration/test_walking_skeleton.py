@@ -67,7 +67,8 @@ def test_lead_created_starts_the_timer(kafka_settings, kafka_io, faust_app_runni
                 "rebalance_timeout_ms": consumer._rebalance_timeout_ms,
                 "auto_offset_reset": consumer._auto_offset_reset,
             }
-            records = await kafka_io.read_async([settings.topic("sla.measurements")], count=2)
+            # per lead: sla.timer_started and the first sla.measured fact
+            records = await kafka_io.read_async([settings.topic("sla.measurements")], count=4)
         return records, effective
 
     records, effective = asyncio.run(asyncio.wait_for(scenario(), 45))
@@ -80,7 +81,7 @@ def test_lead_created_starts_the_timer(kafka_settings, kafka_io, faust_app_runni
         "rebalance_timeout_ms": 6000,
         "auto_offset_reset": "earliest",
     }
-    by_lead = {r.key: r.json() for r in records}
+    by_lead = {r.key: r.json() for r in records if r.json()["type"] == "sla.timer_started"}
     assert set(by_lead) == {b"lead-1", b"lead-2"}, records
     first = by_lead[b"lead-1"]
     assert first["type"] == "sla.timer_started"
@@ -198,9 +199,10 @@ def test_worker_command_runs_and_stops_on_sigterm(kafka_settings, kafka_io, tmp_
         start_new_session=True,
     )
     try:
-        records = kafka_io.read([settings.topic("sla.measurements")], count=1, timeout_s=30)
-        assert len(records) == 1, "no sla.timer_started from the worker command"
-        assert records[0].json()["data"]["due_at"] == "2026-03-02T09:30:00Z"
+        records = kafka_io.read([settings.topic("sla.measurements")], count=2, timeout_s=30)
+        started_timers = [r.json() for r in records if r.json()["type"] == "sla.timer_started"]
+        assert len(started_timers) == 1, "no sla.timer_started from the worker command"
+        assert started_timers[0]["data"]["due_at"] == "2026-03-02T09:30:00Z"
         started = time.monotonic()
         worker.send_signal(signal.SIGTERM)
         code = worker.wait(timeout=30)
