@@ -308,6 +308,9 @@ class _Lead:
             # the re-owned lead's open escalation work is handed back (rule 6).
             if self.responded_at is None:
                 self._close_tasks("reassigned", kinds=("escalation", "breach_review"))
+                if counted is not None and not self.excluded:
+                    # Rule 8: the conflicting answer now counts, late, at its own occurred_at.
+                    self._record_response(counted.actor_id, counted.kind, counted.occurred_at)
             return
         entry = self.policy.roster.get(e.owner_id)
         self.owner_id = e.owner_id if person else None

@@ -270,3 +270,22 @@ def test_rule_08_answered_during_consent_hold_then_granted_is_met(run):
     assert fact["status"] == "met", r.dump()
     assert fact["eligible"] is True
     assert fact["within_sla"] is True
+
+
+def test_rule_08_conflicting_answer_after_breach_counts_late_once_its_author_owns_it(run):
+    """A conflict raised after the breach: assigning its author records that answer, late."""
+    events = [
+        created("L-cb", 0),
+        assigned("L-cb", 1, "alice"),
+        activity("L-cb", 70, "zoe", kind="call"),  # deadline at 60: breached, then a conflict
+        assigned("L-cb", 80, "zoe"),
+    ]
+    result = run(events, policy(), now=t(200))
+    response = result.one("sla.response_recorded")
+    assert response["data"]["responder_id"] == "zoe"
+    assert response["data"]["within_sla"] is False
+    assert_at(response["occurred_at"], 70)
+    fact = result.final_fact()
+    assert fact["status"] == "breached"
+    assert fact["escalation_level"] == 1  # level 2 (at 90) was never sent: answered at 70
+    assert not [e for e in result.of_type("sla.escalation_task") if e["data"]["level"] == 2]
