@@ -110,9 +110,11 @@ def test_section_8_live_worker_ends_where_the_replay_ends(
     assert state.fact == {k: v for k, v in replay.fact.items() if k != "version"}
     # and the alerts and tasks still standing are exactly the replay's (none were suppressed)
     wanted = sorted(
-        (o.type, o.occurred_at, sorted(o.data.items()))
-        for o in replay.outputs
-        if o.type in ALERT_TYPES | TASK_TYPES
+        (
+            repr((o.type, o.occurred_at, sorted(o.data.items())))
+            for o in replay.outputs
+            if o.type in ALERT_TYPES | TASK_TYPES
+        ),
     )
-    standing = sorted((o.type, o.occurred_at, sorted(o.data.items())) for o in state.standing)
+    standing = sorted(repr((o.type, o.occurred_at, sorted(o.data.items()))) for o in state.standing)
     assert standing == wanted
