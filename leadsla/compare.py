@@ -63,9 +63,7 @@ def _delta_rate(a: float | None, b: float | None) -> str:
     return f"{100 * (b - a):+.1f} pt"
 
 
-def compare_rows(
-    current: dict[str, Tally], candidate: dict[str, Tally]
-) -> list[dict[str, object]]:
+def compare_rows(current: dict[str, Tally], candidate: dict[str, Tally]) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for key in sorted(set(current) | set(candidate)):
         a = current.get(key, Tally())

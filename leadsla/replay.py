@@ -31,11 +31,20 @@ class LoadedEvents:
     """Valid events grouped by lead, with what could not be used."""
 
     by_lead: dict[str, list[InputEvent]] = field(default_factory=dict)
-    line_of: dict[tuple[str, str], int] = field(default_factory=dict)
+    lines_of: dict[str, list[int]] = field(default_factory=dict)
+    """Line numbers parallel to ``by_lead`` (read only when something must be reported)."""
     invalid: list[tuple[int, str]] = field(default_factory=list)
     lines_read: int = 0
     events_read: int = 0
     latest: Instant | None = None
+
+    def line_number(self, lead_id: str, event_id: str) -> int:
+        """The line of an event's first occurrence (0 if unknown)."""
+        events, lines = self.by_lead.get(lead_id, []), self.lines_of.get(lead_id, [])
+        for event, line in zip(events, lines, strict=True):
+            if event.event_id == event_id:
+                return line
+        return 0
 
 
 @dataclass(slots=True)
@@ -72,36 +81,51 @@ def read_events(stream: BinaryIO, progress: TextIO | None = None) -> LoadedEvent
     """Decode every line; an invalid one is recorded with its line number and skipped."""
     loaded = LoadedEvents()
     by_lead = loaded.by_lead
-    line_of = loaded.line_of
-    latest: Instant | None = None
+    lines_of = loaded.lines_of
+    invalid = loaded.invalid
+    latest = -(1 << 62)
+    events_read = 0
     lineno = 0
     for lineno, raw in enumerate(stream, start=1):
         if progress is not None and lineno % PROGRESS_EVERY == 0:
             progress.write(f"\rreplay: {lineno:,} lines read")
             progress.flush()
-        if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
-            raw = raw[3:]  # a UTF-8 byte-order mark, as spreadsheet exports write
-        if not raw.strip():
-            continue
         try:
             event = decode_line(raw)
         except InvalidEvent as exc:
-            loaded.invalid.append((lineno, exc.reason))
-            continue
-        loaded.events_read += 1
-        lead_events = by_lead.get(event.lead_id)
-        if lead_events is None:
-            by_lead[event.lead_id] = [event]
+            after_bom = _after_bom(raw) if lineno == 1 else None
+            if after_bom is None:
+                if raw.strip():  # blank lines are not events, and not errors either
+                    invalid.append((lineno, exc.reason))
+                continue
+            event = after_bom
+        events_read += 1
+        lead_id = event.lead_id
+        bucket = by_lead.get(lead_id)
+        if bucket is None:
+            by_lead[lead_id] = [event]
+            lines_of[lead_id] = [lineno]
         else:
-            lead_events.append(event)
-        line_of.setdefault((event.lead_id, event.event_id), lineno)
-        if latest is None or event.occurred_at > latest:
+            bucket.append(event)
+            lines_of[lead_id].append(lineno)
+        if event.occurred_at > latest:
             latest = event.occurred_at
     if progress is not None and lineno >= PROGRESS_EVERY:
         progress.write("\n")
     loaded.lines_read = lineno
-    loaded.latest = latest
+    loaded.events_read = events_read
+    loaded.latest = latest if events_read else None
     return loaded
+
+
+def _after_bom(raw: bytes) -> InputEvent | None:
+    """A first line behind a UTF-8 byte-order mark (spreadsheet exports write one)."""
+    if not raw.startswith(b"\xef\xbb\xbf"):
+        return None
+    try:
+        return decode_line(raw[3:])
+    except InvalidEvent:
+        return None
 
 
 def replay_loaded(
@@ -128,10 +152,10 @@ def replay_loaded(
         summary.duplicates += result.duplicates
         summary.events_applied += len(applied) - result.duplicates
         for rejection in result.rejected:
-            line = loaded.line_of.get((lead_id, rejection.event.event_id), 0)
+            line = loaded.line_number(lead_id, rejection.event.event_id)
             summary.dead_letters.append((line, rejection.reason))
         for held in result.held:
-            line = loaded.line_of.get((lead_id, held.event_id), 0)
+            line = loaded.line_number(lead_id, held.event_id)
             summary.dead_letters.append(
                 (line, f"held event for lead {lead_id!r}, whose lead.created never appeared")
             )
