@@ -8,14 +8,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from leadsla.schemas.outputs import (
+    TOPIC_ALERTS,
+    TOPIC_DLQ,
+    TOPIC_FACTS,
+    TOPIC_MEASUREMENTS,
+    TOPIC_TASKS,
+)
+
 LEADS_CREATED = "leads.created"
 LEADS_OWNERSHIP = "leads.ownership"
 LEADS_ACTIVITY = "leads.activity"
-SLA_ALERTS = "sla.alerts"
-SLA_TASKS = "sla.tasks"
-SLA_MEASUREMENTS = "sla.measurements"
-SLA_FACTS = "sla.facts"
-SLA_DLQ = "sla.dlq"
+# The output topics are part of the wire contract: one definition, in schemas/.
+SLA_ALERTS = TOPIC_ALERTS
+SLA_TASKS = TOPIC_TASKS
+SLA_MEASUREMENTS = TOPIC_MEASUREMENTS
+SLA_FACTS = TOPIC_FACTS
+SLA_DLQ = TOPIC_DLQ
 
 INPUT_TOPICS: tuple[str, ...] = (LEADS_CREATED, LEADS_OWNERSHIP, LEADS_ACTIVITY)
 OUTPUT_TOPICS: tuple[str, ...] = (SLA_ALERTS, SLA_TASKS, SLA_MEASUREMENTS, SLA_FACTS, SLA_DLQ)
