@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from .domain.events import InputEvent
 from .domain.instant import Instant, format_utc, parse_rfc3339
 from .domain.policy import Policy, PolicyError, load_policy
 
-PROGRESS_EVERY = 100_000
+PROGRESS_EVERY = 20_000
 
 
 @dataclass(slots=True)
@@ -77,8 +78,20 @@ class ReplaySummary:
         return "\n".join(lines)
 
 
-def read_events(stream: BinaryIO, progress: TextIO | None = None) -> LoadedEvents:
-    """Decode every line; an invalid one is recorded with its line number and skipped."""
+def progress_bar(done: int, total: int, lines: int, width: int = 30) -> str:
+    """``replay [#######.......]  45%  123,456 lines`` (by bytes read: lines vary in size)."""
+    fraction = min(done / total, 1.0) if total > 0 else 1.0
+    filled = round(fraction * width)
+    return f"\rreplay [{'#' * filled}{'.' * (width - filled)}] {fraction:4.0%}  {lines:,} lines"
+
+
+def read_events(
+    stream: BinaryIO, progress: TextIO | None = None, total_bytes: int = 0
+) -> LoadedEvents:
+    """Decode every line; an invalid one is recorded with its line number and skipped.
+
+    With ``progress`` (a terminal), a progress bar is drawn every ``PROGRESS_EVERY`` lines.
+    """
     loaded = LoadedEvents()
     by_lead = loaded.by_lead
     lines_of = loaded.lines_of
@@ -88,7 +101,7 @@ def read_events(stream: BinaryIO, progress: TextIO | None = None) -> LoadedEvent
     lineno = 0
     for lineno, raw in enumerate(stream, start=1):
         if progress is not None and lineno % PROGRESS_EVERY == 0:
-            progress.write(f"\rreplay: {lineno:,} lines read")
+            progress.write(progress_bar(stream.tell(), total_bytes, lineno))
             progress.flush()
         try:
             event = decode_line(raw)
@@ -111,7 +124,7 @@ def read_events(stream: BinaryIO, progress: TextIO | None = None) -> LoadedEvent
         if event.occurred_at > latest:
             latest = event.occurred_at
     if progress is not None and lineno >= PROGRESS_EVERY:
-        progress.write("\n")
+        progress.write(progress_bar(total_bytes, total_bytes, lineno) + "\n")
     loaded.lines_read = lineno
     loaded.events_read = events_read
     loaded.latest = latest if events_read else None
@@ -215,7 +228,8 @@ def _run_replay(
 ) -> ReplaySummary:
     progress = err if err is not None and err.isatty() else None
     with open(input_path, "rb") as stream:
-        loaded = read_events(stream, progress)
+        size = os.fstat(stream.fileno()).st_size
+        loaded = read_events(stream, progress, size)
     results, summary = replay_loaded(loaded, policy, clock)
     out = open(out_path, "wb") if out_path else None  # noqa: SIM115 - closed below
     try:
