@@ -1,9 +1,10 @@
 """The faust application: topics, agents, and every faust setting, built by ``create_app``.
 
-One call, ``create_app(settings, policy)``, gives a ready ``faust.App``; the worker command, the
-tests and the demo all go through it. Records are raw bytes both ways (decoding is
+One call, ``create_app(settings, policy, metrics)``, gives a ready ``faust.App``; the worker
+command, the tests and the demo all go through it. Records are raw bytes both ways (decoding is
 ``process.py``'s job, so a malformed record reaches the dead-letter topic instead of crashing
-the stream).
+the stream). An agent's work on one record is ``handle_created``: process it and count it in the
+metrics (``app.metrics``), then the agent sends what it returns and times the send.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import faust
 from faust.types import EventT, Message
 from leadsla.domain.policy import Policy
 
-from .process import Origin, process_created
+from .metrics import Metrics
+from .process import Origin, Output, process_created
 from .settings import Settings
 from .topics import ALL_TOPICS, LEADS_CREATED
 
@@ -62,8 +64,21 @@ def origin_of(message: Message) -> Origin:
     )
 
 
-def create_app(settings: Settings, policy: Policy) -> faust.App:
-    """The worker's faust app. ``app.topics_by_name`` maps topic suffixes to faust topics."""
+def handle_created(value: bytes, policy: Policy, origin: Origin, metrics: Metrics) -> list[Output]:
+    """The ``leads-created`` agent's work on one record, without Kafka: process, then count."""
+    started = time.perf_counter()
+    outputs = process_created(value, policy, origin=origin)
+    seconds = time.perf_counter() - started
+    metrics.observe_record(LEADS_CREATED, outputs, seconds, value=value, origin=origin)
+    return outputs
+
+
+def create_app(settings: Settings, policy: Policy, metrics: Metrics | None = None) -> faust.App:
+    """The worker's faust app. ``app.topics_by_name`` maps topic suffixes to faust topics.
+
+    ``metrics`` (a new ``Metrics`` on its own registry by default) is ``app.metrics``.
+    """
+    meters = metrics if metrics is not None else Metrics()
     app = faust.App(
         settings.app_id,
         broker=settings.broker_urls,
@@ -91,10 +106,15 @@ def create_app(settings: Settings, policy: Policy) -> faust.App:
     )
     topics = {suffix: app.topic(settings.topic(suffix), **RAW) for suffix in ALL_TOPICS}
     app.topics_by_name = topics  # type: ignore[attr-defined]
+    app.metrics = meters  # type: ignore[attr-defined]
 
-    async def send_all(outputs: list[tuple[str, bytes, bytes]]) -> None:
+    async def send_all(outputs: list[Output]) -> None:
+        if not outputs:
+            return
+        started = time.perf_counter()
         for suffix, key, value in outputs:
             await topics[suffix].send(key=key, value=value)
+        meters.observe_send(time.perf_counter() - started)
 
     # concurrency=1: with more, faust can commit past a record still in flight (faust #606).
     @app.agent(topics[LEADS_CREATED], name="leads-created", concurrency=1)
@@ -102,6 +122,6 @@ def create_app(settings: Settings, policy: Policy) -> faust.App:
         event: EventT[bytes]
         async for event in stream.events():
             origin = origin_of(event.message)
-            await send_all(process_created(event.value, policy, origin=origin))
+            await send_all(handle_created(event.value, policy, origin, meters))
 
     return app

@@ -21,6 +21,7 @@ variables (``BROKER_SESSION_TIMEOUT`` and so on) cannot change the worker behind
 | ``LEADSLA_COMMIT_INTERVAL_S`` | commit_interval_s | ``1`` |
 | ``LEADSLA_AUTO_OFFSET_RESET`` | auto_offset_reset | ``earliest`` |
 | ``LEADSLA_WEB_ENABLED`` / ``LEADSLA_WEB_HOST`` / ``LEADSLA_WEB_PORT`` | web_* | off / ``127.0.0.1`` / ``6066`` |
+| ``LEADSLA_METRICS_PORT`` | metrics_port | none: off (else Prometheus metrics on ``web_host``, this port) |
 | ``LEADSLA_LOG_LEVEL`` | log_level | ``info`` |
 | ``LEADSLA_SECURITY_PROTOCOL`` | security_protocol | ``PLAINTEXT`` (``SSL``, ``SASL_PLAINTEXT``, ``SASL_SSL``) |
 | ``LEADSLA_SASL_MECHANISM`` / ``LEADSLA_SASL_USERNAME`` / ``LEADSLA_SASL_PASSWORD`` | sasl_* | ``PLAIN`` / none / none (secret) |
@@ -73,6 +74,7 @@ class Settings(BaseModel):
     web_enabled: bool = False
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=6066, ge=1, le=65535)
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
     log_level: str = "info"
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: str = "PLAIN"
@@ -88,6 +90,8 @@ class Settings(BaseModel):
             raise ValueError("heartbeat_interval_s must be below session_timeout_s")
         if not self.broker_hosts:
             raise ValueError("bootstrap_servers names no broker")
+        if self.web_enabled and self.metrics_port == self.web_port:
+            raise ValueError("metrics_port must differ from web_port (faust's web server)")
         return self
 
     @classmethod

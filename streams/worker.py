@@ -1,14 +1,23 @@
 """``lead-sla worker``: run the live SLA worker (faust) until SIGTERM or Ctrl-C.
 
 Configuration comes from the environment (``streams/settings.py``); the policy file from
-``--policy`` or ``LEADSLA_POLICY``. Exit codes: 0 after a clean stop, 2 when the settings or the
-policy are unusable, faust's own code otherwise.
+``--policy`` or ``LEADSLA_POLICY``. With ``LEADSLA_METRICS_PORT`` set, Prometheus metrics
+(``streams/metrics.py``) are served over HTTP on ``LEADSLA_WEB_HOST`` and that port. Exit codes:
+0 after a clean stop, 2 when the settings, the policy or the metrics port are unusable, faust's
+own code otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
+
+    from .metrics import Metrics
+    from .settings import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,6 +30,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--loglevel", default=None, help="log level (default: LEADSLA_LOG_LEVEL or info)"
     )
+
+
+def serve_metrics(settings: Settings, metrics: Metrics) -> WSGIServer | None:
+    """Serve ``metrics.registry`` on ``web_host:metrics_port`` (a daemon thread); None when off.
+
+    The caller stops it with ``server.shutdown()``; an unusable address raises ``OSError``.
+    """
+    if settings.metrics_port is None:
+        return None
+    from prometheus_client import start_http_server
+
+    server, _thread = start_http_server(
+        settings.metrics_port, addr=settings.web_host or "127.0.0.1", registry=metrics.registry
+    )
+    return server
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,15 +74,29 @@ def run(args: argparse.Namespace) -> int:
 
     from .admin import create_topics
     from .app import create_app
+    from .metrics import Metrics
 
     if args.create_topics:
         for name, status in create_topics(settings).items():
             print(f"lead-sla worker: topic {name}: {status}", file=sys.stderr)
-    app = create_app(settings, policy)
+    metrics = Metrics()
+    app = create_app(settings, policy, metrics)
+    try:
+        server = serve_metrics(settings, metrics)
+    except OSError as exc:
+        print(
+            f"lead-sla worker: metrics port {settings.web_host}:{settings.metrics_port}: {exc}",
+            file=sys.stderr,
+        )
+        return 2
     worker = faust.Worker(app, loglevel=args.loglevel or settings.log_level, quiet=True)
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
+    finally:
+        if server is not None:
+            server.shutdown()
+            server.server_close()
     return 0
