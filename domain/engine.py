@@ -313,6 +313,7 @@ class _Lead:
                     self._record_response(counted.actor_id, counted.kind, counted.occurred_at)
             return
         entry = self.policy.roster.get(e.owner_id)
+        addressed = (self.owner_id, self.backup_id, self.manager_id)
         self.owner_id = e.owner_id if person else None
         self.backup_id = (
             (e.backup_owner_id or (entry.backup if entry else None)) if person else None
@@ -337,7 +338,8 @@ class _Lead:
                 t,
                 self._alert_data({"recipient_id": self.manager_id, "missing": "backup_owner"}),
             )
-        self._emit(TIMER_UPDATED, t, self._timer_data())
+        if (self.owner_id, self.backup_id, self.manager_id) != addressed:
+            self._emit(TIMER_UPDATED, t, self._timer_data())
 
     def _on_updated(self, e: LeadUpdated) -> None:
         """Rules 7, 8, 9, 12: changes after creation."""

@@ -185,3 +185,12 @@ def test_rule_12_business_clock_priority_change_with_past_deadline(run):
     assert_at(breach["occurred_at"], "2026-03-09T09:05:00Z")
     assert_at(breach["data"]["due_at"], "2026-03-06T16:50:00Z")
     r.none("sla.pre_breach_warning")
+
+
+def test_rule_12_reassigning_the_same_owner_changes_nothing(run):
+    """Rule 12: a new owner re-addresses; the same owner again is no change (no timer_updated)."""
+    events = [created(at=0), assigned(at=1, owner="alice"), assigned(at=5, owner="alice")]
+    r = run(events, policy(), now=t(30))
+    updates = r.of_type("sla.timer_updated")
+    assert len(updates) == 1
+    assert_at(updates[0]["occurred_at"], 1)
