@@ -106,7 +106,7 @@ NonEmptyStr = Annotated[str, Field(min_length=1)]
 """An identifier or required name: an empty string is refused."""
 
 OutputEventId = Annotated[str, Field(pattern=EVENT_ID_PATTERN)]
-"""A deterministic output ``event_id``: 16 bytes of blake2b as 32 lower-case hex digits."""
+"""A deterministic output ``event_id``: 16 bytes of SHA-256 as 32 lower-case hex digits."""
 
 # Closed sets of SPEC.md sections 2 and 5.
 Priority = Literal["urgent", "high", "normal", "low"]

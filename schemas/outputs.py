@@ -198,7 +198,7 @@ class OutputEnvelopeBase(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
     event_id: OutputEventId = Field(
-        description="deterministic: blake2b-128 of lead_id, type, occurred_at and data "
+        description="deterministic: SHA-256 (first 128 bits) of lead_id, type, occurred_at and data "
         "(without suppressed)"
     )
     lead_id: EnvelopeId
