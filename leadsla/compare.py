@@ -148,6 +148,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         report = compare(args.events, current, candidate, args.now)
+    except BrokenPipeError:
+        raise  # the reader went away; cli.main ends quietly
     except (OSError, ValueError) as exc:
         sys.stderr.write(f"lead-sla compare: {exc}\n")
         return 2

@@ -271,6 +271,8 @@ def run(args: argparse.Namespace) -> int:
     except PolicyError as exc:
         err.write(f"lead-sla replay: policy {args.policy} refused: {exc}\n")
         return 2
+    except BrokenPipeError:
+        raise  # the reader went away; cli.main ends quietly
     except (OSError, ValueError) as exc:
         err.write(f"lead-sla replay: {exc}\n")
         return 2
