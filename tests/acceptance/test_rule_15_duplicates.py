@@ -25,6 +25,10 @@ def test_rule_15_repeated_lines_give_byte_identical_output(runner: ReplayRunner,
     assert once.exit_code == twice.exit_code == 0
     assert once.raw, "no output at all"
     assert twice.raw == once.raw
+    # ...because every repeat was recognised and ignored, not re-applied (a re-applied
+    # lead.created would be a dead letter of its own).
+    assert f"duplicates ignored: {len(events)}" in twice.stderr
+    assert "lead.created" not in twice.stderr
 
 
 def test_rule_15_duplicate_autoresponder_is_one_touch(run):
