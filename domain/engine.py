@@ -312,18 +312,8 @@ class _Lead:
                     # Rule 8: the conflicting answer now counts, late, at its own occurred_at.
                     self._record_response(counted.actor_id, counted.kind, counted.occurred_at)
             return
-        entry = self.policy.roster.get(e.owner_id)
         addressed = (self.owner_id, self.backup_id, self.manager_id)
-        self.owner_id = e.owner_id if person else None
-        self.backup_id = (
-            (e.backup_owner_id or (entry.backup if entry else None)) if person else None
-        )
-        self.manager_id = (
-            e.manager_id or (entry.manager if entry else None) or self.policy.default_manager
-        )
-        if person and self.first_person_owner_at is None:
-            self.first_person_owner_at = t
-        self.owner_history.append((t, self.owner_id))
+        self._set_owner(e.owner_id, person, t, e.backup_owner_id, e.manager_id)
         if self.excluded or not self.timed:
             return
         if counted is not None:
@@ -413,7 +403,7 @@ class _Lead:
             self._record_response(e.actor_id, e.kind, t)
         elif self.owner_id is None:
             # Rule 2: an unowned lead is taken by the person who answers it (no ownership gap).
-            self._take_ownership(e.actor_id, t)
+            self._set_owner(e.actor_id, True, t)
             self._record_response(e.actor_id, e.kind, t)
         elif p.response_from == "any_person":
             self._record_response(e.actor_id, e.kind, t)
@@ -485,14 +475,24 @@ class _Lead:
         self.conflicts.clear()
         self._close_tasks("answered", kinds=("escalation", "breach_review", "review", "conflict"))
 
-    def _take_ownership(self, person: str, t: Instant) -> None:
-        entry = self.policy.roster.get(person)
-        self.owner_id = person
-        self.backup_id = entry.backup if entry else None
-        self.manager_id = (entry.manager if entry else None) or self.policy.default_manager
-        if self.first_person_owner_at is None:
+    def _set_owner(
+        self,
+        owner: str,
+        person: bool,
+        t: Instant,
+        backup: str | None = None,
+        manager: str | None = None,
+    ) -> None:
+        """Rule 10: a missing backup or manager comes from the roster; a queue is no owner."""
+        entry = self.policy.roster.get(owner)
+        self.owner_id = owner if person else None
+        self.backup_id = (backup or (entry.backup if entry else None)) if person else None
+        self.manager_id = (
+            manager or (entry.manager if entry else None) or self.policy.default_manager
+        )
+        if person and self.first_person_owner_at is None:
             self.first_person_owner_at = t
-        self.owner_history.append((t, person))
+        self.owner_history.append((t, self.owner_id))
 
     def _start_consent_hold(self) -> None:
         if self.responded_at is not None:
