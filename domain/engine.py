@@ -353,16 +353,15 @@ class _Lead:
             # fire now). Declined before an answer is an exclusion, below.
             self.consent_hold = False
             self._close_tasks("hold_ended", kinds=("consent",))
-        if answered or self.excluded:
-            return
+        if answered or self.stopped:
+            return  # answered, or already out of the clock (excluded, or excluded after a breach)
         if self.customer_status == "existing_customer" or self.category == "support_issue":
-            if not self.excluded:
-                reason = (
-                    "existing_customer"
-                    if self.customer_status == "existing_customer"
-                    else "support_issue"
-                )
-                self._exclude(reason, route="support")
+            reason = (
+                "existing_customer"
+                if self.customer_status == "existing_customer"
+                else "support_issue"
+            )
+            self._exclude(reason, route="support")
             return
         if self.consent == "declined" and consent_before != "declined":
             self._exclude("consent_declined")

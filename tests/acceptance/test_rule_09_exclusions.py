@@ -242,3 +242,16 @@ def test_rule_09_response_after_exclusion_changes_nothing(run):
     r = run(events, policy(), now=NOW)
     r.none("sla.response_recorded", *PRESSURE)
     assert r.final_fact()["status"] == "excluded"
+
+
+def test_rule_09_declined_twice_after_a_breach_is_one_exclusion(run):
+    """Rule 9: consent declined, granted, declined again after the breach: one sla.excluded."""
+    events = [
+        created(at=0),
+        updated(at=61, consent="declined"),
+        updated(at=62, consent="granted"),
+        updated(at=63, consent="declined"),
+    ]
+    r = run(events, policy(), now=t(200))
+    r.one("sla.excluded")
+    assert r.final_fact()["status"] == "breached"
