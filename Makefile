@@ -24,12 +24,17 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+# ruff sees `leadsla` (and its symlinked sub-packages) as first-party; lint-imports checks the
+# layer contracts of pyproject.toml's [tool.importlinter].
 lint: venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check domain schemas
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
+# Every module of the package under the name it runs as (leadsla.domain.engine), plus the tools.
 typecheck: venv
-	$(VENV)/bin/mypy domain schemas
+	$(VENV)/bin/mypy -p leadsla
+	$(VENV)/bin/mypy devtools bench
 
 test-unit: venv
 	$(PY) -m pytest tests/unit -q

@@ -85,7 +85,6 @@ def load_run_replay() -> Callable[..., Any]:
 def write_workload(path: Path, events: int, seed: int) -> tuple[int, int, float, float]:
     """The first ``events`` lines of the simulator's output: (events, leads, wall s, CPU s)."""
     from leadsla.domain.instant import parse_rfc3339
-
     from leadsla.simulate import DEFAULT_START, iter_lines
 
     leads = int(events / EVENTS_PER_LEAD * 1.05) + 10

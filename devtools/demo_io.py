@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
 from leadsla.streams.admin import client_config
 from leadsla.streams.settings import Settings
 from leadsla.streams.topics import (

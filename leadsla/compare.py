@@ -11,6 +11,7 @@ import argparse
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
 import orjson
 
@@ -89,11 +90,11 @@ def render_table(title: str, rows: list[dict[str, object]]) -> str:
     lines = [header, "-" * len(header)]
 
     def pair(values: object) -> str:
-        a, b = values  # type: ignore[misc]
-        return f"{a:>5} -> {b:<5}"
+        a, b = cast("tuple[object, object]", values)
+        return f"{a!s:>5} -> {b!s:<5}"
 
     for row in rows:
-        ca, cb = row["compliance"]  # type: ignore[misc]
+        ca, cb = cast("tuple[float | None, float | None]", row["compliance"])
         lines.append(
             f"{str(row['key'])[:22]:<22} {pair(row['eligible']):>13} {pair(row['met']):>13} "
             f"{pair(row['breached']):>13} {_rate(ca):>7} -> {_rate(cb):<7} "

@@ -16,6 +16,7 @@ from typing import Any
 
 import faust
 from faust.types import EventT, Message
+
 from leadsla.domain.policy import Policy
 
 from .metrics import Metrics

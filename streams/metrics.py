@@ -34,11 +34,12 @@ from datetime import datetime
 from typing import Final
 
 import orjson
-from leadsla.schemas.common import timestamp_micros
-from leadsla.schemas.outputs import OUTPUT_TOPICS, RETRACTION_TYPE
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
+
+from leadsla.schemas.common import timestamp_micros
+from leadsla.schemas.outputs import OUTPUT_TOPICS, RETRACTION_TYPE
 
 from .process import Origin, Output
 from .topics import INPUT_TOPICS, SLA_DLQ

@@ -16,13 +16,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from leadsla.codec import InvalidEvent, decode_input, encode_dlq, encode_output
 from leadsla.domain.engine import evaluate
 from leadsla.domain.events import LeadCreated
 from leadsla.domain.instant import Instant
 from leadsla.domain.policy import Policy
 from leadsla.schemas.outputs import topics_for
-
-from leadsla.codec import InvalidEvent, decode_input, encode_dlq, encode_output
 
 from .topics import SLA_DLQ
 

@@ -9,13 +9,14 @@ import urllib.request
 
 import orjson
 import pytest
+from prometheus_client import REGISTRY, CollectorRegistry
+
 from leadsla.domain.policy import Policy, TargetRule
 from leadsla.streams.app import handle_created
 from leadsla.streams.metrics import Metrics, occurred_at_of, output_type
 from leadsla.streams.process import Origin
 from leadsla.streams.settings import Settings, SettingsError
 from leadsla.streams.worker import serve_metrics
-from prometheus_client import REGISTRY, CollectorRegistry
 
 POLICY = Policy(default_manager="mgr-ines", targets=(TargetRule(minutes=90),), warn_at=0.5)
 OCCURRED_AT = "2026-03-02T09:00:00-05:00"  # 14:00:00Z

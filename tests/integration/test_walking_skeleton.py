@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 import pytest
+
 from leadsla.domain.policy import Policy, TargetRule
 from leadsla.streams.admin import create_topics
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from leadsla.domain.calendar import (
     DEFAULT_BUSINESS_HOURS,
     WEEKDAYS,

@@ -13,19 +13,6 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from leadsla.domain.events import (
-    ActivityLogged,
-    BreachResolved,
-    InputEvent,
-    LeadCreated,
-    LeadUpdated,
-    OwnerAssigned,
-    StatusChanged,
-)
-from leadsla.domain.instant import format_utc, parse_rfc3339
-from leadsla.schemas.dlq import DeadLetter
-from leadsla.schemas.inputs import INPUT_TYPES
-from leadsla.schemas.outputs import validate_output
 
 from leadsla.codec import (
     InvalidEvent,
@@ -40,6 +27,19 @@ from leadsla.codec import (
     encode_output,
     output_event_id,
 )
+from leadsla.domain.events import (
+    ActivityLogged,
+    BreachResolved,
+    InputEvent,
+    LeadCreated,
+    LeadUpdated,
+    OwnerAssigned,
+    StatusChanged,
+)
+from leadsla.domain.instant import format_utc, parse_rfc3339
+from leadsla.schemas.dlq import DeadLetter
+from leadsla.schemas.inputs import INPUT_TYPES
+from leadsla.schemas.outputs import validate_output
 
 AT_TEXT = "2026-03-02T09:15:00.250+01:00"
 AT = parse_rfc3339(AT_TEXT)
@@ -717,7 +717,9 @@ def test_an_output_is_the_json_envelope() -> None:
     assert decode_output(value) == decoded
 
 
-def test_the_event_id_is_sha256_128_of_lead_type_instant_and_sorted_data_without_suppressed() -> None:
+def test_the_event_id_is_sha256_128_of_lead_type_instant_and_sorted_data_without_suppressed() -> (
+    None
+):
     without = {k: v for k, v in BREACHED.items() if k != "suppressed"}
     content = orjson.dumps(without, option=orjson.OPT_SORT_KEYS)
     prefix = b"6:lead-112:sla.breached%d\x00" % DUE

@@ -14,6 +14,7 @@ import random
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from leadsla.domain.engine import BREACHED, MEASURED, RESPONSE, evaluate
 from leadsla.domain.events import (
     ActivityLogged,

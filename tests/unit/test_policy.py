@@ -15,6 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 import pytest
+
 from leadsla.domain.calendar import BusinessCalendar, BusinessHours
 from leadsla.domain.instant import MINUTE, from_datetime
 from leadsla.domain.policy import (

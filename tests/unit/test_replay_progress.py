@@ -6,9 +6,9 @@ import io
 from pathlib import Path
 
 import orjson
-from leadsla.domain.instant import parse_rfc3339
 
 from leadsla import replay
+from leadsla.domain.instant import parse_rfc3339
 from leadsla.simulate import generate
 
 POLICY = 'default_manager = "mgr"\n'

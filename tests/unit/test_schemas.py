@@ -8,6 +8,9 @@ from typing import Any
 
 import orjson
 import pytest
+from pydantic import ValidationError
+
+from leadsla import cli
 from leadsla.schemas import inputs
 from leadsla.schemas.common import format_validation_error, parse_timestamp
 from leadsla.schemas.dlq import DeadLetter
@@ -42,9 +45,6 @@ from leadsla.schemas.outputs import (
     topics_for,
     validate_output,
 )
-from pydantic import ValidationError
-
-from leadsla import cli
 
 CHECKED_IN = Path(__file__).resolve().parents[2] / "schemas" / "json"
 

@@ -18,11 +18,11 @@ from typing import Any, ClassVar
 
 import orjson
 import pytest
+
+from leadsla import cli, simulate
 from leadsla.domain.instant import parse_rfc3339
 from leadsla.domain.policy import load_policy
 from leadsla.schemas.inputs import validate_input
-
-from leadsla import cli, simulate
 
 START = parse_rfc3339(simulate.DEFAULT_START)
 ROOT = Path(__file__).resolve().parents[2]
