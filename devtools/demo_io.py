@@ -26,9 +26,8 @@ from typing import Any
 
 import orjson
 
-from leadsla.streams.admin import client_config
-from leadsla.streams.settings import Settings
-from leadsla.streams.topics import (
+from leadsla.settings import Settings, client_config
+from leadsla.topics import (
     LEADS_ACTIVITY,
     LEADS_CREATED,
     LEADS_OWNERSHIP,

@@ -80,6 +80,8 @@ class Policy:
     roster: Mapping[str, RosterEntry] = field(default_factory=dict)
     include_contact_details: bool = False
     alert_horizon_minutes: float = 1440.0
+    max_future_minutes: float = 1440.0
+    """Live worker only (rule 16): an input further ahead of the wall clock is dead-lettered."""
     calendar: BusinessCalendar | None = (
         None  # built from business_hours/timezone when clock="business"
     )
@@ -193,6 +195,7 @@ _TOP_KEYS = (
     "default_manager",
     "include_contact_details",
     "alert_horizon_minutes",
+    "max_future_minutes",
 )
 _TARGET_KEYS = ("source", "priority", "minutes")
 _ROSTER_KEYS = ("backup", "manager")
@@ -332,6 +335,7 @@ class _Validator:
             "escalate_to_manager_after": lambda p, v: self.number(p, v, _NON_NEGATIVE),
             "stale_after": lambda p, v: self.number(p, v, _POSITIVE),
             "alert_horizon_minutes": lambda p, v: self.number(p, v, _POSITIVE),
+            "max_future_minutes": lambda p, v: self.number(p, v, _POSITIVE),
             "include_contact_details": self.boolean,
             "high_intent_sources": self.strings,
             # An empty list would make every lead unanswerable: no response could ever count.

@@ -10,29 +10,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
-from .settings import Settings, SettingsError
-from .topics import ALL_TOPICS, INPUT_TOPICS, TOPIC_CONFIGS
+from leadsla.settings import Settings, SettingsError, client_config
+from leadsla.topics import ALL_TOPICS, INPUT_TOPICS, TOPIC_CONFIGS
 
 TOPIC_ALREADY_EXISTS = 36  # Kafka error code
-
-
-def client_config(settings: Settings) -> dict[str, Any]:
-    """kafka-python client options (admin, producer, consumer) for these settings."""
-    config: dict[str, Any] = {
-        "bootstrap_servers": list(settings.broker_hosts),
-        "security_protocol": settings.security_protocol,
-        "request_timeout_ms": int(settings.request_timeout_s * 1000),
-    }
-    if settings.security_protocol.startswith("SASL"):
-        config["sasl_mechanism"] = settings.sasl_mechanism
-        config["sasl_plain_username"] = settings.sasl_username
-        if settings.sasl_password is not None:
-            config["sasl_plain_password"] = settings.sasl_password.get_secret_value()
-    if settings.ssl_cafile:
-        config["ssl_cafile"] = settings.ssl_cafile
-    return config
 
 
 def create_topics(

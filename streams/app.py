@@ -18,11 +18,11 @@ import faust
 from faust.types import EventT, Message
 
 from leadsla.domain.policy import Policy
+from leadsla.settings import Settings
+from leadsla.topics import ALL_TOPICS, LEADS_CREATED
 
 from .metrics import Metrics
 from .process import Origin, Output, process_created
-from .settings import Settings
-from .topics import ALL_TOPICS, LEADS_CREATED
 
 RAW: dict[str, Any] = {
     "key_type": bytes,

@@ -40,9 +40,9 @@ from prometheus_client.utils import floatToGoString
 
 from leadsla.schemas.common import timestamp_micros
 from leadsla.schemas.outputs import OUTPUT_TOPICS, RETRACTION_TYPE
+from leadsla.topics import INPUT_TOPICS, SLA_DLQ
 
 from .process import Origin, Output
-from .topics import INPUT_TOPICS, SLA_DLQ
 
 PREFIX: Final = "lead_sla_"
 

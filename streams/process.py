@@ -22,8 +22,7 @@ from leadsla.domain.events import LeadCreated
 from leadsla.domain.instant import Instant
 from leadsla.domain.policy import Policy
 from leadsla.schemas.outputs import topics_for
-
-from .topics import SLA_DLQ
+from leadsla.topics import SLA_DLQ
 
 Output = tuple[str, bytes, bytes]
 """(topic name without the prefix, key, value) of one record to publish."""

@@ -1,6 +1,6 @@
 """``lead-sla worker``: run the live SLA worker (faust) until SIGTERM or Ctrl-C.
 
-Configuration comes from the environment (``streams/settings.py``); the policy file from
+Configuration comes from the environment (``leadsla/settings.py``); the policy file from
 ``--policy`` or ``LEADSLA_POLICY``. With ``LEADSLA_METRICS_PORT`` set, Prometheus metrics
 (``streams/metrics.py``) are served over HTTP on ``LEADSLA_WEB_HOST`` and that port. Exit codes:
 0 after a clean stop, 2 when the settings, the policy or the metrics port are unusable, faust's
@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
 
+    from leadsla.settings import Settings
+
     from .metrics import Metrics
-    from .settings import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,8 +50,7 @@ def serve_metrics(settings: Settings, metrics: Metrics) -> WSGIServer | None:
 
 def run(args: argparse.Namespace) -> int:
     from leadsla.domain.policy import PolicyError, load_policy
-
-    from .settings import Settings, SettingsError
+    from leadsla.settings import Settings, SettingsError
 
     try:
         settings = Settings.from_env()

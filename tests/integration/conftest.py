@@ -199,7 +199,7 @@ def kafka_settings(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Callable[..., Any]:
     """Factory: worker ``Settings`` on the session's broker, fresh names, short group timeouts."""
-    from leadsla.streams.settings import Settings
+    from leadsla.settings import Settings
 
     def make(**overrides: object) -> Settings:
         names = kafka_names()

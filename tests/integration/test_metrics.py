@@ -12,10 +12,10 @@ import pytest
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from leadsla.domain.policy import Policy, TargetRule
+from leadsla.settings import Settings, SettingsError
 from leadsla.streams.app import handle_created
 from leadsla.streams.metrics import Metrics, occurred_at_of, output_type
 from leadsla.streams.process import Origin
-from leadsla.streams.settings import Settings, SettingsError
 from leadsla.streams.worker import serve_metrics
 
 POLICY = Policy(default_manager="mgr-ines", targets=(TargetRule(minutes=90),), warn_at=0.5)

@@ -12,8 +12,8 @@ import pytest
 from devtools import kafka_local
 from leadsla.domain.policy import Policy, TargetRule
 from leadsla.schemas.dlq import DeadLetter
+from leadsla.settings import Settings, SettingsError
 from leadsla.streams.process import Origin, process_created
-from leadsla.streams.settings import Settings, SettingsError
 
 POLICY = Policy(default_manager="mgr-ines", targets=(TargetRule(minutes=90),), warn_at=0.5)
 ORIGIN = Origin("p-leads.created", 3, 41, received_at=1_772_442_000_000_000, key=b"lead-7")

@@ -77,6 +77,7 @@ def test_a_file_with_only_default_manager_gets_every_default_of_the_spec() -> No
     assert dict(policy.roster) == {}
     assert policy.include_contact_details is False
     assert policy.alert_horizon_minutes == 1440
+    assert policy.max_future_minutes == 1440
     assert policy.calendar is None
 
 
@@ -401,6 +402,8 @@ REFUSALS = [
     ("zero-stale-after", toml(MANAGER, "stale_after = 0"), "stale_after", 2),
     ("zero-alert-horizon", toml(MANAGER, "alert_horizon_minutes = 0"), "alert_horizon_minutes", 2),
     ("infinite-horizon", toml(MANAGER, "alert_horizon_minutes = inf"), "alert_horizon_minutes", 2),
+    ("zero-future", toml(MANAGER, "max_future_minutes = 0"), "max_future_minutes", 2),
+    ("text-future", toml(MANAGER, 'max_future_minutes = "a day"'), "max_future_minutes", 2),
     # choices
     ("unknown-clock", toml(MANAGER, 'clock = "wall"'), "clock", 2),
     ("unknown-response-from", toml(MANAGER, 'response_from = "anyone"'), "response_from", 2),

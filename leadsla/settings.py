@@ -1,7 +1,8 @@
 """The worker's configuration: ONE frozen object, built from the environment in one place.
 
 Nothing else in the project reads ``os.environ``; ``create_app`` and the CLI commands take a
-``Settings``. Every faust setting that matters is passed explicitly, so faust's own environment
+``Settings``. It lives at the edge (``leadsla/``), not in ``streams/``, so that the read-model
+projector (``projections/``) shares the connection settings without importing the worker. Every faust setting that matters is passed explicitly, so faust's own environment
 variables (``BROKER_SESSION_TIMEOUT`` and so on) cannot change the worker behind our back.
 
 | variable | field | default |
@@ -37,7 +38,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
@@ -139,3 +140,20 @@ class Settings(BaseModel):
     def topic(self, suffix: str) -> str:
         """The full name of a topic: the prefix, then its name (``leads.created``)."""
         return f"{self.topic_prefix}{suffix}"
+
+
+def client_config(settings: Settings) -> dict[str, Any]:
+    """kafka-python client options (admin, producer, consumer) for these settings."""
+    config: dict[str, Any] = {
+        "bootstrap_servers": list(settings.broker_hosts),
+        "security_protocol": settings.security_protocol,
+        "request_timeout_ms": int(settings.request_timeout_s * 1000),
+    }
+    if settings.security_protocol.startswith("SASL"):
+        config["sasl_mechanism"] = settings.sasl_mechanism
+        config["sasl_plain_username"] = settings.sasl_username
+        if settings.sasl_password is not None:
+            config["sasl_plain_password"] = settings.sasl_password.get_secret_value()
+    if settings.ssl_cafile:
+        config["ssl_cafile"] = settings.ssl_cafile
+    return config
