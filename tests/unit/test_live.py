@@ -21,12 +21,12 @@ from leadsla.domain.engine import (
 from leadsla.domain.events import ActivityLogged, InputEvent, LeadCreated, OwnerAssigned
 from leadsla.domain.instant import MINUTE, parse_rfc3339
 from leadsla.domain.live import DAY, LiveConfig, LiveLead, step
-
-# Deliveries in these properties may be hours apart on the wall clock: no held event may time out.
-PATIENT = LiveConfig(held_timeout=365 * DAY)
 from leadsla.domain.policy import Policy, RosterEntry
 
 from .test_engine_properties import NOW, POLICY, histories
+
+# Deliveries in these properties may be hours apart on the wall clock: no held event may time out.
+PATIENT = LiveConfig(held_timeout=365 * DAY)
 
 T0 = parse_rfc3339("2026-03-02T09:00:00Z")
 ROSTER_POLICY = Policy(
