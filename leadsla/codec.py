@@ -870,7 +870,7 @@ def _minimal_dlq(
 ) -> bytes:
     """A letter that always encodes: no original, key or headers, and why they are missing."""
     full = _dlq_bytes(original) or b""
-    problem = _dlq_text(f"{type(exc).__name__}: {exc}", 200)
+    problem = _dlq_text(f"{type(exc).__name__}: {exc}", 100)
     return orjson.dumps(
         {
             "original_base64": "",
@@ -879,7 +879,7 @@ def _minimal_dlq(
             "topic": _dlq_text(topic, 100),
             "partition": _dlq_int(partition, 0),
             "offset": _dlq_int(offset, 0),
-            "reason": _dlq_reason(reason, 400) + f" (dead letter cut: {problem})",
+            "reason": _dlq_reason(reason, 200) + f" (dead letter cut: {problem})",
             "received_at": _dlq_time(received_at),
             "event_id": None,
             "lead_id": None,

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from leadsla import codec
 from leadsla.codec import (
     DLQ_KEY_MAX_BYTES,
     DLQ_MAX_BYTES,
@@ -326,3 +327,32 @@ def test_surrogates_in_texts_are_written_escaped() -> None:
     assert letter.reason == "bad \\ud800 text"
     assert letter.topic == "t\\udcff"
     assert letter.headers[0].key == "h\\udc80"
+
+
+def test_a_bug_in_the_encoder_still_gives_a_letter(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an encoder that fails (a bug not found yet)
+    def broken(*args: object, **kwargs: object) -> bytes:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(codec, "_encode_dlq", broken)
+
+    # When a record is dead-lettered
+    value = encode_dlq(
+        b"\x00" * 2_000_000,
+        topic="\x00" * 1_000,
+        partition=3,
+        offset=9,
+        reason="\x01" * 10_000,
+        received_at=RECEIVED,
+        key=b"k",
+        max_bytes=0,
+    )
+
+    # Then the smallest honest letter comes out: the original's length and hash, and why
+    assert len(value) <= DLQ_MIN_BYTES
+    letter = DeadLetter.model_validate(orjson.loads(value))
+    assert letter.original_truncated and letter.original_base64 == ""
+    assert letter.original_length == 2_000_000
+    assert letter.original_sha256 == sha256(b"\x00" * 2_000_000).hexdigest()
+    assert (letter.partition, letter.offset) == (3, 9)
+    assert letter.reason.endswith("(dead letter cut: RuntimeError: boom)")
