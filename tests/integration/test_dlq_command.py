@@ -8,6 +8,9 @@ topic byte for byte with its key and headers, and a cut original is refused.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -253,3 +256,27 @@ def test_mistakes_are_one_line(
     _, err = capsys.readouterr()
     assert code == 1
     assert err.count("\n") == 1 and "nope-sla.dlq does not exist" in err
+
+
+def test_the_command_reads_its_broker_and_prefix_from_the_environment(
+    dlq_settings: tuple[Settings, dict[str, str]],
+) -> None:
+    settings, positions = dlq_settings
+    env = {
+        **os.environ,
+        "LEADSLA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+        "LEADSLA_TOPIC_PREFIX": settings.topic_prefix,
+    }
+
+    done = subprocess.run(
+        [sys.executable, "-m", "leadsla.cli", "dlq", "list", "--json", "--timeout", "20"],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    rows = [orjson.loads(line) for line in done.stdout.splitlines()]
+    assert {f"{r['dlq_partition']}:{r['dlq_offset']}" for r in rows} == set(positions.values())
+    assert b"Traceback" not in done.stderr
