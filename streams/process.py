@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from leadsla.codec import (
     InvalidEvent,
     decode_input,
+    dlq_key,
     encode_dlq,
     encode_input,
     encode_output_record,
@@ -266,7 +267,7 @@ class LeadProcessor:
             event_id=event_id,
             lead_id=lead_id,
         )
-        return OutRecord(SLA_DLQ, origin.key or b"", record, [], "dead_letter")
+        return OutRecord(SLA_DLQ, dlq_key(origin.key) or b"", record, [], "dead_letter")
 
     def _count_input(self, type_: str) -> None:
         inputs = self.counts.inputs
