@@ -197,8 +197,14 @@ class Worker:
                     continue
                 now = guard.clock(partition, wall, highwater, committed)
                 wake = state.wake(self.config)
-                if wake is None or wake > now:
-                    continue  # a stale tick: the lead moved on since it was sent
+                if wake is None:
+                    continue  # a stale tick: the lead needs the clock no more
+                if wake > now:
+                    # Not due on this clock (the lead moved on, or the guard holds the clock
+                    # back now): keep it in the index so a later turn sends it again.
+                    if lead_id not in cache:
+                        self.index.schedule(partition, lead_id, wake)
+                    continue
                 handled = processor.on_tick(state, now, wall)
             else:
                 suffix = self.names.get(topic, topic)

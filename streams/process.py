@@ -13,6 +13,7 @@ reason, and the lead's state is left as it was.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -40,6 +41,8 @@ from leadsla.domain.live import (
 from leadsla.domain.policy import Policy
 from leadsla.schemas.outputs import topics_for
 from leadsla.topics import SLA_DLQ
+
+log = logging.getLogger("leadsla.worker")
 
 Headers = list[tuple[str, bytes]]
 _ALERTS_AND_TASKS = ALERT_TYPES | TASK_TYPES
@@ -181,6 +184,7 @@ class LeadProcessor:
             records = self._records(lead_id, result, state, origin, None, None)
             return Handled(lead_id, result.state, records)
         except Exception:  # a lead the engine cannot advance must not stop the others
+            log.exception("lead-sla worker: the clock cannot advance lead %r", lead_id)
             return Handled(lead_id, None, [])
 
     # ------------------------------------------------------------------ encoding
