@@ -56,6 +56,8 @@ RAW: dict[str, Any] = {
     "value_serializer": "raw",
 }
 TICK = b"tick"
+TICK_RESEND_S = 15.0
+"""A tick the agent has not seen after this long is sent again (lost with the broker?)."""
 
 
 def changelog_topic_name(settings: Settings) -> str:
@@ -194,10 +196,12 @@ class Worker:
                 lead_id = (message.key or b"").decode("utf-8", "replace")
                 state = state_of(lead_id)
                 if state is None:
+                    self.index.settle(lead_id)
                     continue
                 now = guard.clock(partition, wall, highwater, committed)
                 wake = state.wake(self.config)
                 if wake is None:
+                    self.index.settle(lead_id)
                     continue  # a stale tick: the lead needs the clock no more
                 if wake > now:
                     # Not due on this clock (the lead moved on, or the guard holds the clock
@@ -359,12 +363,19 @@ class Worker:
             self.rebuild_index(partitions)
         wall = wall_clock()
         sent = 0
+        self.index.overdue(now_mono, TICK_RESEND_S)
         for partition in partitions:
             until = self.guard.clock(partition, wall, self._highwater, self._committed)
-            for lead_id, _wake in self.index.pop_due(partition, until):
-                await self.ticks.send(
-                    key=lead_id.encode(), value=TICK, partition=partition, force=True
-                )
+            due = self.index.pop_due(partition, until, now_mono)
+            for number, (lead_id, _wake) in enumerate(due):
+                try:
+                    await self.ticks.send(
+                        key=lead_id.encode(), value=TICK, partition=partition, force=True
+                    )
+                except Exception:
+                    for lead, wake in due[number:]:  # not sent: due again on the next turn
+                        self.index.schedule(partition, lead, wake)
+                    raise
                 sent += 1
         self.metrics.ticks += sent
         self.metrics.open_leads = len(self.index)
@@ -428,7 +439,14 @@ def create_app(
     app.agent(worker.inputs, name="leads", concurrency=1)(worker.process)
 
     async def deadlines() -> None:
-        await worker.tick()
+        try:
+            await worker.tick()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # The broker away, a rebalance under way: the next turn tries again (an exception
+            # leaving a faust timer would stop the worker).
+            log.warning("lead-sla worker: deadline loop: %s: %s", type(exc).__name__, exc)
 
     app.timer(interval=settings.tick_interval_s)(deadlines)
 
