@@ -56,6 +56,8 @@ RAW: dict[str, Any] = {
     "value_serializer": "raw",
 }
 TICK = b"tick"
+ERASE = b"erase"
+"""A control record on the ticks topic: forget this lead (erasure on request)."""
 TICK_RESEND_S = 15.0
 """A tick the agent has not seen after this long is sent again (lost with the broker?)."""
 
@@ -176,6 +178,7 @@ class Worker:
         processor = self.processor
         processor.counts = type(processor.counts)()
         cache: dict[str, tuple[LiveLead, EventT[bytes], int]] = {}
+        erased: dict[str, tuple[EventT[bytes], int]] = {}
         records: list[OutRecord] = []
         guard = self.guard
         highwater = self._highwater
@@ -185,6 +188,8 @@ class Worker:
             cached = cache.get(lead_id)
             if cached is not None:
                 return cached[0]
+            if lead_id in erased:
+                return None
             raw = self.table.get(lead_id.encode())
             return None if raw is None else state_codec.loads(raw)
 
@@ -194,6 +199,15 @@ class Worker:
             topic = message.topic
             if topic == self.ticks_name:
                 lead_id = (message.key or b"").decode("utf-8", "replace")
+                if event.value == ERASE:
+                    # Erasure on request (`lead-sla erase`): the lead's state goes, and its
+                    # latest fact gets a tombstone on the compacted facts topic.
+                    erased[lead_id] = (event, partition)
+                    cache.pop(lead_id, None)
+                    records.append(OutRecord("sla.facts", lead_id.encode(), None, [], "erase"))
+                    continue
+                if lead_id in erased:
+                    continue
                 state = state_of(lead_id)
                 if state is None:
                     self.index.settle(lead_id)
@@ -232,7 +246,11 @@ class Worker:
         process_seconds = time.perf_counter() - started
         self.metrics.observe_batch(
             processor.counts,
-            [r.type for r in records if r.topic != "sla.facts" and r.type != "dead_letter"],
+            [
+                r.type
+                for r in records
+                if r.topic != "sla.facts" and r.type not in ("dead_letter", "erase")
+            ],
             process_seconds,
         )
         await self.publish(records)
@@ -240,6 +258,10 @@ class Worker:
             raw = state_codec.dumps(state, partition, self.config)
             self._write(event, lead_id.encode(), raw)
             self.index.schedule(partition, lead_id, state.wake(self.config))
+        for lead_id, (event, partition) in erased.items():
+            if lead_id not in cache:
+                self._write(event, lead_id.encode(), None)
+                self.index.schedule(partition, lead_id, None)
 
     def _observe_lag(
         self, suffix: str, value: bytes | None, wall: Instant, handled: Handled
@@ -250,7 +272,7 @@ class Worker:
         occurred = max(e.occurred_at for e in state.events[-1:])
         self.metrics.observe_event_lag(suffix, (wall - occurred) / SECOND)
 
-    def _write(self, event: EventT[bytes], key: bytes, value: bytes) -> None:
+    def _write(self, event: EventT[bytes], key: bytes, value: bytes | None) -> None:
         """Store a lead's state as part of the record that changed it.
 
         faust finds the table partition (and the changelog partition) from the stream's
@@ -261,7 +283,10 @@ class Worker:
 
         token = _current_event.set(weakref.ref(event))
         try:
-            self.table[key] = value
+            if value is None:
+                self.table.pop(key, None)  # a tombstone in the changelog
+            else:
+                self.table[key] = value
         finally:
             _current_event.reset(token)
 

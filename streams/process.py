@@ -68,7 +68,8 @@ class OutRecord:
 
     topic: str
     key: bytes
-    value: bytes
+    value: bytes | None
+    """None: a tombstone (an erased lead's fact)."""
     headers: Headers
     type: str
     due: Instant | None = None
