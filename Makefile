@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help venv lint typecheck test test-unit test-integration demo bench clean \
+.PHONY: help venv lint typecheck test test-unit test-integration demo bench clean ops-tools \
 	kafka-fetch kafka-start kafka-stop kafka-status
 
 help:
@@ -43,7 +43,7 @@ test-integration: venv kafka-fetch
 	$(PY) -m pytest tests/integration -q
 
 # One pytest session: the integration tests start one local broker for the whole session.
-test: lint typecheck kafka-fetch
+test: lint typecheck kafka-fetch ops-tools
 	$(PY) -m pytest tests -q
 
 # The local broker's jars (Maven Central -> .cache/kafka/<version>/lib, reused). Skipped when
@@ -76,3 +76,9 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+
+# The contract and operations checks' tools: @asyncapi/parser and ajv (npm, pinned by
+# devtools/asyncapi/package-lock.json, into .cache/node), promtool and docker-compose (apt).
+# Under CI=true a tool that cannot be installed fails; elsewhere its tests are skipped.
+ops-tools:
+	bash devtools/ops_tools.sh
