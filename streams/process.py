@@ -185,7 +185,11 @@ class LeadProcessor:
             records = self._records(lead_id, result, state, origin, None, None)
             return Handled(lead_id, result.state, records)
         except Exception:  # a lead the engine cannot advance must not stop the others
-            log.exception("lead-sla worker: the clock cannot advance lead %r", lead_id)
+            log.exception(
+                "lead-sla worker: the clock cannot advance lead %r",
+                lead_id,
+                extra={"lead_id": lead_id},
+            )
             return Handled(lead_id, None, [])
 
     # ------------------------------------------------------------------ encoding
