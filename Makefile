@@ -5,13 +5,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help venv lint typecheck test test-unit test-integration demo bench clean ops-tools \
+.PHONY: help venv lint typecheck test test-unit test-integration demo bench clean ops-tools stack stack-stop \
 	kafka-fetch kafka-start kafka-stop kafka-status
 
 help:
 	@echo "make test   lint, types, unit and integration tests (starts its own Kafka broker)"
 	@echo "make demo   local broker + worker + sample leads, prints what came out"
 	@echo "make bench  benchmarks (not part of make test)"
+	@echo "make stack / stack-stop   local broker + worker with metrics, health and readiness URLs"
 	@echo "make kafka-start / kafka-status / kafka-stop   a local broker from Maven jars (no Docker)"
 	@echo "            (KAFKA_VERSION=4.1.1 make kafka-start for another version; default 3.9.2)"
 
@@ -82,3 +83,12 @@ clean:
 # Under CI=true a tool that cannot be installed fails; elsewhere its tests are skipped.
 ops-tools:
 	bash devtools/ops_tools.sh
+
+# The stack without Docker (docker-compose.yml is the same with Docker): a local broker, the
+# worker with /metrics, /healthz and /readyz on LEADSLA_METRICS_PORT (default 9108); prints the
+# URLs and keeps running until `make stack-stop` (README.md, "The stack").
+stack: venv kafka-fetch
+	PY=$(PY) bash devtools/stack.sh start
+
+stack-stop:
+	PY=$(if $(wildcard $(PY)),$(PY),$(PYTHON)) bash devtools/stack.sh stop
