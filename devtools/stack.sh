@@ -18,7 +18,11 @@ DIR=${LEADSLA_STACK_DIR:-out/stack}
 PORT=${LEADSLA_METRICS_PORT:-9108}
 HOST=${LEADSLA_WEB_HOST:-127.0.0.1}
 
-alive() { [[ -s "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A pid file whose process runs (a zombie nobody reaped counts as gone).
+alive() {
+    [[ -s "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null \
+        && [[ "$(ps -o stat= -p "$(cat "$1")" 2>/dev/null)" != Z* ]]
+}
 
 stop_pid() {  # stop_pid NAME PIDFILE
     local pidfile=$2 pid
@@ -26,7 +30,7 @@ stop_pid() {  # stop_pid NAME PIDFILE
         pid=$(cat "$pidfile")
         echo "stack: stopping the $1 (pid $pid)"
         kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+        for _ in $(seq 1 150); do alive "$pidfile" || break; sleep 0.2; done
         kill -KILL "$pid" 2>/dev/null || true
     fi
     rm -f "$pidfile"

@@ -2,7 +2,9 @@
 
 Configuration comes from the environment (``leadsla/settings.py``); the policy file from
 ``--policy`` or ``LEADSLA_POLICY``. With ``LEADSLA_METRICS_PORT`` set, Prometheus metrics
-(``streams/metrics.py``) are served over HTTP on ``LEADSLA_WEB_HOST`` and that port. Exit codes:
+(``streams/metrics.py``) are served over HTTP on ``LEADSLA_WEB_HOST`` and that port, with
+``/healthz`` (liveness) and ``/readyz`` (readiness) beside them. ``LEADSLA_LOG_FORMAT=json``
+makes every log line a JSON object (``leadsla/logs.py``). Exit codes:
 0 after a clean stop, 2 when the settings, the policy or the metrics port are unusable, faust's
 own code otherwise.
 """

@@ -44,6 +44,24 @@ def _run(*command: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 # --------------------------------------------------------------------------------------------
 
 
+def test_metric_names_follow_the_prometheus_conventions() -> None:
+    text = generate_latest(Metrics().registry).decode()
+    types = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.MULTILINE))
+    samples, _families = _exposed()
+
+    assert len(types) == 13
+    for name, kind in types.items():
+        assert re.fullmatch(r"lead_sla_[a-z]+(_[a-z]+)*", name), name  # one prefix, snake_case
+        assert not re.search(r"milli|micro|_ms\b|minutes|hours", name), name  # base units
+        if kind == "counter":
+            assert name.endswith("_total") and name in samples, name
+        elif kind == "histogram":
+            assert name.endswith("_seconds"), name  # every histogram here is a duration
+            assert {f"{name}_bucket", f"{name}_sum", f"{name}_count"} <= samples
+        else:
+            assert kind == "gauge" and not name.endswith("_total"), name
+
+
 def test_promtool_accepts_the_alert_rules_and_the_prometheus_config() -> None:
     promtool = require_command("promtool")
 
