@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from prometheus_client import generate_latest
 
 from leadsla.streams.metrics import Metrics
@@ -277,3 +278,12 @@ def test_docker_compose_refuses_a_broken_stack(tmp_path: Path) -> None:
 
     assert done.returncode != 0
     assert "is invalid" in done.stderr and "intervall" in done.stderr, done.stderr
+
+
+def test_a_missing_tool_fails_under_ci_and_skips_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true: a missing tool fails"):
+        require_command("lead-sla-no-such-tool")
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception, match="lead-sla-no-such-tool"):
+        require_command("lead-sla-no-such-tool")
