@@ -127,7 +127,8 @@ BAD_ENUMS = [
 ]
 
 
-def envelope(type_: str, data: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+def envelope(type_: str, data: Any = None, **fields: Any) -> dict[str, Any]:
+    """An input event of ``type_``; ``data`` may be any JSON value (invalid shapes are tested)."""
     event: dict[str, Any] = {
         "event_id": "evt-1",
         "type": type_,
