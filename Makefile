@@ -31,10 +31,12 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 
-# Every module of the package under the name it runs as (leadsla.domain.engine), plus the tools.
+# Every module of the package under the name it runs as (leadsla.domain.engine), plus the tools
+# and the tests.
 typecheck: venv
 	$(VENV)/bin/mypy -p leadsla
 	$(VENV)/bin/mypy devtools bench
+	$(VENV)/bin/mypy tests
 
 test-unit: venv
 	$(PY) -m pytest tests/unit -q
