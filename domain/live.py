@@ -25,7 +25,7 @@ Rule 17 (a policy change re-decides open leads only) is here too: a lead remembe
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from .engine import (
@@ -159,8 +159,12 @@ class Step:
     """To publish, in order: new outputs, retractions, then the fact if it changed."""
     dead_letters: list[Rejection] = field(default_factory=list)
     duplicate: bool = False
+    """Every input given was a repeat (rule 15)."""
+    duplicates: int = 0
     held: bool = False
     """The input waits for its lead's ``lead.created`` (the caller records where it came from)."""
+    held_events: tuple[InputEvent, ...] = ()
+    """Which inputs wait (with :func:`step_many`, possibly several)."""
 
 
 def policy_for(state: LiveLead, current: Policy, known: Mapping[str, Policy]) -> Policy:
@@ -187,26 +191,68 @@ def step(
     config: LiveConfig = DEFAULT_CONFIG,
 ) -> Step:
     """Apply one input (or none: the clock moved) and say what to publish (rules 13-17)."""
+    return step_many(
+        state,
+        () if event is None else (event,),
+        now,
+        policy,
+        event_id_of,
+        wall=wall,
+        config=config,
+    )
+
+
+def step_many(
+    state: LiveLead,
+    events: Sequence[InputEvent],
+    now: Instant,
+    policy: Policy,
+    event_id_of: EventIdOf,
+    *,
+    wall: Instant | None = None,
+    config: LiveConfig = DEFAULT_CONFIG,
+) -> Step:
+    """Apply several inputs of one lead at once (a batch), then evaluate it once.
+
+    The same as applying them one by one and publishing only what stands at the end: an alert
+    that one input of the batch would raise and a later one would retract is never published.
+    """
     wall = now if wall is None else wall
     if state.retired:
-        if event is None:
+        if not events:
             return Step(state=state)
         reason = (
             f"lead {state.lead_id} was retired: decided and without input for "
             f"{config.retention // DAY} days; its final fact stands"
         )
-        return Step(state=state, dead_letters=[Rejection(event, reason)])
-    if event is not None:
-        if event in state.events:
-            return Step(state=state, duplicate=True)  # rule 15: a repeat changes nothing
-        limit = policy.max_future_minutes * MINUTE
-        if event.occurred_at - wall > limit:
-            ahead = (event.occurred_at - wall) / MINUTE
-            reason = (
-                f"occurred_at is {ahead:.0f} minutes ahead of the worker's clock, more than "
-                f"max_future_minutes = {policy.max_future_minutes:g} (clock skew?)"
+        return Step(state=state, dead_letters=[Rejection(e, reason) for e in events])
+    refused: list[Rejection] = []
+    accepted: list[InputEvent] = []
+    repeats = 0
+    limit = policy.max_future_minutes * MINUTE
+    for candidate in events:
+        if candidate in state.events or candidate in accepted:
+            repeats += 1  # rule 15: a repeat changes nothing
+            continue
+        if candidate.occurred_at - wall > limit:
+            ahead = (candidate.occurred_at - wall) / MINUTE
+            refused.append(
+                Rejection(
+                    candidate,
+                    f"occurred_at is {ahead:.0f} minutes ahead of the worker's clock, more than "
+                    f"max_future_minutes = {policy.max_future_minutes:g} (clock skew?)",
+                )
             )
-            return Step(state=state, dead_letters=[Rejection(event, reason)])
+            continue
+        accepted.append(candidate)
+    if events and not accepted:
+        return Step(
+            state=state,
+            dead_letters=refused,
+            duplicate=repeats == len(events),
+            duplicates=repeats,
+        )
+    event = accepted[-1] if accepted else None
 
     # Rule 17: a lead evaluated under another policy version.
     switching = (
@@ -215,7 +261,7 @@ def step(
         and state.fact is not None
     )
 
-    events = state.events if event is None else (*state.events, event)
+    events = (*state.events, *accepted)
     held_since = state.held_since
     held_records = state.held_records
     expired: list[Rejection] = []
@@ -298,6 +344,7 @@ def step(
 
     known = state.dead_lettered
     dead = [r for r in (*expired, *result.rejected) if event_key(r.event) not in known]
+    dead.extend(refused)
     held = event is not None and not created
     if held and held_since is None and not expired:
         held_since = wall
