@@ -377,7 +377,14 @@ def step_many(
             last_input_at=state.last_input_at,
             retired=True,
         )
-    return Step(state=new_state, outputs=outputs, dead_letters=dead, held=held and not expired)
+    return Step(
+        state=new_state,
+        outputs=outputs,
+        dead_letters=dead,
+        duplicates=repeats,
+        held=held and not expired,
+        held_events=tuple(accepted) if held and not expired else (),
+    )
 
 
 def _retire_due(state: LiveLead, wall: Instant, config: LiveConfig) -> bool:
