@@ -385,3 +385,36 @@ def test_a_tick_read_while_the_partition_fell_behind_is_not_lost(harness: Harnes
     # Then L's breach has been published: a deadline may fire late, never not at all
     breaches = [o for o in harness.outputs() if o["type"] == "sla.breached"]
     assert [b["lead_id"] for b in breaches] == [lead]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "Worker.tick pops the due leads from the index before sending their ticks; when "
+        "ticks.send raises (broker unreachable) the exception leaves tick() (in faust that ends "
+        "the timer task and crashes the app) and the popped leads are gone from the index"
+    ),
+)
+def test_a_tick_that_could_not_be_sent_is_sent_on_a_later_turn(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a lead whose deadline (+60) has passed, and a broker that refuses the first send
+    harness.read([Delivery(created("L-send", at=0), 0.5)])
+    harness.wall = T0 + 61 * MINUTE
+    refused: list[bytes] = []
+
+    async def flaky(*, key: bytes, value: bytes, partition: int, force: bool = False) -> None:
+        if not refused:
+            refused.append(key)
+            raise ConnectionError("broker unreachable")
+        await harness.send_tick(key=key, value=value, partition=partition, force=force)
+
+    monkeypatch.setattr(harness.worker, "ticks", SimpleNamespace(send=flaky))
+    # When the deadline loop turns (the send fails) and turns again
+    asyncio.run(harness.worker.tick())  # says so and carries on: the loop must not die
+    harness.wall += MINUTE
+    harness.run_clock()
+    # Then the breach goes out, late but not never
+    assert refused == [b"L-send"]
+    breaches = [o for o in harness.outputs() if o["type"] == "sla.breached"]
+    assert [b["lead_id"] for b in breaches] == ["L-send"]
