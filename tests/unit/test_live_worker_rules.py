@@ -519,3 +519,36 @@ def test_rule_14_after_a_policy_switch_a_late_answer_retracts_the_old_warning() 
     # warning included (rule 14: the answer, not the policy change, made it untrue)
     retracted = {o.data["retracted_event_id"] for o in result.outputs if o.type == RETRACTED}
     assert _id_of("L", warning) in retracted
+
+
+def test_rule_13_an_input_after_the_wait_expires_the_held_events_with_it() -> None:
+    # Given an event held since T0
+    processor = _processor()
+    table: dict[str, LiveLead] = {}
+    owner = OwnerAssigned("o", "L", T0, owner_id="alice")
+    raw_owner = encode_input(owner) + b" "
+    first = processor.on_input(
+        raw_owner, Origin(LEADS_OWNERSHIP, 0, 3, T0, key=b"L"), table.get, T0, T0
+    )
+    assert first.state is not None
+    table["L"] = first.state
+    # When another event of the lead (still no lead.created) is read after the wait
+    wall = T0 + CONFIG.held_timeout + SECOND
+    answer = _answer(T0 + MINUTE)
+    raw_answer = encode_input(answer)
+    handled = processor.on_input(
+        raw_answer, Origin(LEADS_ACTIVITY, 0, 9, wall, key=b"L"), table.get, wall, wall
+    )
+    # Then both are dead letters, each with its own bytes and origin, and nothing waits any more
+    letters = {
+        str(letter["event_id"]): letter
+        for letter in _letters([(r.topic, r.value) for r in handled.records])
+    }
+    assert set(letters) == {"o", "a"}
+    assert base64.b64decode(str(letters["o"]["original_base64"])) == raw_owner
+    assert (letters["o"]["topic"], letters["o"]["offset"]) == (LEADS_OWNERSHIP, 3)
+    assert base64.b64decode(str(letters["a"]["original_base64"])) == raw_answer
+    assert (letters["a"]["topic"], letters["a"]["offset"]) == (LEADS_ACTIVITY, 9)
+    assert handled.state is not None
+    assert handled.state.events == () and handled.state.held_records == ()
+    assert handled.state.wake(CONFIG) is None
