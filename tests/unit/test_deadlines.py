@@ -296,3 +296,56 @@ def test_while_input_is_unread_the_clock_never_passes_a_record_time_read(
     latest = max(T0 + at * SECOND for topic, at in reads if topic == lagging)
     assert clock <= latest
     assert clock <= wall
+
+
+# ------------------------------------------------------------------ ticks in flight
+
+
+def test_a_popped_lead_stays_in_flight_until_its_tick_is_seen() -> None:
+    # Given a lead whose tick was sent at monotonic time 100
+    index = DeadlineIndex()
+    index.schedule(0, "L", T0 + 10)
+    assert index.pop_due(0, T0 + 10, 100.0) == [("L", T0 + 10)]
+    assert len(index) == 0 and "L" in index.inflight
+    # When the agent has not seen it within the resend delay, nothing changes yet
+    assert index.overdue(114.0, 15.0) == 0
+    assert index.pop_due(0, T0 + 100, 114.0) == []
+    # When it is overdue, it is due again (a tick lost with the broker is sent again)
+    assert index.overdue(115.5, 15.0) == 1
+    assert index.pop_due(0, T0 + 100, 116.0) == [("L", T0 + 10)]
+
+
+def test_a_settled_tick_is_never_sent_again() -> None:
+    index = DeadlineIndex()
+    index.schedule(0, "L", T0 + 10)
+    index.pop_due(0, T0 + 10, 100.0)
+    index.settle("L")
+    assert index.overdue(1000.0, 15.0) == 0
+    assert index.pop_due(0, T0 + 1000, 1000.0) == []
+    assert len(index) == 0
+
+
+def test_a_lead_rescheduled_after_its_tick_is_not_resent_at_its_old_wake() -> None:
+    # The agent saw the tick and the lead now wakes later: only the new wake stands
+    index = DeadlineIndex()
+    index.schedule(0, "L", T0 + 10)
+    index.pop_due(0, T0 + 10, 100.0)
+    index.schedule(0, "L", T0 + 50)
+    assert index.inflight == {}
+    assert index.overdue(1000.0, 15.0) == 0
+    assert index.pop_due(0, T0 + 20, 1000.0) == []
+    assert index.pop_due(0, T0 + 50, 1000.0) == [("L", T0 + 50)]
+
+
+def test_rebuild_and_forget_drop_the_ticks_in_flight() -> None:
+    index = DeadlineIndex()
+    index.schedule(0, "a", T0)
+    index.schedule(1, "b", T0)
+    index.pop_due(0, T0, 1.0)
+    index.pop_due(1, T0, 1.0)
+    index.forget([0])
+    assert set(index.inflight) == {"b"}
+    index.rebuild([1], [("b", 1, T0 + 5)])
+    assert index.inflight == {}
+    assert index.overdue(1000.0, 15.0) == 0
+    assert index.pop_due(1, T0 + 5, 1000.0) == [("b", T0 + 5)]

@@ -115,15 +115,20 @@ class Worker:
             self.table[handled.lead_id] = handled.state
 
 
+def _raw(record: OutRecord) -> bytes:
+    assert record.value is not None, "a tombstone where a value was due"
+    return record.value
+
+
 def _value(record: OutRecord) -> dict[str, Any]:
-    value = orjson.loads(record.value)
+    value = orjson.loads(_raw(record))
     assert isinstance(value, dict)
     return value
 
 
 def _letter(record: OutRecord) -> DeadLetter:
     assert record.topic == SLA_DLQ and record.type == "dead_letter"
-    return DeadLetter.model_validate_json(record.value)
+    return DeadLetter.model_validate_json(_raw(record))
 
 
 def _outputs(records: list[OutRecord]) -> list[OutRecord]:
@@ -284,7 +289,7 @@ def test_an_undecodable_record_is_a_dead_letter_with_its_original_bytes(raw: byt
     assert base64.b64decode(letter.original_base64) == (raw or b"")
     assert (letter.topic, letter.partition, letter.offset) == (LEADS_OWNERSHIP, 1, 0)
     assert letter.reason.strip()
-    assert orjson.loads(handled.records[0].value)["received_at"] == format_utc(T0 + MINUTE)
+    assert orjson.loads(_raw(handled.records[0]))["received_at"] == format_utc(T0 + MINUTE)
     assert [(h.key, h.value_base64) for h in letter.headers] == [
         ("trace", base64.b64encode(b"t-1").decode())
     ]
@@ -322,7 +327,7 @@ def test_an_exception_inside_the_engine_is_a_dead_letter_and_changes_no_state(
         raise RuntimeError("boom")
 
     # When the engine raises while it handles alice's answer
-    monkeypatch.setattr(process_module, "step", broken)
+    monkeypatch.setattr(process_module, "step_many", broken)
     raw = encode_input(ANSWER)
     handled = worker.send(raw, now=T0 + 30 * MINUTE)
     # Then the record is one dead letter saying why, not an exception
@@ -361,7 +366,7 @@ def test_an_exception_on_a_tick_publishes_nothing_and_changes_no_state(
     def broken(*args: object, **kwargs: object) -> None:
         raise ValueError("year 10000 is out of range")
 
-    monkeypatch.setattr(process_module, "step", broken)
+    monkeypatch.setattr(process_module, "step_many", broken)
     handled = worker.tick("L", T0 + 61 * MINUTE)
     assert handled.records == [] and handled.state is None
     assert worker.table["L"] is before
