@@ -25,12 +25,12 @@ from leadsla.domain.events import (
     OwnerAssigned,
 )
 from leadsla.domain.instant import MINUTE, SECOND, Instant, format_utc, parse_rfc3339
-from leadsla.domain.live import LiveConfig, LiveLead
+from leadsla.domain.live import LiveConfig, LiveLead, step_many
 from leadsla.domain.policy import Policy, RosterEntry, TargetRule
 from leadsla.schemas.dlq import DeadLetter
 from leadsla.schemas.outputs import topics_for
 from leadsla.streams.metrics import Metrics
-from leadsla.streams.process import Handled, LeadProcessor, Origin, OutRecord
+from leadsla.streams.process import Accepted, Handled, LeadProcessor, Origin, OutRecord
 from leadsla.streams.state import StateError
 from leadsla.topics import (
     LEADS_ACTIVITY,
@@ -439,3 +439,36 @@ def test_the_counts_say_what_the_records_did() -> None:
     assert sample("lead_sla_outputs_total", {"type": BREACHED}) == 2  # L's and M's
     assert sample("lead_sla_outputs_total", {"type": MEASURED}) == published.count(MEASURED)
     assert sample("lead_sla_dead_letters_total", {"reason": "invalid"}) == 0
+
+
+def test_an_engine_failure_in_a_batch_dead_letters_only_the_culprit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a lead's three inputs read in one batch, the engine failing on any list holding "bad"
+    real = step_many
+
+    def picky(state: LiveLead, events: list[InputEvent], *args: Any, **kwargs: Any) -> Any:
+        if any(e.event_id == "bad" for e in events):
+            raise RuntimeError("cannot fold 'bad'")
+        return real(state, events, *args, **kwargs)
+
+    monkeypatch.setattr(process_module, "step_many", picky)
+    processor = LeadProcessor(POLICY, config=CONFIG, source=SOURCE)
+    bad = ActivityLogged("bad", "L", T0 + MINUTE, actor_id="x", actor_kind="person", kind="note")
+    items: list[Accepted] = []
+    inputs: tuple[InputEvent, ...] = (CREATED, bad, OWNER)
+    for offset, event in enumerate(inputs):
+        origin = Origin(TOPIC_OF[type(event)], 0, offset, T0, key=b"L")
+        accepted, letters = processor.accept(encode_input(event), origin)
+        assert accepted is not None and letters == []
+        items.append(accepted)
+    # When the batch is advanced
+    table: dict[str, LiveLead] = {}
+    handled = processor.advance("L", items, table.get, T0 + 2 * MINUTE, T0 + 2 * MINUTE)
+    # Then the culprit alone is a dead letter; the others are applied
+    dead = [_letter(r) for r in handled.records if r.topic == SLA_DLQ]
+    assert [(letter.event_id, letter.offset) for letter in dead] == [("bad", 1)]
+    assert "cannot fold 'bad'" in dead[0].reason
+    assert handled.state is not None
+    assert {e.event_id for e in handled.state.events} == {"c", "o"}
+    assert processor.counts.dead_letters == {"failed": 1}
