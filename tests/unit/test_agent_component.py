@@ -200,7 +200,7 @@ def harness(tmp_path: Path, policy: Policy, monkeypatch: pytest.MonkeyPatch) -> 
 
 def _deliveries() -> list[Delivery]:
     """The rich history read 30 s after each event, plus late, held, repeated, mis-keyed input."""
-    history = rich_history()  # type: ignore[no-untyped-call]
+    history = rich_history()
     deliveries = [Delivery(e, float(_minute(e)) + 0.5) for e in history]
     # a late answer: made at +30 (inside the window), read at +75 (after the breach at +60)
     deliveries += [
