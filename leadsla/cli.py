@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("leadsla.simulate", "generate a reproducible, realistic input workload"),
     "schemas": ("leadsla.schemas.export", "JSON Schema files of every event (schemas export DIR)"),
     "topics": ("leadsla.streams.admin", "Kafka topic administration (topics create)"),
+    "project": ("leadsla.projections.project", "keep the SQL read models up to date"),
+    "report": ("leadsla.projections.report", "the short list and compliance tables (SQL)"),
 }
 
 
