@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+import orjson
+
 from .schema import (
     ALERT_COLUMNS,
     CLOSING_COLUMNS,
@@ -292,6 +294,8 @@ class Store:
         if isinstance(value, date):
             return value.isoformat()
         if self.dialect == "sqlite" and isinstance(value, str):
+            if name == "data":
+                return orjson.loads(value)
             return _as_datetime(value)
         if type(value).__name__ == "Decimal":
             return float(value)
@@ -405,6 +409,25 @@ class Store:
             self.execute(cur, "DELETE FROM projector_meta WHERE key = ?", (key,))
             self.execute(cur, "INSERT INTO projector_meta (key, value) VALUES (?, ?)", (key, value))
 
+    def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every table's rows with portable values, sorted (positions without their time).
+
+        Two databases that hold the same read models have equal snapshots, whichever kind
+        they are and in whatever order their rows were written.
+        """
+        result: dict[str, list[tuple[Any, ...]]] = {}
+        for table in TABLES:
+            if table == "projector_meta":
+                continue
+            rows = self.query(f"SELECT * FROM {table}")
+            if table == "projector_positions":
+                rows = [{k: v for k, v in r.items() if k != "updated_at"} for r in rows]
+            result[table] = sorted(
+                (tuple(_canonical(v) for v in r.values()) for r in rows),
+                key=repr,
+            )
+        return result
+
     # ------------------------------------------------------------------ positions and writes
 
     def positions(self, prefix: str) -> dict[tuple[str, int], tuple[int, int | None]]:
@@ -442,3 +465,9 @@ def _types(dialect: Dialect) -> dict[str, str]:
     from .schema import TYPES
 
     return TYPES[dialect]
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, dict):
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    return value
