@@ -349,6 +349,7 @@ def project_topics(
     log: Callable[[str], None] = lambda message: None,
     should_stop: Callable[[], bool] = lambda: False,
     idle_timeout_s: float | None = None,
+    assign_timeout_s: float = 60.0,
 ) -> Counts:
     """Consume the output topics into ``store``; offsets live in the database, not in Kafka."""
     from kafka import ConsumerRebalanceListener, KafkaConsumer
@@ -369,25 +370,25 @@ def project_topics(
     counts = Counts()
     targets: dict[Any, int] = {}
 
+    # The positions this projector has committed: read once, then kept up to date in memory,
+    # because kafka-python may call the rebalance listener from its own thread.
+    known = store.positions(KAFKA_STREAM_PREFIX)
+
     class Seek(ConsumerRebalanceListener):  # type: ignore[misc]
         def on_partitions_revoked(self, revoked: Any) -> None:
             pass
 
         def on_partitions_assigned(self, assigned: Any) -> None:
-            stored = store.positions(KAFKA_STREAM_PREFIX)
             for tp in assigned:
-                position = stored.get((KAFKA_STREAM_PREFIX + tp.topic, tp.partition))
+                position = known.get((KAFKA_STREAM_PREFIX + tp.topic, tp.partition))
                 if position is None:
                     consumer.seek_to_beginning(tp)
                 else:
                     consumer.seek(tp, position[0])
-            if assigned:
-                for tp, end in consumer.end_offsets(list(assigned)).items():
-                    targets.setdefault(tp, end)
 
     try:
         consumer.subscribe(topics, listener=Seek())
-        last_data = time.monotonic()
+        started = last_data = time.monotonic()
         while not should_stop():
             polled = consumer.poll(timeout_ms=500)
             batch = Batch()
@@ -411,14 +412,22 @@ def project_topics(
                     )
             if batch.positions:
                 store.apply(batch, _iso_now())
+                known.update(batch.positions)
                 counts.applied += batch.events
                 counts.batches += 1
                 last_data = time.monotonic()
-            if until_caught_up and targets:
+            if until_caught_up:
                 assignment = consumer.assignment()
-                if assignment and all(
-                    consumer.position(tp) >= targets.get(tp, 0) for tp in assignment
-                ):
+                if not assignment and time.monotonic() - started > assign_timeout_s:
+                    raise ProjectionError(
+                        f"no partition of {', '.join(topics)} assigned after "
+                        f"{assign_timeout_s:.0f}s: do the topics exist?"
+                    )
+                missing = [tp for tp in assignment if tp not in targets]
+                if missing:
+                    # The end of each partition when it was first assigned: what "caught up" means.
+                    targets.update(consumer.end_offsets(missing))
+                if assignment and all(consumer.position(tp) >= targets[tp] for tp in assignment):
                     break
             if idle_timeout_s is not None and time.monotonic() - last_data > idle_timeout_s:
                 log(f"no records for {idle_timeout_s:.0f}s: stopping")
@@ -551,7 +560,7 @@ def run(args: argparse.Namespace) -> int:
             finally:
                 signal.signal(signal.SIGTERM, previous[0])
                 signal.signal(signal.SIGINT, previous[1])
-    except StoreError as exc:
+    except (StoreError, ProjectionError) as exc:
         log(str(exc))
         return 2
     except Exception as exc:  # a database or broker failure: say which database, never a secret
