@@ -439,6 +439,9 @@ th{background:#eef1f5;font-weight:600}td.n{text-align:right;font-variant-numeric
 .card{background:#fff;border:1px solid #dde2e8;border-radius:8px;padding:12px;margin-bottom:8px}
 .bad{color:#b42318;font-weight:600}.warn{color:#b54708}.ok{color:#067647}
 .more{color:#5b6776;font-size:12px;margin-top:4px}
+table.short td:nth-child(-n+5),table.short td:last-child{white-space:nowrap}
+.legend{color:#5b6776;font-size:12px;margin:4px 0 0}
+.legend i{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px;border-radius:2px}
 """
 
 
@@ -447,7 +450,10 @@ def _esc(value: object) -> str:
 
 
 def _html_table(
-    headers: Sequence[str], rows: Sequence[Sequence[object]], numeric: Sequence[int] = ()
+    headers: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    numeric: Sequence[int] = (),
+    css_class: str = "",
 ) -> str:
     head = "".join(f"<th>{_esc(h)}</th>" for h in headers)
     body = []
@@ -457,7 +463,8 @@ def _html_table(
             for i, c in enumerate(row)
         )
         body.append(f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    attr = f' class="{css_class}"' if css_class else ""
+    return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def svg_compliance_by_day(days: list[dict[str, Any]]) -> str:
@@ -537,6 +544,11 @@ def svg_distribution(buckets: list[dict[str, Any]]) -> str:
     return "".join(parts)
 
 
+def _human_time(text: str) -> str:
+    """``2027-02-15T13:17:51.601Z`` -> ``2027-02-15 13:17 UTC``."""
+    return f"{text[:10]} {text[11:16]} UTC"
+
+
 def render_html(report: dict[str, Any]) -> str:
     overall = report["compliance_overall"]
     meeting = report["meeting_rate_after_escalation"]
@@ -586,7 +598,7 @@ def render_html(report: dict[str, Any]) -> str:
         "<title>Lead response SLA report</title>",
         f"<style>{_CSS}</style></head><body>",
         "<h1>Lead response SLA report</h1>",
-        f'<p class="sub">As of {_esc(report["generated_at"])}; days in '
+        f'<p class="sub">As of {_esc(_human_time(report["generated_at"]))}; days in '
         f"{_esc(report['timezone'])}. Compliance = leads answered meaningfully within the SLA "
         "out of eligible leads that were answered or breached.</p>",
         '<div class="tiles">'
@@ -598,12 +610,16 @@ def render_html(report: dict[str, Any]) -> str:
         _html_table(
             ["lead", "source", "owner", "backup", "age", "reason", "next step", "who"],
             short_rows,
+            css_class="short",
         )
         if short_rows
         else '<p class="ok">Nothing waiting: every lead is answered, excluded or on time.</p>',
         more,
         "<h2>SLA compliance per day</h2>",
-        f'<div class="card">{svg_compliance_by_day(report["compliance_by_day"])}</div>',
+        f'<div class="card">{svg_compliance_by_day(report["compliance_by_day"])}'
+        '<p class="legend">day the lead came in:<i style="background:#067647"></i>90% or more'
+        '<i style="background:#dc6803"></i>75-90%<i style="background:#b42318"></i>below 75%'
+        "</p></div>",
         "<h2>First meaningful response time</h2>",
         f'<div class="card">{svg_distribution(report["response_time_distribution"])}</div>',
         f"<h2>This week's breach review ({review['breaches']} breaches)</h2>",
