@@ -136,9 +136,7 @@ def test_project_from_topics_stores_offsets_and_applies_each_record_once(
     _produce(kafka_bootstrap, _records(settings, second))
     with Store(db) as store:
         zone = prepare(store, "UTC", rebuild=False)
-        counts = project_topics(
-            store, Projector(store, zone), settings, rebuild=False, until_caught_up=True
-        )
+        counts = project_topics(store, Projector(store, zone), settings, until_caught_up=True)
     # Then it applied exactly the new records (sla.facts is not read: facts come once, from
     # sla.measurements)
     new_records = [r for r in _records(settings, second) if not r[0].endswith("sla.facts")]
