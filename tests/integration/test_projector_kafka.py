@@ -9,6 +9,11 @@ the rows), and the result still equals the file projection.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,12 +22,17 @@ import orjson
 import pytest
 
 from leadsla import cli
-from leadsla.projections.project import Projector, prepare, project_file, project_topics
+from leadsla.projections.project import (
+    Projector,
+    prepare,
+    project_file,
+    project_topics,
+)
 from leadsla.projections.store import Store
 from leadsla.schemas.outputs import topics_for
 from leadsla.streams.admin import create_topics
 from leadsla.topics import SLA_DLQ
-from tests.pg_fixture import History
+from tests.pg_fixture import REPO_ROOT, History
 
 pytestmark = pytest.mark.kafka
 
@@ -40,7 +50,7 @@ def _produce(bootstrap: str, records: list[tuple[str, bytes | None, bytes]]) -> 
 
 
 def _records(settings: Any, events: list[dict[str, Any]]) -> list[tuple[str, bytes | None, bytes]]:
-    out = []
+    out: list[tuple[str, bytes | None, bytes]] = []
     for event in events:
         value = orjson.dumps(event)
         if "original_base64" in event:
@@ -150,3 +160,89 @@ def test_project_from_topics_stores_offsets_and_applies_each_record_once(
         coverage = store.query("SELECT * FROM coverage")[0]
     assert report_alerts == [{"retracted": True}]
     assert coverage["dead_letters"] == 1 and coverage["leads_without_created"] == 1
+
+
+PROGRESS_SQL = (
+    "SELECT (SELECT COUNT(*) FROM alerts) AS alerts, (SELECT COUNT(*) FROM tasks) AS tasks, "
+    "(SELECT COUNT(*) FROM task_closings) AS closings, "
+    "(SELECT COUNT(*) FROM responses) AS responses, (SELECT COUNT(*) FROM lead_timers) AS timers, "
+    "(SELECT SUM(version) FROM lead_facts) AS versions"
+)
+
+
+def _progress(db: str) -> dict[str, Any] | None:
+    with Store(db) as store:
+        if "lead_facts" not in store.existing_tables():
+            return None
+        return store.query(PROGRESS_SQL)[0]
+
+
+def _file_projection(events: list[dict[str, Any]], folder: Path, name: str) -> str:
+    path = folder / f"{name}.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    db = f"sqlite:///{folder / name}.db"
+    with Store(db) as store:
+        zone = prepare(store, "UTC", rebuild=False)
+        project_file(store, Projector(store, zone), path)
+    return db
+
+
+def _wait_for(db: str, expected: dict[str, Any] | None, process: subprocess.Popen[bytes]) -> None:
+    """Until every table holds what the file projection holds (bounded)."""
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()[1].decode()
+        if _progress(db) == expected:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"the projection never reached {expected} (now {_progress(db)})")
+
+
+def test_the_running_projector_survives_kill_9_and_stops_on_sigterm(
+    kafka_bootstrap: str,
+    kafka_settings: Callable[..., Any],
+    projection_history: Callable[..., History],
+    tmp_path: Path,
+) -> None:
+    # Given the worker's topics with the first part of a history on them
+    settings = kafka_settings()
+    create_topics(settings)
+    history = projection_history(300, seed=5)
+    events = [orjson.loads(line) for line in history.outputs.read_bytes().splitlines()]
+    first, second = events[: len(events) // 2], events[len(events) // 2 :]
+    first_db = _file_projection(first, tmp_path, "first")
+    all_db = _file_projection(events, tmp_path, "all")
+    _produce(kafka_bootstrap, _records(settings, first))
+    env = {
+        **os.environ,
+        "LEADSLA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "LEADSLA_TOPIC_PREFIX": settings.topic_prefix,
+        "LEADSLA_APP_ID": settings.app_id,
+        "LEADSLA_SESSION_TIMEOUT_S": "6",
+        "LEADSLA_HEARTBEAT_INTERVAL_S": "0.5",
+    }
+    db = f"sqlite:///{tmp_path / 'live.db'}"
+    command = [sys.executable, "-m", "leadsla.cli", "project", "--db", db]
+
+    # When the projector runs (no --until-caught-up), has projected the first part, and is
+    # killed with SIGKILL while more records arrive
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stderr=subprocess.PIPE)
+    try:
+        _wait_for(db, _progress(first_db), process)
+        _produce(kafka_bootstrap, _records(settings, second[: len(second) // 2]))
+        process.kill()
+        process.communicate(timeout=30)
+        _produce(kafka_bootstrap, _records(settings, second[len(second) // 2 :]))
+        # Then a restarted projector catches up with everything, once
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stderr=subprocess.PIPE)
+        _wait_for(db, _progress(all_db), process)
+        # And SIGTERM stops it cleanly
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+        assert process.returncode == 0, err.decode()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=30)
+    # And its tables are the file projection's
+    assert _tables(db) == _tables(all_db)

@@ -316,7 +316,7 @@ def test_percentiles_are_nearest_rank(db: str, tmp_path: Path) -> None:
 
 
 def test_dead_letters_count_in_coverage(db: str, tmp_path: Path) -> None:
-    letter = {
+    letter: dict[str, Any] = {
         "original_base64": "e30=",
         "key_base64": None,
         "headers": [],
