@@ -295,6 +295,15 @@ def project_file(
     counts = Counts()
     with path.open("rb") as source:
         if start_byte:
+            # The same head but not the file we stopped in (shorter, or the position is not at
+            # a line start): read it from the top. Every write is idempotent, so that is safe.
+            source.seek(start_byte - 1)
+            if source.read(1) != b"\n":
+                if log is not None:
+                    log(f"{path}: changed since the last run; reading it from the first line")
+                start_line, start_byte = 0, 0
+            source.seek(0)
+        if start_byte:
             source.seek(start_byte)
         line_no = start_line
         byte_offset = start_byte

@@ -413,3 +413,22 @@ def test_projector_batch_keeps_the_highest_version_per_lead(tmp_path: Path) -> N
         for version in (2, 5, 3):
             projector.add(batch, fact("L", version))
     assert batch.facts["L"][1] == 5
+
+
+def test_a_file_that_changed_under_the_same_head_is_read_again(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a file projected to its end
+    path = tmp_path / "outputs.jsonl"
+    long_note = "n" * 70_000  # the first line alone is longer than the fingerprinted head
+    lines = [orjson.dumps(fact(f"L{i}", 1, resolution_note=long_note)) + b"\n" for i in range(3)]
+    path.write_bytes(b"".join(lines))
+    assert cli.main(["project", "--db", db, "--input", str(path)]) == 0
+    # When it is rewritten shorter, with other content after the same first 64 KiB
+    path.write_bytes(lines[0] + orjson.dumps(fact("L0", 2, status="met")) + b"\n")
+    assert cli.main(["project", "--db", db, "--input", str(path)]) == 0
+    # Then it was read again from the top (not skipped because of the stored position)
+    assert "changed since the last run" in capsys.readouterr().err
+    with Store(db) as store:
+        (row,) = store.query("SELECT version, status FROM lead_facts WHERE lead_id = 'L0'")
+    assert row == {"version": 2, "status": "met"}
