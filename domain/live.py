@@ -126,6 +126,11 @@ class LiveLead:
     """Wall clock of the last accepted input (retention)."""
     retired: bool = False
     """Decided long ago and no longer kept: only the final fact remains."""
+    legacy: tuple[Output, ...] = ()
+    """Alerts and tasks published under an earlier policy that the current one would not
+    raise (rule 17): they stand, and are retracted only if late input makes them untrue under
+    ``legacy_policy``."""
+    legacy_policy: str | None = None
 
     @property
     def event_ids(self) -> frozenset[str]:
@@ -189,6 +194,7 @@ def step(
     *,
     wall: Instant | None = None,
     config: LiveConfig = DEFAULT_CONFIG,
+    known: Mapping[str, Policy] | None = None,
 ) -> Step:
     """Apply one input (or none: the clock moved) and say what to publish (rules 13-17)."""
     return step_many(
@@ -199,6 +205,7 @@ def step(
         event_id_of,
         wall=wall,
         config=config,
+        known=known,
     )
 
 
@@ -211,13 +218,25 @@ def step_many(
     *,
     wall: Instant | None = None,
     config: LiveConfig = DEFAULT_CONFIG,
+    known: Mapping[str, Policy] | None = None,
 ) -> Step:
     """Apply several inputs of one lead at once (a batch), then evaluate it once.
 
     The same as applying them one by one and publishing only what stands at the end: an alert
     that one input of the batch would raise and a later one would retract is never published.
+    ``known`` maps earlier policy versions to their policies (rule 17, :func:`policy_for`).
     """
     wall = now if wall is None else wall
+    if state.decided and state.policy_version not in (None, policy.version):
+        # Rule 17: decided under a policy this worker does not know any more (policy_for
+        # found none): the decision and everything published stand, nothing is re-decided.
+        if not events:
+            return Step(state=replace(state, next_due=None))
+        reason = (
+            f"lead {state.lead_id} was decided under policy {state.policy_version!r}, which "
+            "this worker does not know any more; its decision stands (rule 17)"
+        )
+        return Step(state=state, dead_letters=[Rejection(e, reason) for e in events])
     if state.retired:
         if not events:
             return Step(state=state)
@@ -314,22 +333,43 @@ def step_many(
                 standing.append(output)
         fresh.append(output)
 
-    retractions: list[Output] = []
-    still_standing: list[Output] = []
-    for output in standing:
-        if _digest(output) in current:
-            still_standing.append(output)
-            continue
-        if switching:
-            continue  # rule 17: a policy change never retracts what was published
-        published.discard(_digest(output))  # should it become true again, it is published again
-        at = event.occurred_at if event is not None else now
+    at = event.occurred_at if event is not None else now
+
+    def retraction(output: Output) -> Output:
         data: dict[str, object] = {k: output.data.get(k) for k in _COMMON}
         data["retracted_event_id"] = event_id_of(state.lead_id, output)
         data["retracted_type"] = output.type
         data["reason"] = "late_activity"
         data["suppressed"] = False
-        retractions.append(Output(RETRACTED, max(at, output.occurred_at), data))
+        return Output(RETRACTED, max(at, output.occurred_at), data)
+
+    retractions: list[Output] = []
+    still_standing: list[Output] = []
+    legacy = list(state.legacy)
+    legacy_policy = state.legacy_policy
+    for output in standing:
+        if _digest(output) in current:
+            still_standing.append(output)
+            continue
+        if switching:
+            # Rule 17: a policy change never retracts what was published. It stands as it was
+            # said under the old policy, and is retracted only if late input makes it untrue
+            # under that policy (rule 14).
+            legacy.append(output)
+            legacy_policy = state.policy_version
+            continue
+        published.discard(_digest(output))  # should it become true again, it is published again
+        retractions.append(retraction(output))
+    old_policy = None if legacy_policy is None or known is None else known.get(legacy_policy)
+    if state.legacy and accepted and old_policy is not None:
+        under_old = {_digest(o) for o in evaluate(state.lead_id, events, now, old_policy).outputs}
+        kept = []
+        for output in legacy:
+            if output in state.legacy and _digest(output) not in under_old:
+                retractions.append(retraction(output))
+            else:
+                kept.append(output)
+        legacy = kept
 
     outputs = fresh + retractions
     version = state.version
@@ -342,8 +382,8 @@ def step_many(
             at = _fact_instant(result.outputs, now)
             outputs.append(Output(MEASURED, at, {**new_fact, "version": version}))
 
-    known = state.dead_lettered
-    dead = [r for r in (*expired, *result.rejected) if event_key(r.event) not in known]
+    lettered = state.dead_lettered
+    dead = [r for r in (*expired, *result.rejected) if event_key(r.event) not in lettered]
     dead.extend(refused)
     held = event is not None and not created
     if held and held_since is None and not expired:
@@ -361,12 +401,14 @@ def step_many(
         standing=tuple(still_standing),
         fact=fact,
         version=version,
-        dead_lettered=known | {event_key(r.event) for r in dead},
+        dead_lettered=lettered | {event_key(r.event) for r in dead},
         next_due=result.next_due,
         policy_version=policy.version,
         held_since=held_since,
         held_records=held_records,
         last_input_at=last_input,
+        legacy=tuple(legacy),
+        legacy_policy=legacy_policy if legacy else None,
     )
     if event is None and not expired and _retire_due(new_state, wall, config):
         new_state = LiveLead(

@@ -212,6 +212,7 @@ class LeadProcessor:
             _event_id_of,
             wall=wall,
             config=self.config,
+            known=self.known,
         )
         self.counts.duplicates += result.duplicates
         if inputs and result.duplicate:
@@ -338,7 +339,15 @@ class LeadProcessor:
             event_id=event_id,
             lead_id=lead_id,
         )
-        return OutRecord(SLA_DLQ, dlq_key(origin.key) or b"", record, [], "dead_letter")
+        headers: Headers = [
+            ("ce_id", f"{origin.topic}/{origin.partition}/{origin.offset}".encode()),
+            ("ce_type", b"sla.dead_letter"),
+            ("ce_source", self.ce_source),
+            ("ce_time", format_utc(origin.received_at).encode()),
+            ("ce_specversion", CE_SPECVERSION),
+            ("content-type", CONTENT_TYPE),
+        ]
+        return OutRecord(SLA_DLQ, dlq_key(origin.key) or b"", record, headers, "dead_letter")
 
     def _count_input(self, type_: str) -> None:
         inputs = self.counts.inputs

@@ -68,7 +68,8 @@ def _step(
     policy: Policy = V1,
     wall: Instant | None = None,
 ) -> Step:
-    return step(state, event, now, policy, _id_of, wall=wall, config=CONFIG)
+    # The worker knows every policy it ran (its policies topic): v1 here, as after a switch.
+    return step(state, event, now, policy, _id_of, wall=wall, config=CONFIG, known={"v1": V1})
 
 
 def _types(result: Step) -> list[str]:
@@ -214,14 +215,6 @@ def _letters(records: list[tuple[str, bytes | None]]) -> list[dict[str, object]]
     return [orjson.loads(value or b"null") for topic, value in records if topic == SLA_DLQ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "regression of 48006cc (step_many): Step.held_events is never filled by step_many, so "
-        "LeadProcessor stores no HeldRecord and an expired held event's dead letter carries "
-        "re-encoded bytes and the tick's empty origin instead of its original bytes and place"
-    ),
-)
 def test_rule_13_a_held_event_expires_with_its_original_bytes_and_origin() -> None:
     # Given two held events, read from different places, with bytes the codec would not write
     processor = _processor()
@@ -387,14 +380,6 @@ def test_rule_17_a_breached_lead_keeps_its_breach_under_a_more_lenient_policy() 
     assert result.state.fact is not None and result.state.fact["status"] == "breached"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "rule 17 / policy_for docstring: a decided lead whose old policy is no longer known is "
-        "re-decided under the current policy (step has no keep_published): a met lead becomes "
-        "breached and a new sla.breached is published"
-    ),
-)
 def test_rule_17_a_decided_lead_whose_old_policy_is_unknown_keeps_its_decision() -> None:
     # Given a lead met under v1, and a worker on v2 that does not know v1 any more
     state = _met_lead()
@@ -513,14 +498,6 @@ def test_without_a_wall_clock_the_guarded_clock_is_the_wall_clock() -> None:
         assert output.data["suppressed"] is (output.occurred_at < horizon)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "rules 14 + 17: on a policy switch, step drops the old policy's standing warning from "
-        "`standing` without retracting it, so a later late answer that makes it untrue never "
-        "retracts it"
-    ),
-)
 def test_rule_14_after_a_policy_switch_a_late_answer_retracts_the_old_warning() -> None:
     # Given an open lead warned under v1 at +45, switched to v2 (30 minutes) at +50
     state = _step(_open_lead(), None, T0 + 46 * MINUTE).state
@@ -535,14 +512,6 @@ def test_rule_14_after_a_policy_switch_a_late_answer_retracts_the_old_warning() 
     assert _id_of("L", warning) in retracted
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "regression of 48006cc (step_many): Step.held_events is never filled by step_many, so "
-        "LeadProcessor stores no HeldRecord and an expired held event's dead letter carries "
-        "re-encoded bytes and the tick's empty origin instead of its original bytes and place"
-    ),
-)
 def test_rule_13_an_input_after_the_wait_expires_the_held_events_with_it() -> None:
     # Given an event held since T0
     processor = _processor()
@@ -620,13 +589,6 @@ _NOTE = ActivityLogged(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "step_many's last return leaves Step.duplicates at 0: repeats that share a batch with a "
-        "new input of the same lead are not counted (lead_sla_duplicates_total undercounts)"
-    ),
-)
 def test_step_many_counts_the_repeats_of_a_batch_with_new_input() -> None:
     state = _open_lead()
     wall = T0 + 10 * MINUTE
