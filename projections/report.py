@@ -98,17 +98,17 @@ def next_step(row: dict[str, Any]) -> tuple[str, str, str | None]:
     if row["status"] == "breached":
         reason = f"breached: {row['breach_reason'] or 'unknown'}"
         if row["task_type"] == "sla.review_requested" or row["in_review"]:
-            step, who = "review the breach and make sure the buyer is answered", assignee or manager
+            step, who = "review the breach and get the buyer answered", assignee or manager
         elif owner is None:
-            step, who = "assign an owner who answers the buyer now", assignee or manager
+            step, who = "assign an owner to answer the buyer now", assignee or manager
         elif int(row["escalation_level"] or 0) >= 2:
-            step, who = "answer the buyer now or reassign the lead (escalated twice)", manager
+            step, who = "get the buyer answered now or reassign (escalated twice)", manager
         elif int(row["escalation_level"] or 0) == 1:
             step, who = "answer the buyer now (escalated)", assignee or owner
         else:
             step, who = "answer the buyer now", owner
         if row["apology_review_required"]:
-            step += "; the buyer got an automated reply: review it before answering"
+            step += "; an auto-reply went out: check it first"
         return reason, step, who
     if row["stale"]:
         return (
@@ -116,7 +116,7 @@ def next_step(row: dict[str, Any]) -> tuple[str, str, str | None]:
             "call the buyer today: a high-intent lead is going cold",
             owner or manager,
         )
-    return ("no owner", "assign an owner who answers the buyer now", manager)
+    return ("no owner", "assign an owner to answer the buyer now", manager)
 
 
 def resolve_now(store: Store, now: str | None) -> datetime:
