@@ -27,7 +27,7 @@ from leadsla.projections.schema import TABLES, VIEW_NAMES
 from leadsla.projections.store import Store
 from tests.pg_fixture import History
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.timeout(300)]  # bounded in time
 
 NOW = datetime(2027, 1, 25, 12, 0, tzinfo=UTC)
 LEADS = 20_000

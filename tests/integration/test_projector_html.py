@@ -22,6 +22,7 @@ from leadsla import cli
 from tests.pg_fixture import History
 
 BROWSER_LIMIT_S = 90
+pytestmark = pytest.mark.timeout(300)  # bounded in time (each browser run: BROWSER_LIMIT_S)
 CONSOLE = re.compile(r"CONSOLE|Uncaught", re.IGNORECASE)
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from tests.pg_fixture import REPO_ROOT
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.timeout(300)]  # bounded in time
 
 
 def _pg_local(*args: str) -> subprocess.CompletedProcess[str]:

@@ -22,7 +22,7 @@ import pytest
 from leadsla.projections.store import Store
 from tests.pg_fixture import REPO_ROOT, History
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.timeout(300)]  # bounded in time
 
 KILLS = 4
 RUN_LIMIT_S = 120.0
