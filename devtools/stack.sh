@@ -8,7 +8,7 @@
 #
 # Environment: LEADSLA_POLICY (default examples/policy.toml), LEADSLA_METRICS_PORT (default 9108),
 # LEADSLA_STACK_DIR (state and logs, default out/stack), LEADSLA_STACK_BOOTSTRAP (use this broker
-# instead of starting one), LEADSLA_STACK_DB (postgresql://... or a SQLite path: also start
+# instead of starting one), LEADSLA_STACK_DB (sqlite:///PATH or postgresql://...: also start
 # `lead-sla project --db` on it), and any other LEADSLA_* setting for the worker.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
