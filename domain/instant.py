@@ -19,6 +19,16 @@ SECOND = 1_000_000
 MINUTE = 60 * SECOND
 _ONE_US = timedelta(microseconds=1)
 
+MIN_INSTANT: Instant = (datetime(1, 1, 1, tzinfo=UTC) - EPOCH) // _ONE_US
+"""0001-01-01T00:00:00Z: the earliest instant an output may carry (SPEC.md rule 16)."""
+MAX_INSTANT: Instant = (datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC) - EPOCH) // _ONE_US
+"""9999-12-31T23:59:59.999999Z: the latest instant an output may carry (SPEC.md rule 16)."""
+
+
+def in_range(instant: Instant) -> bool:
+    """Is the instant inside the years 1-9999 (UTC), where RFC 3339 text has four digits?"""
+    return MIN_INSTANT <= instant <= MAX_INSTANT
+
 
 def from_datetime(dt: datetime) -> Instant:
     """An aware datetime as an instant; a naive one is refused."""
