@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .instant import Instant
+from .instant import Instant, format_utc
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -59,6 +59,8 @@ _DAY = 86_400 * _SECOND
 _ONE_US = timedelta(microseconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_MAX_ORDINAL = date.max.toordinal()
+_LAST_INSTANT = (datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC) - _EPOCH) // _ONE_US
 
 _CHUNK_DAYS = 32
 _CHUNK = _CHUNK_DAYS * _DAY
@@ -134,12 +136,14 @@ class BusinessCalendar:
             if total:
                 idle = 0
                 remaining -= total
+            elif k * _CHUNK > _LAST_INSTANT:
+                raise ValueError("the business time runs past the end of the year 9999")
             else:
                 idle += 1
                 if idle >= _MAX_IDLE_CHUNKS:
                     raise ValueError(
                         f"business_hours has no working time in the {MAX_IDLE_DAYS} days "
-                        f"ahead of instant {start} (are all of those days holidays?)"
+                        f"ahead of {format_utc(start)} (are all of those days holidays?)"
                     )
 
     def between(self, start: Instant, end: Instant) -> int:
@@ -216,17 +220,23 @@ class BusinessCalendar:
 
     def _windows_starting_on(self, ordinal: int) -> list[tuple[int, int]]:
         """The windows that start on a local date, as ``(start, end)`` instants."""
+        if not 1 <= ordinal <= _MAX_ORDINAL:
+            return []  # outside the years 1-9999 there is no calendar
+
         day = date.fromordinal(ordinal)
         spec = self.hours.windows[day.weekday()]
         if not spec or day in self.hours.holidays:
             return []
         found = []
         for start_minute, end_minute in spec:
-            opened = self._instant_of(ordinal, start_minute)
-            if end_minute <= start_minute:
-                closed = self._instant_of(ordinal + 1, end_minute)
-            else:
-                closed = self._instant_of(ordinal, end_minute)
+            try:
+                opened = self._instant_of(ordinal, start_minute)
+                if end_minute <= start_minute:
+                    closed = self._instant_of(ordinal + 1, end_minute)
+                else:
+                    closed = self._instant_of(ordinal, end_minute)
+            except (OverflowError, ValueError):
+                continue  # a window at the edge of the years 1-9999 that leaves them
             if closed > opened:  # a window inside a DST gap lasts no time
                 found.append((opened, closed))
         return found
