@@ -80,6 +80,9 @@ class Output(NamedTuple):
     data: dict[str, object]
 
 
+_new_output = tuple.__new__  # Output(...) without the generated __new__'s extra call
+
+
 @dataclass(frozen=True, slots=True)
 class Rejection:
     """An input the engine refuses (it goes to the dead-letter topic), with a readable reason."""
@@ -247,7 +250,6 @@ class _Lead:
     resolution_note: str | None = None
     reason_code: str | None = None
     # facts
-    fact_key: tuple[object, ...] | None = None
     last_fact_data: dict[str, object] | None = None
     version: int = 0
 
@@ -860,7 +862,7 @@ class _Lead:
     responded_text: str | None = None
 
     def _emit(self, type_: str, at: Instant, data: dict[str, object]) -> None:
-        self.outputs.append(Output(type_, at, data))
+        self.outputs.append(_new_output(Output, (type_, at, data)))
 
     def _alert_data(self, specific: dict[str, object]) -> dict[str, object]:
         """Every alert and task carries what a notifier needs to act without a lookup."""
@@ -905,37 +907,15 @@ class _Lead:
         """Section 5: re-emit the lead's fact (a growing version) whenever it changes.
 
         Called when the fold leaves an instant, so the changes one instant brings (an input and
-        the timers it makes overdue, a breach and its escalation) make one new version.
+        the timers it makes overdue, a breach and its escalation) make one new version. The new
+        fact is built with the current version and compared with the last one as a whole (one
+        C-level dict comparison): most steps change something, so this is cheaper than
+        comparing the raw fields first.
         """
         if not self.created:
             return
         status = self._status()
         responded = self.responded_at
-        in_review = self._in_review()
-        # Compare raw fields first: most steps change something, but formatting is the cost.
-        key = (
-            status,
-            self.priority,
-            self.intent,
-            self.owner_id,
-            self.manager_id,
-            self.due_pt if self.timed else None,
-            responded,
-            self.within_sla,
-            self.reason_code or self.breach_reason,
-            self.resolution_note,
-            self.resolved_by,
-            self.warned,
-            self.escalated,
-            self.level,
-            self.meeting_after_escalation,
-            self.stale,
-            in_review,
-        )
-        if key == self.fact_key:
-            return
-        self.fact_key = key
-        self.version += 1
         fact: dict[str, object] = {
             "source": self.source,
             "priority": self.priority,
@@ -959,10 +939,14 @@ class _Lead:
             "escalation_level": self.level,
             "meeting_after_escalation": self.meeting_after_escalation,
             "stale": self.stale,
-            "in_review": in_review,
+            "in_review": self._in_review(),
             "policy_version": self.policy.version,
             "version": self.version,
         }
+        if fact == self.last_fact_data:
+            return
+        self.version += 1
+        fact["version"] = self.version
         self.last_fact_data = fact
         self._emit(MEASURED, self.cursor, fact)
 

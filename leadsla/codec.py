@@ -681,8 +681,6 @@ def encode_output_record(
 OutputRecord = tuple[Instant, str, str, str, bytes]
 """(occurred_at, lead_id, type, event_id, line): sorting these gives SPEC section 7's order."""
 
-_TYPE_PREFIX: dict[str, bytes] = {}
-
 
 def encode_lead_records(
     lead_id: str, outputs: Iterable[tuple[str, Instant, Any]]
@@ -690,27 +688,32 @@ def encode_lead_records(
     """Every output of one lead as :data:`OutputRecord`s, byte for byte :func:`encode_output`.
 
     The hot path of replay: the lead's JSON and its part of the id prefix are made once per lead,
-    the type's once per process, and the instants' text is cached.
+    the type's once per process, and the instants' text and id part are cached.
     """
     lead_json = orjson.dumps(lead_id)
     lead_prefix = f"{len(lead_id)}:{lead_id}".encode()
     records: list[OutputRecord] = []
     append = records.append
-    utc_text = _UTC_TEXT
+    instants = _INSTANT_PARTS
+    types = _TYPE_PARTS
+    dumps = orjson.dumps
     for type_, occurred_at, data in outputs:
-        full, hashed = _data_json(data)
-        type_prefix = _TYPE_PREFIX.get(type_)
-        if type_prefix is None:
-            type_prefix = _TYPE_PREFIX[type_] = f"{len(type_)}:{type_}".encode()
-            _TYPE_JSON[type_] = orjson.dumps(type_)
-        event_id = sha256(lead_prefix + type_prefix + b"%d\x00" % occurred_at + hashed).hexdigest()[
-            :32
-        ]
-        at_text = utc_text.get(occurred_at)
-        if at_text is None:
-            if len(utc_text) >= _UTC_TEXT_LIMIT:
-                utc_text.clear()
-            at_text = utc_text[occurred_at] = format_utc(occurred_at).encode()
+        if _SUPPRESSED in data:
+            full, hashed = _data_json(data)
+        else:
+            full = hashed = dumps(data, option=_SORTED)
+        type_parts = types.get(type_)
+        if type_parts is None:
+            type_parts = types[type_] = (f"{len(type_)}:{type_}".encode(), orjson.dumps(type_))
+        instant_parts = instants.get(occurred_at)
+        if instant_parts is None:
+            if len(instants) >= _UTC_TEXT_LIMIT:
+                instants.clear()
+            instant_parts = instants[occurred_at] = (
+                b"%d\x00" % occurred_at,
+                format_utc(occurred_at).encode(),
+            )
+        event_id = sha256(lead_prefix + type_parts[0] + instant_parts[0] + hashed).hexdigest()[:32]
         append(
             (
                 occurred_at,
@@ -718,10 +721,14 @@ def encode_lead_records(
                 type_,
                 event_id,
                 b'{"event_id":"%s","type":%s,"lead_id":%s,"occurred_at":"%s","data":%s}'
-                % (event_id.encode(), _TYPE_JSON[type_], lead_json, at_text, full),
+                % (event_id.encode(), type_parts[1], lead_json, instant_parts[1], full),
             )
         )
     return records
+
+
+_TYPE_PARTS: dict[str, tuple[bytes, bytes]] = {}
+_INSTANT_PARTS: dict[Instant, tuple[bytes, bytes]] = {}
 
 
 def decode_output(value: bytes | str) -> dict[str, Any]:

@@ -27,6 +27,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO, TypeVar
 
@@ -387,16 +388,13 @@ def _replay_work(index: int, loaded: LoadedEvents, clock: Instant | None) -> Any
     summary = ReplaySummary()
     records: list[OutputRecord] = []
     if clock is not None:
-        by_type = summary.outputs_by_type
 
         def keep(result: LeadResult) -> None:
-            outputs = result.outputs
-            if outputs:
-                records.extend(encode_lead_records(result.lead_id, outputs))
-                for output in outputs:
-                    by_type[output.type] += 1
+            if result.outputs:
+                records.extend(encode_lead_records(result.lead_id, result.outputs))
 
         fold(loaded, policy, clock, summary, keep)
+        summary.outputs_by_type.update(map(itemgetter(2), records))
     else:
         summary.events_read = loaded.events_read
         summary.invalid_lines = len(loaded.invalid)
