@@ -137,7 +137,7 @@ class BusinessCalendar:
                 idle = 0
                 remaining -= total
             elif k * _CHUNK > _LAST_INSTANT:
-                raise ValueError("the business time runs past the end of the year 9999")
+                raise ValueError("the business time runs past the years 1-9999")
             else:
                 idle += 1
                 if idle >= _MAX_IDLE_CHUNKS:
