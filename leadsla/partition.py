@@ -28,8 +28,7 @@ from typing import BinaryIO, TextIO
 
 import orjson
 
-from .codec import InvalidEvent, OutputRecord, decode_line
-from .schemas.common import timestamp_micros
+from .codec import InvalidEvent, OutputRecord, decode_line, timestamp_micros
 
 PARTITION_BYTES = 24 << 20
 """Input bytes per partition (about 100,000 events): what one process holds at a time."""
