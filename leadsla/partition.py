@@ -57,12 +57,61 @@ def partition_count(size: int, jobs: int) -> int:
 _NO_TIME = -(1 << 62)
 
 
-def lead_key(raw: bytes, lineno: int) -> tuple[str | None, int]:
-    """(the lead a line belongs to as the codec will decode it, or None for an unusable line;
-    an instant at or after the line's occurred_at if it is a valid event, else ``_NO_TIME``).
+class LatestBound:
+    """An upper bound of the latest ``occurred_at`` among the valid events of a file, cheaply.
 
-    The instant bounds the replay's default clock (the latest occurred_at of a valid event)
-    from above; it is exact unless the line turns out to be invalid, which the caller checks.
+    Plain UTC texts (``YYYY-MM-DDTHH:MM:SS[.f]Z``, what most producers write) are compared by
+    their first 19 characters, which sort like the instants they name; only the texts that tie
+    for the greatest are parsed, at the end. Any other text is parsed at once. The bound is exact
+    unless the greatest-looking text belongs to an invalid line (the caller checks that); it is
+    None when it cannot be known this way (the greatest-looking texts are not timestamps).
+    """
+
+    __slots__ = ("_exact", "_head", "_texts")
+
+    def __init__(self) -> None:
+        self._exact = _NO_TIME
+        self._head = ""
+        self._texts: set[str] = set()
+
+    def add_text(self, text: str) -> None:
+        if len(text) >= 20 and text[19] in ".Z" and text[-1] == "Z" and text[10] == "T":
+            head = text[:19]
+            if head > self._head:
+                self._head = head
+                self._texts = {text}
+            elif head == self._head:
+                self._texts.add(text)
+            return
+        try:
+            at = timestamp_micros(text)
+        except ValueError:
+            return  # not a timestamp: the line is invalid and does not count
+        if at > self._exact:
+            self._exact = at
+
+    def add_instant(self, at: int) -> None:
+        if at > self._exact:
+            self._exact = at
+
+    def value(self) -> int | bool | None:
+        """The bound; None: no line looks like an event; False: unknown (decode to find it)."""
+        best = self._exact
+        if self._texts:
+            parsed = []
+            for text in self._texts:
+                try:
+                    parsed.append(timestamp_micros(text))
+                except ValueError:
+                    return False  # the greatest-looking text is no timestamp: cannot bound
+            best = max(best, *parsed)
+        return None if best == _NO_TIME else best
+
+
+def lead_key(raw: bytes, lineno: int, latest: LatestBound | None = None) -> str | None:
+    """The lead a line belongs to, as the codec will decode it; None for an unusable line.
+
+    With ``latest``, the line's ``occurred_at`` is added to it when the line looks like an event.
     """
     try:
         obj = orjson.loads(raw)
@@ -72,10 +121,9 @@ def lead_key(raw: bytes, lineno: int) -> tuple[str | None, int]:
         lead = obj.get("lead_id")
         at = obj.get("occurred_at")
         if type(lead) is str and type(at) is str:
-            try:
-                return lead, timestamp_micros(at)
-            except ValueError:
-                pass
+            if latest is not None:
+                latest.add_text(at)
+            return lead
     # The rare shapes (a CloudEvent, an odd field, a byte-order mark): ask the codec itself.
     try:
         event = decode_line(raw)
@@ -85,8 +133,10 @@ def lead_key(raw: bytes, lineno: int) -> tuple[str | None, int]:
         with contextlib.suppress(InvalidEvent):
             event = decode_line(raw[3:])
     if event is None:
-        return None, _NO_TIME
-    return event.lead_id, event.occurred_at
+        return None
+    if latest is not None:
+        latest.add_instant(event.occurred_at)
+    return event.lead_id
 
 
 def partition_of(lead_id: str | None, partitions: int) -> int:
@@ -103,11 +153,10 @@ def spill(
     progress: TextIO | None = None,
     total_bytes: int = 0,
     progress_every: int = 20_000,
-) -> tuple[list[Path], int, int | None]:
+) -> tuple[list[Path], int, int | bool | None]:
     """Route every line of ``stream`` to its partition's spill file.
 
-    Returns (paths, lines read, an upper bound of the latest occurred_at of a valid event or
-    None when no line looks like an event; see :func:`lead_key`).
+    Returns (paths, lines read, :meth:`LatestBound.value` of every line).
     """
     from .replay import progress_bar  # the one progress bar of replay
 
@@ -116,16 +165,13 @@ def spill(
     pending: list[list[bytes]] = [[] for _ in range(partitions)]
     sizes = [0] * partitions
     lineno = 0
-    latest = _NO_TIME
+    latest = LatestBound()
     try:
         for lineno, raw in enumerate(stream, start=1):
             if progress is not None and lineno % progress_every == 0:
                 progress.write(progress_bar(stream.tell(), total_bytes, lineno))
                 progress.flush()
-            lead, at = lead_key(raw, lineno)
-            if at > latest:
-                latest = at
-            i = partition_of(lead, partitions)
+            i = partition_of(lead_key(raw, lineno, latest), partitions)
             if not raw.endswith(b"\n"):
                 raw += b"\n"
             record = b"%d %s" % (lineno, raw)
@@ -143,7 +189,7 @@ def spill(
             f.close()
     if progress is not None and lineno >= progress_every:
         progress.write(progress_bar(total_bytes, total_bytes, lineno) + "\n")
-    return paths, lineno, None if latest == _NO_TIME else latest
+    return paths, lineno, latest.value()
 
 
 def spilled_lines(path: Path) -> Iterator[tuple[int, bytes]]:

@@ -310,6 +310,11 @@ def _init_state(state: dict[str, Any]) -> None:
     _STATE.update(state)
 
 
+def _latest_task(index: int) -> Instant | None:
+    """The latest occurred_at of the partition's valid events."""
+    return decode_lines(spilled_lines(_STATE["folder"] / f"spill-{index:04d}.lines")).latest
+
+
 def _work_task(index: int) -> tuple[Instant | None, Any]:
     """A partition's events through the work: (the partition's latest valid instant, result)."""
     folder: Path = _STATE["folder"]
@@ -366,8 +371,12 @@ def run_partitioned(
     # Without --now the clock is the latest occurred_at of a valid event. The spill read an
     # upper bound of it from every line; it is exact unless the latest-looking line is invalid,
     # in which case the partitions, which decode for real, tell, and the work runs again.
-    clock = now if now is not None else bound
-    state: dict[str, Any] = {"folder": folder, "work": work, "clock": clock}
+    state: dict[str, Any] = {"folder": folder, "work": work}
+    if now is None and bound is False:  # no cheap bound: decode once to find the clock
+        found = [x for x in _map(jobs, state, _latest_task, partitions) if x is not None]
+        bound = max(found) if found else None
+    clock = now if now is not None else (None if bound is False else bound)
+    state["clock"] = clock
     done = _map(jobs, state, _work_task, partitions)
     if now is None:
         found = [latest for latest, _ in done if latest is not None]

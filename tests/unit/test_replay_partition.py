@@ -202,10 +202,17 @@ def test_the_summary_adds_up_with_every_kind_of_line(tmp_path: Path) -> None:
     assert len(outputs) == 1
 
 
-def test_the_default_clock_is_right_when_the_latest_looking_line_is_invalid(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "bad_at",
+    ["2026-03-09T09:00:00Z", "2026-03-09T09:00:00+01:00", "9999-99-99T99:99:99Z"],
+    ids=["later_invalid_event", "later_invalid_event_with_offset", "not_a_timestamp"],
+)
+def test_the_default_clock_is_right_when_the_latest_looking_line_is_invalid(
+    tmp_path: Path, bad_at: str
+) -> None:
     """The spill bounds the clock from the raw lines; an invalid latest line must not move it."""
     lines = _mixed_lines()[:20]
-    lines.append(_ev("bad", "lead.created", "L-x", "2026-03-09T09:00:00Z", source=""))  # invalid
+    lines.append(_ev("bad", "lead.created", "L-x", bad_at, source=""))  # invalid
     events = tmp_path / "events.jsonl"
     events.write_text("\n".join(lines) + "\n")
     policy = tmp_path / "policy.toml"
@@ -227,9 +234,10 @@ def test_lines_of_one_lead_land_in_one_partition_whatever_their_shape() -> None:
         {"specversion": "1.0", "id": "c", "source": "crm", "type": "x", "data": json.loads(plain)}
     ).encode()
     bom = b"\xef\xbb\xbf" + plain
-    keys = {lead_key(plain, 5)[0], lead_key(cloud, 6)[0], lead_key(bom, 1)[0]}
+    keys = {lead_key(plain, 5), lead_key(cloud, 6), lead_key(bom, 1)}
     assert keys == {"L-7"}
-    assert lead_key(b"{not json", 3) == (None, lead_key(b"[]", 4)[1])
+    assert lead_key(b"{not json", 3) is None
+    assert lead_key(b"[]", 4) is None
     assert {partition_of("L-7", 5) for _ in range(3)} == {partition_of("L-7", 5)}
 
 
