@@ -30,8 +30,8 @@ import orjson
 
 from .codec import InvalidEvent, OutputRecord, decode_line, timestamp_micros
 
-PARTITION_BYTES = 24 << 20
-"""Input bytes per partition (about 100,000 events): what one process holds at a time."""
+PARTITION_BYTES = 12 << 20
+"""Input bytes per partition (50,000 to 70,000 events): what one process holds at a time."""
 PARALLEL_BYTES = 2 << 20
 """Below this size the replay runs in one process: starting workers would cost more."""
 _FLUSH_BYTES = 1 << 20
