@@ -11,7 +11,8 @@ For each, interleaved, ``--repeat`` times: the parse floor (read the file and ``
 every line, in this process) and ``lead-sla replay`` in a child process with one job and with
 every core (and, with ``--baseline DIR``, an older checkout's replay, for before/after). Each
 replay's wall time, CPU time (the child and its workers) and peak RSS (summed over the child and
-its workers, sampled every 20 ms) are recorded; every run's output must be byte-identical.
+its workers, sampled every 20 ms, as proportional set size: forked workers share pages) are
+recorded; every run's output must be byte-identical.
 
 It prints a markdown table with medians and the ratio to the parse floor of the same run; with
 ``--scale`` it also replays growing prefixes (200,000, 1,000,000, 2,000,000 events) once each
@@ -129,18 +130,31 @@ def parse_floor(path: Path) -> int:
     return n
 
 
+def _memory_kib(pid: int) -> int:
+    """A process's proportional set size (shared pages split among their users), else its RSS."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def _tree_rss_kib(pid: int) -> int:
-    """Resident memory of a process and all its descendants (KiB)."""
+    """Memory of a process and all its descendants (KiB): forked workers share pages with their
+    parent, so the sum of proportional set sizes, not of resident sizes, is what they take."""
     total = 0
     todo = [pid]
     while todo:
         p = todo.pop()
         try:
-            with open(f"/proc/{p}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-                        break
+            total += _memory_kib(p)
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/children") as f:
                     todo.extend(int(c) for c in f.read().split())
@@ -175,7 +189,8 @@ def run_child(argv: list[str], env: dict[str, str] | None = None) -> dict[str, A
     return {
         "wall": wall,
         "cpu": usage.ru_utime + usage.ru_stime,
-        "peak_rss_mib": max(peak, usage.ru_maxrss) / 1024,
+        "peak_rss_mib": peak / 1024,
+        "max_rss_one_process_mib": usage.ru_maxrss / 1024,
         "stderr": stderr,
     }
 
@@ -237,7 +252,7 @@ def measure_workload(
                 "median_cpu_seconds": round(statistics.median(r["cpu"] for r in found), 3),
                 "events_per_second": round(events / wall),
                 "x_parse_floor": round(wall / floor, 1),
-                "peak_rss_mib": round(max(r.get("peak_rss_mib", 0.0) for r in found)),
+                "peak_rss_mib": round(statistics.median(r.get("peak_rss_mib", 0.0) for r in found)),
                 "runs_wall_seconds": [round(r["wall"], 3) for r in found],
             }
         )
@@ -259,7 +274,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"({w['outputs_per_event']} per event)\n"
         )
         lines.append(
-            "| measurement | median s | median CPU s | events/s | x parse floor | peak RSS MiB |"
+            "| measurement | median s | median CPU s | events/s | x parse floor | peak memory MiB |"
         )
         lines.append("|---|---:|---:|---:|---:|---:|")
         for r in w["rows"]:
@@ -271,7 +286,7 @@ def markdown(results: dict[str, Any]) -> str:
             )
         lines.append("")
     if results.get("scale"):
-        lines.append("| events (unanswered workload, every core) | wall s | peak RSS MiB |")
+        lines.append("| events (unanswered workload, every core) | wall s | peak memory MiB |")
         lines.append("|---:|---:|---:|")
         for s in results["scale"]:
             lines.append(f"| {s['events']:,} | {s['wall_seconds']:.1f} | {s['peak_rss_mib']:,} |")
