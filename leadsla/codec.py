@@ -183,10 +183,18 @@ def decode_input(
 
 def decode_line(line: bytes | str) -> InputEvent:
     """One JSON line (replay) as an engine event; structured CloudEvents are accepted too."""
-    obj = _loads(line)
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEvent(_json_problem(line, exc)) from None
+    if type(obj) is not dict:
+        raise InvalidEvent(f"not a JSON object: the event is {_json_kind(obj)}")
     if "specversion" in obj:
         return _decode_structured(obj)
-    return decode_envelope(obj)
+    event = decode_envelope_fast(obj)  # decode_envelope, one call less on replay's hot path
+    if event is not None:
+        return event
+    return decode_envelope_validated(obj)
 
 
 def _loads(value: bytes | str) -> dict[str, Any]:

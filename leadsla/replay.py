@@ -235,8 +235,9 @@ def fold(
     summary.blank_lines += loaded.blank_lines
     summary.dead_letters.extend(loaded.invalid)
     after_now = applied_total = duplicates = refused = leads = 0
+    every_event_counts = loaded.latest is not None and loaded.latest <= clock
     for lead_id, events in loaded.by_lead.items():
-        applied = [e for e in events if e.occurred_at <= clock]
+        applied = events if every_event_counts else [e for e in events if e.occurred_at <= clock]
         if len(applied) != len(events):
             after_now += len(events) - len(applied)
             if not applied:
