@@ -166,7 +166,15 @@ def _tree_rss_kib(pid: int) -> int:
 def run_child(argv: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run a command; wall and CPU seconds (with its waited-for children), peak tree RSS."""
     started = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # A neutral working directory: `python -m` puts it first on sys.path, where a checkout's
+    # own leadsla/ would shadow the PYTHONPATH of a baseline.
+    proc = subprocess.Popen(
+        argv,
+        env=env,
+        cwd=tempfile.gettempdir(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     peak = 0
     done = threading.Event()
 
