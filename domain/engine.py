@@ -116,7 +116,7 @@ def evaluate(
     """
     unique: dict[str, InputEvent] = {}
     duplicates = 0
-    versions: dict[str, list[InputEvent]] | None = None
+    versions: dict[str, dict[tuple[type, InputEvent], InputEvent]] | None = None
     for event in events:
         seen = unique.get(event.event_id)
         if seen is None:
@@ -124,18 +124,21 @@ def evaluate(
         elif seen == event and type(seen) is type(event):
             duplicates += 1  # rule 15: an identical repeat changes nothing
         else:
-            # Rule 15: the same event_id with different content. Collect every distinct version;
-            # which one stands is decided below, whatever the order they came in.
+            # Rule 15: the same event_id with different content. Collect every distinct version
+            # (first occurrence kept); which one stands is decided below, whatever the order.
             if versions is None:
                 versions = {}
-            known = versions.setdefault(event.event_id, [seen])
-            if any(v == event and type(v) is type(event) for v in known):
+            known = versions.get(event.event_id)
+            if known is None:
+                known = versions[event.event_id] = {(type(seen), seen): seen}
+            if (type(event), event) in known:
                 duplicates += 1
             else:
-                known.append(event)
+                known[(type(event), event)] = event
     rejected: list[Rejection] = []
     if versions is not None:
-        for event_id, found in versions.items():
+        for event_id, distinct in versions.items():
+            found = list(distinct.values())
             keyed = sorted((e.occurred_at, canonical_json(e), i) for i, e in enumerate(found))
             winner = found[keyed[0][2]]
             unique[event_id] = winner

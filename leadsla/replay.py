@@ -248,11 +248,15 @@ def fold(
         applied_total += len(applied) - result.duplicates - not_applied
         if not_applied:
             refused += not_applied
+            lines = loaded.lines_of.get(lead_id, [])
+            line_of = {id(e): line for e, line in zip(events, lines, strict=True)}
             for rejection in result.rejected:
-                line = loaded.line_number(lead_id, rejection.event)
+                line = line_of.get(id(rejection.event)) or loaded.line_number(
+                    lead_id, rejection.event
+                )
                 summary.dead_letters.append((line, rejection.reason))
             for held in result.held:
-                line = loaded.line_number(lead_id, held)
+                line = line_of.get(id(held)) or loaded.line_number(lead_id, held)
                 summary.dead_letters.append(
                     (line, f"held event for lead {lead_id!r}, whose lead.created never appeared")
                 )

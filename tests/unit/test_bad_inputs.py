@@ -314,3 +314,42 @@ def test_conflicting_lines_are_reported_with_the_line_of_the_version_refused(
 def test_format_utc_keeps_four_digits_at_both_ends() -> None:
     assert format_utc(MIN_INSTANT) == "0001-01-01T00:00:00Z"
     assert format_utc(MAX_INSTANT) == "9999-12-31T23:59:59.999999Z"
+
+
+@pytest.mark.timeout(60)
+def test_thousands_of_versions_of_one_event_and_thousands_of_refusals_stay_cheap(
+    tmp_path: Path,
+) -> None:
+    """Rule 15 and 16 at scale in one lead: no quadratic work (each refusal found by identity)."""
+    lines = [_ev("c", "lead.created", "L", "2026-03-02T09:00:00Z", source="web_form")]
+    lines += [
+        _ev(
+            "a",
+            "lead.activity_logged",
+            "L",
+            "2026-03-02T09:30:00Z",
+            actor_id=f"rep-{n}",
+            actor_kind="automation",
+            kind="autoresponder",
+        )
+        for n in range(4000)
+    ]
+    lines += [
+        _ev(f"x{n}", "lead.status_changed", "L", "2026-03-02T10:00:00Z", status="spam")
+        for n in range(2)
+    ]
+    lines += [
+        _ev(
+            f"r{n}",
+            "lead.breach_resolved",
+            "L",
+            "2026-03-02T09:10:00Z",
+            resolved_by="carol",
+            resolution_note="n",
+        )
+        for n in range(4000)
+    ]
+    code, err, _ = _replay(tmp_path, lines, CALENDAR)
+    assert code == 0 and "Traceback" not in err
+    assert "refused by the engine: 7999" in err, err[-500:]
+    assert err.count("conflicting_duplicate") == 3999
