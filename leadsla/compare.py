@@ -71,8 +71,11 @@ _POLICIES: list[Policy] = []
 """The policies of the running compare, set before the workers start (they inherit them)."""
 
 
-def _tally_work(index: int, loaded: LoadedEvents, clock: Instant | None) -> list[_Tallies]:
-    """One partition under every policy: its tallies per dimension (run in a worker)."""
+def _tally_work(
+    index: int, loaded: LoadedEvents, clock: Instant | None
+) -> tuple[list[_Tallies], list[tuple[int, str]], int]:
+    """One partition under every policy: its tallies per dimension (run in a worker), the
+    lines it could not read and how many events it read."""
     found: list[_Tallies] = []
     for policy in _POLICIES:
         tallies: _Tallies = {dimension: {} for dimension in _DIMENSIONS}
@@ -85,7 +88,7 @@ def _tally_work(index: int, loaded: LoadedEvents, clock: Instant | None) -> list
         if clock is not None:
             fold(loaded, policy, clock, ReplaySummary(), add)
         found.append(tallies)
-    return found
+    return found, list(loaded.invalid), loaded.events_read
 
 
 def _merge_tallies(parts: Iterable[_Tallies]) -> _Tallies:
@@ -161,8 +164,13 @@ def compare(
     *,
     jobs: int | None = None,
     partitions: int | None = None,
+    skipped_lines: list[tuple[int, str]] | None = None,
 ) -> dict[str, list[dict[str, object]]]:
-    """Both policies over the same history, through replay's partitioned path."""
+    """Both policies over the same history, through replay's partitioned path.
+
+    Lines that could not be read are added to ``skipped_lines`` (line, reason); a history with
+    no usable event at all is a ``ValueError``.
+    """
     clock = parse_rfc3339(now) if now is not None else None
     jobs = cpu_jobs() if jobs is None else max(1, jobs)
     _POLICIES[:] = [current, candidate]
@@ -182,8 +190,17 @@ def compare(
         _POLICIES.clear()
         if gc_was_enabled:
             gc.enable()
-    tallies_a = _merge_tallies(part[0] for part in done.results)
-    tallies_b = _merge_tallies(part[1] for part in done.results)
+    tallies_a = _merge_tallies(part[0][0] for part in done.results)
+    tallies_b = _merge_tallies(part[0][1] for part in done.results)
+    skipped = sorted(line for part in done.results for line in part[1])
+    events = sum(part[2] for part in done.results)
+    if skipped_lines is not None:
+        skipped_lines.extend(skipped)
+    if events == 0:
+        raise ValueError(
+            f"no usable event in {events_path}: {done.lines_read} lines read, "
+            f"{len(skipped)} of them invalid"
+        )
     report: dict[str, list[dict[str, object]]] = {}
     for dimension, name in (("source", "by_source"), ("owner_id", "by_owner")):
         report[name] = compare_rows(tallies_a[dimension], tallies_b[dimension])
@@ -221,6 +238,7 @@ def run(args: argparse.Namespace) -> int:
     except PolicyError as exc:
         sys.stderr.write(f"lead-sla compare: policy refused: {exc}\n")
         return 2
+    skipped: list[tuple[int, str]] = []
     try:
         report = compare(
             args.events,
@@ -229,12 +247,17 @@ def run(args: argparse.Namespace) -> int:
             args.now,
             jobs=args.jobs,
             partitions=args.partitions,
+            skipped_lines=skipped,
         )
     except BrokenPipeError:
         raise  # the reader went away; cli.main ends quietly
     except (OSError, ValueError) as exc:
         sys.stderr.write(f"lead-sla compare: {exc}\n")
         return 2
+    for line, reason in skipped:  # as replay reports them
+        sys.stderr.write(f"lead-sla compare: line {line}: {reason}\n")
+    if skipped:
+        sys.stderr.write(f"lead-sla compare: {len(skipped)} invalid lines skipped\n")
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
         return 0

@@ -19,9 +19,11 @@ after ``--now`` (+ blank lines, which are neither events nor errors).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import multiprocessing
 import os
+import shutil
 import sys
 import tempfile
 from collections import Counter
@@ -36,6 +38,7 @@ from .domain.engine import LeadResult, evaluate
 from .domain.events import InputEvent
 from .domain.instant import Instant, format_utc, parse_rfc3339
 from .domain.policy import Policy, PolicyError, load_policy
+from .outputs import OutputError, check_output, open_output
 from .partition import (
     cpu_jobs,
     merge,
@@ -506,30 +509,32 @@ def _chunked(records: list[OutputRecord], size: int = 8192) -> Iterator[list[byt
 
 
 def _write(chunks: Iterator[list[bytes]], out_path: str | None) -> int:
-    out = open(out_path, "wb") if out_path else None  # noqa: SIM115 - closed below
     written = 0
-    try:
-        target = out if out is not None else sys.stdout.buffer
+    with open_output(out_path or "-") as target:  # a file appears whole or not at all
         for chunk in chunks:
             if chunk:
                 written += len(chunk)
                 target.write(b"\n".join(chunk) + b"\n")
-        target.flush()
-    finally:
-        if out is not None:
-            out.close()
     return written
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("events", metavar="EVENTS.jsonl", help="input events, one JSON per line")
+    parser.add_argument(
+        "events",
+        metavar="EVENTS.jsonl",
+        help="input events, one JSON per line ('-': standard input)",
+    )
     parser.add_argument("--policy", required=True, metavar="P.toml", help="the SLA policy")
     parser.add_argument(
         "--now",
         metavar="T",
         help="RFC 3339 instant to advance the clock to (default: the latest occurred_at read)",
     )
-    parser.add_argument("--out", metavar="FILE", help="output file (default: standard output)")
+    parser.add_argument(
+        "--out",
+        metavar="FILE",
+        help="output file, written whole or not at all (default or '-': standard output)",
+    )
     add_scale_arguments(parser)
 
 
@@ -562,8 +567,30 @@ def _positive(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     err = sys.stderr
     try:
+        check_output(args.out or "-", [args.events, args.policy])
+    except OutputError as exc:
+        err.write(f"lead-sla replay: {exc}\n")
+        return 2
+    with _readable(args.events) as events_path:
+        return _run(args, events_path, err)
+
+
+@contextlib.contextmanager
+def _readable(path: str) -> Iterator[str]:
+    """``-`` (standard input) spooled into a file: replay reads its input more than once."""
+    if path != "-":
+        yield path
+        return
+    with tempfile.NamedTemporaryFile(prefix="lead-sla-stdin-", suffix=".jsonl") as spool:
+        shutil.copyfileobj(sys.stdin.buffer, spool)
+        spool.flush()
+        yield spool.name
+
+
+def _run(args: argparse.Namespace, events_path: str, err: TextIO) -> int:
+    try:
         summary = run_replay(
-            args.events,
+            events_path,
             args.policy,
             args.out,
             args.now,
