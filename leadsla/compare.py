@@ -184,7 +184,14 @@ def compare(
             size = os.fstat(stream.fileno()).st_size
             count = partitions if partitions is not None else partition_count(size, jobs)
             done = run_partitioned(
-                stream, _tally_work, Path(tmp), now=clock, jobs=jobs, partitions=max(1, count)
+                stream,
+                _tally_work,
+                Path(tmp),
+                now=clock,
+                jobs=jobs,
+                partitions=max(1, count),
+                progress=sys.stderr if sys.stderr.isatty() else None,  # a bar on a terminal
+                total_bytes=size,
             )
     finally:
         _POLICIES.clear()
