@@ -303,7 +303,16 @@ def step_many(
             )
         events = ()
         held_since = None
-    result = evaluate(state.lead_id, events, now, policy)
+    # An input stamped after the clock (a source clock ahead of ours, or the backlog guard
+    # holding the clock back) waits, as replay's events after --now do: applied now, it would
+    # hide the timers due before it. The lead wakes at its instant.
+    ready = [e for e in events if e.occurred_at <= now]
+    later = min((e.occurred_at for e in events if e.occurred_at > now), default=None)
+    applied = ready if later is not None else events
+    result = evaluate(state.lead_id, applied, now, policy)
+    next_due = result.next_due
+    if later is not None and (next_due is None or later < next_due):
+        next_due = later
     horizon = wall - round(policy.alert_horizon_minutes * MINUTE)
 
     fresh: list[Output] = []
@@ -362,7 +371,7 @@ def step_many(
         retractions.append(retraction(output))
     old_policy = None if legacy_policy is None or known is None else known.get(legacy_policy)
     if state.legacy and accepted and old_policy is not None:
-        under_old = {_digest(o) for o in evaluate(state.lead_id, events, now, old_policy).outputs}
+        under_old = {_digest(o) for o in evaluate(state.lead_id, applied, now, old_policy).outputs}
         kept = []
         for output in legacy:
             if output in state.legacy and _digest(output) not in under_old:
@@ -402,7 +411,7 @@ def step_many(
         fact=fact,
         version=version,
         dead_lettered=lettered | {event_key(r.event) for r in dead},
-        next_due=result.next_due,
+        next_due=next_due,
         policy_version=policy.version,
         held_since=held_since,
         held_records=held_records,

@@ -170,22 +170,38 @@ class Worker:
     # ------------------------------------------------------------------ the agent
 
     async def process(self, stream: faust.StreamT[bytes]) -> None:
+        """The agent: records in batches, each acknowledged only once it was handled.
+
+        A batch is what the stream has ready: records are gathered while more are already
+        waiting in the stream's queue (up to ``batch_max``), and handled as soon as none is.
+        Under load that makes batches of hundreds; when traffic is light, a record is handled
+        the moment it arrives. Acknowledgements are manual: a record is acknowledged after its
+        outputs were acknowledged by the broker and its lead's state was stored, never before
+        (faust's ``take()`` acknowledges its buffer when it is interrupted, and after a
+        rebalance it was seen to stall: this loop does neither).
+        """
         batch_max = self.settings.batch_max
-        within = self.settings.batch_within_s
-        # faust-streaming's StreamT does not declare take_events (Stream has it).
-        take_events = stream.take_events  # type: ignore[attr-defined]
-        async for events in take_events(batch_max, within=within):
+        stream.enable_acks = False
+        channel = cast("faust.ChannelT[bytes]", stream.channel)
+        pending: list[EventT[bytes]] = []
+        event: EventT[bytes]
+        async for event in stream.events():
+            pending.append(event)
+            if len(pending) < batch_max and not channel.empty():
+                continue  # more is already waiting: take it into this batch
+            batch, pending = pending, []
             try:
-                await self.handle_batch(events)
+                await self.handle_batch(batch)
             except asyncio.CancelledError:
-                raise
+                raise  # not acknowledged: read again after the restart or the rebalance
             except Exception:
                 # Per-record failures are dead letters already (process.py); anything else here
-                # is the worker's own fault. Leaving the loop would let take_events acknowledge
-                # the batch and lose it, so stop at once, before any commit: the batch is read
+                # is the worker's own fault. Stop at once, before any commit: the batch is read
                 # again after the restart (at-least-once).
                 log.exception("lead-sla worker: a batch failed; stopping so it is not lost")
                 os._exit(70)
+            for handled in batch:
+                await stream.ack(handled)
 
     async def handle_batch(self, events: Sequence[EventT[bytes]]) -> None:
         """One batch: decode every record, then each lead of the batch is evaluated once.
