@@ -11,6 +11,7 @@ Command line (from the repository root, with the project's virtualenv)::
     python -m devtools.kafka_local start  [--version V] [--state-file F] [--timeout S]
     python -m devtools.kafka_local status [--state-file F]
     python -m devtools.kafka_local stop   [--state-file F]
+    python -m devtools.kafka_local restart [--state-file F] [--timeout S] [--down S]
 
 ``start`` prints only the bootstrap address (``127.0.0.1:PORT``) on standard output, so
 ``BOOTSTRAP=$(python -m devtools.kafka_local start)`` works; progress goes to standard error. The
@@ -21,6 +22,12 @@ Python::
 
     with LocalKafka() as kafka:     # the broker dies with this process, even on kill -9
         use(kafka.bootstrap)
+        kafka.restart()             # same port, same data: clients see an outage, then carry on
+
+``restart`` (CLI) and ``LocalKafka.restart()`` stop the broker and start it again on the same
+port with the same data folder (topics, records and committed offsets survive);
+``restart_broker_at(bootstrap)`` restarts a broker this process started, found by its address
+(the integration tests' session broker).
 
 Settings: ``KAFKA_VERSION`` (or ``--version``; default 3.9.2) and ``LEADSLA_KAFKA_CACHE`` (the
 cache root; default ``<repo>/.cache/kafka``; jars go to ``<root>/<version>/lib``). Optional:
@@ -484,6 +491,7 @@ class LocalKafka:
         self.run_dir: Path | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self._bootstrap: str | None = None
+        self._port: int | None = None
         self.startup_seconds: float | None = None
 
     @property
@@ -524,6 +532,7 @@ class LocalKafka:
             self._discard()
             raise
         self.startup_seconds = time.monotonic() - started
+        _RUNNING[id(self)] = self
         self.log(
             f"Kafka {self.version} ready at {self._bootstrap} in {self.startup_seconds:.1f}s "
             f"(pid {self.process.pid if self.process else '?'}, log {self.log_file})"
@@ -541,8 +550,7 @@ class LocalKafka:
         level = os.environ.get("LEADSLA_KAFKA_LOG_LEVEL", "INFO")
         _, log_opt = _log_config(self.version, self.run_dir, level)
         java = _java()
-        classpath = f"{lib}/*"
-        common = [log_opt, "-Djava.awt.headless=true", "-cp", classpath]
+        common = _jvm_common(log_opt, lib)
 
         fmt_cmd = [
             java,
@@ -579,10 +587,19 @@ class LocalKafka:
             )
         self.log(f"storage formatted in {time.monotonic() - t0:.1f}s")
 
-        extra = os.environ.get("LEADSLA_KAFKA_JAVA_OPTS", "").split()
-        cmd = [java, "-Xmx512m", "-Xms128m", *extra, *common, "kafka.Kafka", str(props)]
+        self._port = port
+        self._launch(lib, fresh=True)
+
+    def _launch(self, lib: Path, *, fresh: bool) -> None:
+        """Run ``kafka.Kafka`` on this broker's folder (formatted already); wait until it answers.
+
+        ``fresh``: a new log file; else the log is appended to (a restart).
+        """
+        assert self.run_dir is not None and self._port is not None
+        cmd = broker_command(self.version, lib, self.run_dir)
         log_file = self.run_dir / "server.log"
-        with open(log_file, "wb") as out:
+        log_offset = 0 if fresh or not log_file.exists() else log_file.stat().st_size
+        with open(log_file, "wb" if fresh else "ab") as out:
             self.process = subprocess.Popen(
                 cmd,
                 stdin=subprocess.DEVNULL,
@@ -593,7 +610,7 @@ class LocalKafka:
                 preexec_fn=_pdeathsig_preexec() if self.die_with_parent else None,
             )
         self._bootstrap = None
-        bootstrap = f"127.0.0.1:{port}"
+        bootstrap = f"127.0.0.1:{self._port}"
         info = {
             "pid": self.process.pid,
             "bootstrap": bootstrap,
@@ -612,7 +629,7 @@ class LocalKafka:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 text = log_file.read_text(errors="replace")
-                if "Address already in use" in text:
+                if "Address already in use" in text[log_offset:]:
                     raise _PortTaken()
                 raise KafkaLocalError(
                     f"the broker exited with code {self.process.returncode} while starting: "
@@ -637,6 +654,26 @@ class LocalKafka:
         self._discard(timeout)
         self.log(f"broker stopped and its data removed in {time.monotonic() - stopped:.1f}s")
 
+    def restart(self, timeout: float = STOP_TIMEOUT_S, down_s: float = 0.0) -> str:
+        """Stop the broker (SIGTERM, SIGKILL after ``timeout``) and start it again on the SAME
+        port with the SAME data; returns the (unchanged) bootstrap address once it answers.
+
+        ``down_s``: extra seconds to stay down between the stop and the start. The topics, their
+        records and the committed consumer offsets survive; clients see a broker outage.
+        """
+        if self.process is None or self.run_dir is None or self._port is None:
+            raise KafkaLocalError("restart: this broker is not running")
+        started = time.monotonic()
+        _terminate(self.process.pid, timeout, self.process, self.log)
+        self.process = None
+        self._bootstrap = None
+        if down_s > 0:
+            time.sleep(down_s)
+        lib = fetch_jars(self.version, self.root, self.log)
+        _relaunch_on_same_port(lambda: self._launch(lib, fresh=False), self.log)
+        self.log(f"broker restarted at {self._bootstrap} in {time.monotonic() - started:.1f}s")
+        return self.bootstrap
+
     def _discard(self, timeout: float = STOP_TIMEOUT_S) -> None:
         if self.process is not None:
             _terminate(self.process.pid, timeout, self.process, self.log)
@@ -648,10 +685,63 @@ class LocalKafka:
             with contextlib.suppress(FileNotFoundError):
                 self.state_file.unlink()
         self._bootstrap = None
+        self._port = None
+        _RUNNING.pop(id(self), None)
 
 
 class _PortTaken(Exception):
     pass
+
+
+_RUNNING: dict[int, LocalKafka] = {}
+"""The brokers this process started and has not stopped yet (for ``restart_broker_at``)."""
+
+
+def restart_broker_at(bootstrap: str, down_s: float = 0.0) -> str:
+    """Restart the broker at ``bootstrap`` that THIS process started (``LocalKafka.restart``).
+
+    For tests that get only the session broker's address: raises :class:`KafkaLocalError` when
+    no broker of this process answers at that address.
+    """
+    for broker in list(_RUNNING.values()):
+        if broker._bootstrap == bootstrap:
+            return broker.restart(down_s=down_s)
+    raise KafkaLocalError(f"no local broker started by this process is at {bootstrap}")
+
+
+def _relaunch_on_same_port(launch: Callable[[], None], log: Callable[[str], None]) -> None:
+    """Run ``launch`` until the old listener's port is free again (a few seconds at most)."""
+    for attempt in range(1, 11):
+        try:
+            launch()
+            return
+        except _PortTaken:
+            if attempt == 10:
+                raise KafkaLocalError("the broker's port stayed taken after a restart") from None
+            log("the port is still taken after the stop; retrying in 1 s")
+            time.sleep(1.0)
+
+
+def _jvm_common(log_opt: str, lib: Path) -> list[str]:
+    return [log_opt, "-Djava.awt.headless=true", "-cp", f"{lib}/*"]
+
+
+def broker_command(version: str, lib: Path, run_dir: Path) -> list[str]:
+    """The ``kafka.Kafka`` command line for a broker folder made by :class:`LocalKafka`."""
+    if major_version(version) >= 4:
+        log_opt = f"-Dlog4j2.configurationFile={run_dir / 'log4j2.properties'}"
+    else:
+        log_opt = f"-Dlog4j.configuration=file:{run_dir / 'log4j.properties'}"
+    extra = os.environ.get("LEADSLA_KAFKA_JAVA_OPTS", "").split()
+    return [
+        _java(),
+        "-Xmx512m",
+        "-Xms128m",
+        *extra,
+        *_jvm_common(log_opt, lib),
+        "kafka.Kafka",
+        str(run_dir / "server.properties"),
+    ]
 
 
 # --------------------------------------------------------------------------- state-file commands
@@ -688,6 +778,51 @@ def stop_from_state(
     with contextlib.suppress(FileNotFoundError):
         state_file.unlink()
     return was_running
+
+
+def restart_from_state(
+    state_file: Path,
+    timeout: float = STOP_TIMEOUT_S,
+    startup_timeout: float = 60.0,
+    down_s: float = 0.0,
+    log: Callable[[str], None] = _log,
+) -> str:
+    """Restart the broker a state file names on the same port and data; its bootstrap address.
+
+    The broker is stopped (SIGTERM, SIGKILL after ``timeout``) if it runs, then started again
+    detached from this process (like ``start``); the state file gets the new pid.
+    """
+    state = read_state(state_file)
+    if state is None:
+        raise KafkaLocalError(f"no broker recorded in {state_file}: `start` one first")
+    run_dir = Path(str(state["run_dir"]))
+    if not (run_dir / "server.properties").is_file():
+        raise KafkaLocalError(f"the broker's folder {run_dir} is gone: `stop`, then `start`")
+    if _running(state):
+        _terminate(int(state["pid"]), timeout, None, log)
+    if down_s > 0:
+        time.sleep(down_s)
+    bootstrap = str(state["bootstrap"])
+    kafka = LocalKafka(
+        str(state["version"]),
+        state_file=state_file,
+        startup_timeout=startup_timeout,
+        die_with_parent=False,
+        log=log,
+    )
+    kafka.run_dir = run_dir
+    kafka._port = int(bootstrap.rpartition(":")[2])
+    lib = fetch_jars(kafka.version, kafka.root, log)
+    started = time.monotonic()
+    try:
+        _relaunch_on_same_port(lambda: kafka._launch(lib, fresh=False), log)
+    except BaseException:
+        if kafka.process is not None:  # never leave a half-started broker behind
+            _terminate(kafka.process.pid, timeout, kafka.process, log)
+        raise
+    log(f"broker restarted at {kafka.bootstrap} in {time.monotonic() - started:.1f}s")
+    kafka.process = None  # detach: the broker outlives this command; `stop` ends it
+    return kafka.bootstrap
 
 
 # --------------------------------------------------------------------------- CLI
@@ -737,6 +872,16 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return 0 if reason is None else 1
 
 
+def _cmd_restart(args: argparse.Namespace) -> int:
+    print(
+        restart_from_state(
+            Path(args.state_file), args.stop_timeout, args.timeout, down_s=args.down
+        ),
+        flush=True,
+    )
+    return 0
+
+
 def _cmd_stop(args: argparse.Namespace) -> int:
     if stop_from_state(Path(args.state_file), args.timeout):
         _log("broker stopped and its data removed")
@@ -756,6 +901,12 @@ def main(argv: list[str] | None = None) -> int:
         ("start", _cmd_start, "start a broker in the background (prints its bootstrap address)"),
         ("status", _cmd_status, "is the broker running and answering?"),
         ("stop", _cmd_stop, "stop the broker and remove its data"),
+        (
+            "restart",
+            _cmd_restart,
+            "stop the broker and start it again on the same port with the same data "
+            "(prints its bootstrap address)",
+        ),
     ):
         p = sub.add_parser(name, help=helptext, description=helptext)
         p.set_defaults(func=func)
@@ -771,8 +922,18 @@ def main(argv: list[str] | None = None) -> int:
                 default=str(default_state_file()),
                 help="where the running broker is recorded (default %(default)s)",
             )
-        if name == "start":
+        if name in ("start", "restart"):
             p.add_argument("--timeout", type=float, default=60.0, help="startup limit, seconds")
+        if name == "restart":
+            p.add_argument(
+                "--stop-timeout",
+                type=float,
+                default=STOP_TIMEOUT_S,
+                help="SIGTERM grace before SIGKILL, seconds",
+            )
+            p.add_argument(
+                "--down", type=float, default=0.0, help="seconds to stay down (default 0)"
+            )
         if name == "stop":
             p.add_argument(
                 "--timeout", type=float, default=STOP_TIMEOUT_S, help="SIGTERM grace, seconds"

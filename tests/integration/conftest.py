@@ -328,3 +328,41 @@ def faust_app_running() -> Callable[..., contextlib.AbstractAsyncContextManager[
             await asyncio.wait_for(app.stop(), 30.0)
 
     return running
+
+
+# --------------------------------------------------------------------------- live worker tests
+
+
+@pytest.fixture(autouse=True)
+def _kafka_test_longer_limit(
+    request: pytest.FixtureRequest, _kafka_test_time_limit: None
+) -> Iterator[None]:
+    """``@pytest.mark.kafka(limit_s=N)``: a longer limit than the default for one test.
+
+    Runs after ``_kafka_test_time_limit`` (it depends on it) and re-arms the same alarm and
+    hard limit; ``_kafka_test_time_limit`` disarms both on the way out.
+    """
+    marker = request.node.get_closest_marker("kafka")
+    limit = marker.kwargs.get("limit_s") if marker is not None else None
+    if limit is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    limit = float(limit) * float(os.environ.get("LEADSLA_KAFKA_LIMIT_FACTOR", "1"))
+    signal.setitimer(signal.ITIMER_REAL, limit)
+    faulthandler.dump_traceback_later(limit + HARD_LIMIT_EXTRA_S, exit=True)
+    yield
+
+
+@pytest.fixture
+def worker_env(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[..., Any]:
+    """Factory: a fresh ``worker_harness.WorkerEnv`` (prefix, app id, data folder) on the
+    session's broker; keyword arguments override its fields (partitions, store, ...)."""
+    from .worker_harness import WorkerEnv
+
+    def make(**overrides: Any) -> WorkerEnv:
+        root = tmp_path_factory.mktemp("worker")
+        return WorkerEnv(bootstrap=kafka_bootstrap, data_root=root, **overrides)
+
+    return make
