@@ -334,12 +334,23 @@ class Feed:
         self.sent = 0
 
     def send(self, event_: Mapping[str, Any]) -> None:
+        """Queue one event on its default topic, keyed by its lead (``flush`` waits for it)."""
         key = str(event_["lead_id"]).encode()
-        self.send_raw(self.env.topic(route(event_)), key, orjson.dumps(event_))
-
-    def send_raw(self, topic: str, key: bytes | None, value: bytes) -> None:
-        self.producer.send(topic, key=key, value=value)
+        self.producer.send(self.env.topic(route(event_)), key=key, value=orjson.dumps(event_))
         self.sent += 1
+
+    def send_raw(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Sequence[tuple[str, bytes | None]] = (),
+    ) -> tuple[int, int]:
+        """Send one record and wait for it: its (partition, offset)."""
+        future = self.producer.send(topic, key=key, value=value, headers=list(headers) or None)
+        self.sent += 1
+        metadata = future.get(timeout=30)
+        return int(metadata.partition), int(metadata.offset)
 
     def send_all(self, events: Iterable[Mapping[str, Any]]) -> None:
         for item in events:
@@ -488,7 +499,10 @@ class OutputLog:
         deadline = time.monotonic() + timeout_s
         while not predicate(self.records):
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+                raise AssertionError(
+                    f"timed out after {timeout_s}s waiting for {what}; outputs so far: "
+                    f"{dict(type_counts(self.records))}"
+                )
             self.poll(0.2)
         return self.records
 
@@ -742,3 +756,57 @@ def type_counts(records: Iterable[Out]) -> Counter[str]:
         elif r.topic != "sla.facts":
             counts[r.type] += 1
     return counts
+
+
+# --------------------------------------------------------------------------- one-call set-up
+
+
+def write_policy(env: WorkerEnv, text: str, name: str = "policy.toml") -> Path:
+    path = env.data_root / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def launch(env: WorkerEnv, policy_path: Path, *names: str, timeout_s: float = 90) -> list[Worker]:
+    """Create the topics, start one worker per name (default one, ``w1``) in one group and
+    wait until the group is Stable with all of them."""
+    env.create_topics()
+    procs = [Worker(env, policy_path, name) for name in (names or ("w1",))]
+    for proc in procs:
+        proc.start()
+    try:
+        wait_group_stable(env.bootstrap, env.app_id, len(procs), timeout_s, *procs)
+    except BaseException:
+        for proc in procs:
+            proc.kill()
+        raise
+    return procs
+
+
+def facts_of(log: OutputLog) -> dict[str, Any]:
+    """The worker's latest fact per lead so far (``version`` removed)."""
+    return live_final_facts(log.records)
+
+
+def restart_session_broker(bootstrap: str) -> str:
+    """Restart the test session's broker on the same port and data (``devtools.kafka_local``).
+
+    The session's own local broker when this process started it; else the broker named by the
+    state file in ``LEADSLA_KAFKA_STATE_FILE`` (``python -m devtools.kafka_local start
+    --state-file F``, with ``KAFKA_BOOTSTRAP_SERVERS`` pointing at it). Skips (fails under
+    ``CI=true``) when neither applies: a foreign broker is not ours to restart.
+    """
+    import pytest
+
+    from devtools.kafka_local import KafkaLocalError, restart_broker_at, restart_from_state
+
+    try:
+        return restart_broker_at(bootstrap)
+    except KafkaLocalError as exc:
+        state_file = os.environ.get("LEADSLA_KAFKA_STATE_FILE")
+        if state_file:
+            return restart_from_state(Path(state_file))
+        message = f"cannot restart the broker at {bootstrap}: {exc}"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
