@@ -8,19 +8,42 @@ with the next version when it changed. Because every decision comes from ``engin
 final facts and the standing (neither retracted nor suppressed) alerts and tasks equal the
 replay's (SPEC.md section 8).
 
-Live-only rule: a transition whose logical time is older than ``alert_horizon_minutes`` when it is
-first computed (a backfill, a first start over a topic's history) is published with
-``suppressed = true``: measured, not alerted.
+Two clocks reach a step, both passed in (the domain never reads one):
+
+- ``now``: how far the lead's timers may run. The worker passes the wall clock, held back by the
+  backlog guard (rule 14) while the lead's partition still has unread input.
+- ``wall``: the wall clock itself, for the live-only rules that are about the moment a transition
+  is computed: ``alert_horizon_minutes`` suppression (an alert whose logical time is older than
+  the horizon when first computed is published with ``suppressed = true``: measured, not
+  alerted), ``max_future_minutes`` (rule 16: an input stamped further ahead is refused), the
+  bounded wait of rule 13's held events, and the retention of decided leads.
+
+Rule 17 (a policy change re-decides open leads only) is here too: a lead remembers the policy
+``version`` it was decided under; see :func:`policy_for`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
-from .engine import ALERT_TYPES, MEASURED, RETRACTED, TASK_TYPES, Output, Rejection, evaluate
-from .events import InputEvent
-from .instant import MINUTE, Instant
+from .engine import (
+    ALERT_TYPES,
+    GAP,
+    MEASURED,
+    RETRACTED,
+    REVIEW,
+    TASK_TYPES,
+    TIMER_STARTED,
+    TIMER_UPDATED,
+    WARNING,
+    Output,
+    Rejection,
+    evaluate,
+)
+from .events import InputEvent, LeadCreated
+from .instant import MINUTE, SECOND, Instant
 from .policy import Policy
 
 EventIdOf = Callable[[str, Output], str]
@@ -28,15 +51,54 @@ EventIdOf = Callable[[str, Output], str]
 
 _ALERTS_AND_TASKS = ALERT_TYPES | TASK_TYPES
 _COMMON = ("source", "priority", "created_at", "owner_id", "due_at")
+_DECIDED = frozenset({"met", "breached", "excluded"})
+DAY = 24 * 60 * MINUTE
+_SAID_ONCE = frozenset({TIMER_STARTED, TIMER_UPDATED, WARNING, REVIEW, GAP})
+"""What a lead that changes policy (rule 17) has already been told, whatever its new targets."""
 
 
-def _key(output: Output) -> tuple[object, ...]:
+def _warned(state: LiveLead) -> bool:
+    return state.fact is not None and bool(state.fact.get("pre_breach_warned"))
+
+
+@dataclass(frozen=True, slots=True)
+class LiveConfig:
+    """The live worker's own bounds (settings, not policy)."""
+
+    held_timeout: Instant = 300 * SECOND
+    """Rule 13: how long (wall clock) events wait for their lead's ``lead.created``."""
+    retention: Instant = 90 * DAY
+    """A decided lead with no timer left is retired this long after its last input."""
+
+
+DEFAULT_CONFIG = LiveConfig()
+
+
+def _digest(output: Output) -> str:
+    """A short content digest of an output, ``suppressed`` left out (never published twice)."""
     data = output.data
-    return (
-        output.type,
-        output.occurred_at,
-        tuple((k, v) for k, v in data.items() if k != "suppressed"),
+    text = repr(
+        (output.type, output.occurred_at, [(k, v) for k, v in data.items() if k != "suppressed"])
     )
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+def event_key(event: InputEvent) -> str:
+    """An input's identity with its content: a repeat has the same key, a conflict another."""
+    return (
+        event.event_id + "\x1f" + hashlib.blake2b(repr(event).encode(), digest_size=8).hexdigest()
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class HeldRecord:
+    """Where an event that waits for its lead came from, so its dead letter carries it."""
+
+    event_id: str
+    topic: str
+    partition: int
+    offset: int
+    value: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,18 +107,49 @@ class LiveLead:
 
     lead_id: str
     events: tuple[InputEvent, ...] = ()
-    published: frozenset[tuple[object, ...]] = frozenset()
-    """Content keys of every non-fact output already published (never published twice)."""
+    published: frozenset[str] = frozenset()
+    """Content digests of every non-fact output already published (never published twice)."""
     standing: tuple[Output, ...] = ()
     """Alerts and tasks published, not suppressed and not yet retracted."""
     fact: dict[str, object] | None = None
     version: int = 0
     dead_lettered: frozenset[str] = frozenset()
+    """``event_key``s of inputs already sent to the dead-letter topic."""
     next_due: Instant | None = None
+    """The engine's next timer instant (on the guarded clock)."""
+    policy_version: str | None = None
+    """The policy the lead was last evaluated under (rule 17)."""
+    held_since: Instant | None = None
+    """Wall clock when the first event waiting for ``lead.created`` arrived (rule 13)."""
+    held_records: tuple[HeldRecord, ...] = ()
+    last_input_at: Instant | None = None
+    """Wall clock of the last accepted input (retention)."""
+    retired: bool = False
+    """Decided long ago and no longer kept: only the final fact remains."""
 
     @property
     def event_ids(self) -> frozenset[str]:
         return frozenset(e.event_id for e in self.events)
+
+    @property
+    def created(self) -> bool:
+        return any(type(e) is LeadCreated for e in self.events)
+
+    @property
+    def decided(self) -> bool:
+        return self.fact is not None and self.fact.get("status") in _DECIDED
+
+    def wake(self, config: LiveConfig = DEFAULT_CONFIG) -> Instant | None:
+        """The next instant this lead needs the clock: a timer, the held wait, or retirement."""
+        if self.retired:
+            return None
+        if self.next_due is not None:
+            return self.next_due
+        if self.held_since is not None and not self.created:
+            return self.held_since + config.held_timeout
+        if self.decided and self.last_input_at is not None:
+            return self.last_input_at + config.retention
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +159,21 @@ class Step:
     """To publish, in order: new outputs, retractions, then the fact if it changed."""
     dead_letters: list[Rejection] = field(default_factory=list)
     duplicate: bool = False
+    held: bool = False
+    """The input waits for its lead's ``lead.created`` (the caller records where it came from)."""
+
+
+def policy_for(state: LiveLead, current: Policy, known: Mapping[str, Policy]) -> Policy:
+    """Rule 17: a decided lead keeps the policy it was decided under; an open one takes the new.
+
+    ``known`` maps the versions of earlier policies the worker has seen to the policies. A
+    decided lead whose policy is not known any more is evaluated under ``current`` with its
+    published outputs kept (see :func:`step`'s ``keep_published``).
+    """
+    version = state.policy_version
+    if version is None or version == current.version or not state.decided:
+        return current
+    return known.get(version, current)
 
 
 def step(
@@ -74,26 +182,85 @@ def step(
     now: Instant,
     policy: Policy,
     event_id_of: EventIdOf,
+    *,
+    wall: Instant | None = None,
+    config: LiveConfig = DEFAULT_CONFIG,
 ) -> Step:
-    """Apply one input (or none: the clock moved) and say what to publish (rules 14, 15)."""
-    if event is not None and any(e.event_id == event.event_id for e in state.events):
-        return Step(state=state, duplicate=True)  # rule 15
+    """Apply one input (or none: the clock moved) and say what to publish (rules 13-17)."""
+    wall = now if wall is None else wall
+    if state.retired:
+        if event is None:
+            return Step(state=state)
+        reason = (
+            f"lead {state.lead_id} was retired: decided and without input for "
+            f"{config.retention // DAY} days; its final fact stands"
+        )
+        return Step(state=state, dead_letters=[Rejection(event, reason)])
+    if event is not None:
+        if event in state.events:
+            return Step(state=state, duplicate=True)  # rule 15: a repeat changes nothing
+        limit = policy.max_future_minutes * MINUTE
+        if event.occurred_at - wall > limit:
+            ahead = (event.occurred_at - wall) / MINUTE
+            reason = (
+                f"occurred_at is {ahead:.0f} minutes ahead of the worker's clock, more than "
+                f"max_future_minutes = {policy.max_future_minutes:g} (clock skew?)"
+            )
+            return Step(state=state, dead_letters=[Rejection(event, reason)])
+
+    # Rule 17: a lead evaluated under another policy version.
+    switching = (
+        state.policy_version is not None
+        and state.policy_version != policy.version
+        and state.fact is not None
+    )
+
     events = state.events if event is None else (*state.events, event)
+    held_since = state.held_since
+    held_records = state.held_records
+    expired: list[Rejection] = []
+    created = any(type(e) is LeadCreated for e in events)
+    if (
+        not created
+        and events
+        and held_since is not None
+        and wall >= held_since + config.held_timeout
+    ):
+        # Rule 13: the lead never appeared within the bounded wait.
+        waited = config.held_timeout / SECOND
+        for e in events:
+            expired.append(
+                Rejection(
+                    e,
+                    f"held {waited:g} s waiting for lead.created of lead {state.lead_id}, "
+                    "which never arrived",
+                )
+            )
+        events = ()
+        held_since = None
     result = evaluate(state.lead_id, events, now, policy)
-    horizon = now - round(policy.alert_horizon_minutes * MINUTE)
+    horizon = wall - round(policy.alert_horizon_minutes * MINUTE)
 
     fresh: list[Output] = []
     published = set(state.published)
-    current_keys: set[tuple[object, ...]] = set()
+    current: set[str] = set()
     standing = list(state.standing)
     for output in result.outputs:
         if output.type == MEASURED:
             continue
-        key = _key(output)
-        current_keys.add(key)
+        key = _digest(output)
+        current.add(key)
         if key in published:
             continue
         published.add(key)
+        if switching and output.occurred_at <= now and output.type in _SAID_ONCE:
+            # Rule 17: the lead was already announced under the old policy; its new targets go
+            # out as one sla.timer_updated now, and a warning already sent is not sent again.
+            if output.type == TIMER_STARTED:
+                fresh.append(Output(TIMER_UPDATED, max(now, output.occurred_at), output.data))
+                published.add(_digest(fresh[-1]))
+            if output.type != WARNING or _warned(state):
+                continue
         if output.type in _ALERTS_AND_TASKS:
             if output.occurred_at < horizon:
                 output = output._replace(data={**output.data, "suppressed": True})
@@ -104,11 +271,12 @@ def step(
     retractions: list[Output] = []
     still_standing: list[Output] = []
     for output in standing:
-        key = _key(output)
-        if key in current_keys:
+        if _digest(output) in current:
             still_standing.append(output)
             continue
-        published.discard(key)  # should it become true again, it is published again
+        if switching:
+            continue  # rule 17: a policy change never retracts what was published
+        published.discard(_digest(output))  # should it become true again, it is published again
         at = event.occurred_at if event is not None else now
         data: dict[str, object] = {k: output.data.get(k) for k in _COMMON}
         data["retracted_event_id"] = event_id_of(state.lead_id, output)
@@ -129,7 +297,16 @@ def step(
             outputs.append(Output(MEASURED, at, {**new_fact, "version": version}))
 
     known = state.dead_lettered
-    dead = [r for r in result.rejected if r.event.event_id not in known]
+    dead = [r for r in (*expired, *result.rejected) if event_key(r.event) not in known]
+    held = event is not None and not created
+    if held and held_since is None and not expired:
+        held_since = wall
+    if created:
+        held_since = None
+        held_records = ()
+    elif expired:
+        held_records = ()
+    last_input = wall if event is not None and not expired else state.last_input_at
     new_state = replace(
         state,
         events=events,
@@ -137,10 +314,32 @@ def step(
         standing=tuple(still_standing),
         fact=fact,
         version=version,
-        dead_lettered=known | {r.event.event_id for r in dead},
+        dead_lettered=known | {event_key(r.event) for r in dead},
         next_due=result.next_due,
+        policy_version=policy.version,
+        held_since=held_since,
+        held_records=held_records,
+        last_input_at=last_input,
     )
-    return Step(state=new_state, outputs=outputs, dead_letters=dead)
+    if event is None and not expired and _retire_due(new_state, wall, config):
+        new_state = LiveLead(
+            lead_id=state.lead_id,
+            fact=fact,
+            version=version,
+            policy_version=policy.version,
+            last_input_at=state.last_input_at,
+            retired=True,
+        )
+    return Step(state=new_state, outputs=outputs, dead_letters=dead, held=held and not expired)
+
+
+def _retire_due(state: LiveLead, wall: Instant, config: LiveConfig) -> bool:
+    return (
+        state.decided
+        and state.next_due is None
+        and state.last_input_at is not None
+        and wall >= state.last_input_at + config.retention
+    )
 
 
 def _fact_instant(outputs: list[Output], now: Instant) -> Instant:

@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("leadsla.simulate", "generate a reproducible, realistic input workload"),
     "schemas": ("leadsla.schemas.export", "JSON Schema files of every event (schemas export DIR)"),
     "topics": ("leadsla.streams.admin", "Kafka topic administration (topics create)"),
+    "dlq": ("leadsla.dlq", "list dead letters and re-send chosen ones (dlq list, dlq resend)"),
 }
 
 

@@ -27,6 +27,10 @@ variables (``BROKER_SESSION_TIMEOUT`` and so on) cannot change the worker behind
 | ``LEADSLA_SECURITY_PROTOCOL`` | security_protocol | ``PLAINTEXT`` (``SSL``, ``SASL_PLAINTEXT``, ``SASL_SSL``) |
 | ``LEADSLA_SASL_MECHANISM`` / ``LEADSLA_SASL_USERNAME`` / ``LEADSLA_SASL_PASSWORD`` | sasl_* | ``PLAIN`` / none / none (secret) |
 | ``LEADSLA_SSL_CAFILE`` | ssl_cafile | none (system trust store) |
+| ``LEADSLA_HELD_TIMEOUT_S`` | held_timeout_s | ``300`` (rule 13: wall-clock wait for a lead's ``lead.created``) |
+| ``LEADSLA_RETENTION_DAYS`` | retention_days | ``90`` (a decided lead is retired this long after its last input) |
+| ``LEADSLA_BATCH_MAX`` / ``LEADSLA_BATCH_WITHIN_S`` | batch_* | ``1000`` / ``0.02`` (records per batch, longest wait to fill one) |
+| ``LEADSLA_TICK_INTERVAL_S`` | tick_interval_s | ``0.1`` (how often the deadline loop looks for due leads) |
 
 faust's broker timeouts default to 60 s (session, rebalance) and 90 s (request); a worker that
 restarts then waits up to a minute for its own ghost to leave the group. The defaults here are
@@ -82,6 +86,11 @@ class Settings(BaseModel):
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
     ssl_cafile: str | None = None
+    held_timeout_s: float = Field(default=300.0, gt=0)
+    retention_days: float = Field(default=90.0, gt=0)
+    batch_max: int = Field(default=1000, ge=1)
+    batch_within_s: float = Field(default=0.02, gt=0)
+    tick_interval_s: float = Field(default=0.1, gt=0)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .common import UtcTimestamp
 
 BASE64_PATTERN = r"^[A-Za-z0-9+/]*={0,2}$"
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
 
 class DlqHeader(BaseModel):
@@ -34,7 +35,17 @@ class DeadLetter(BaseModel):
       ``lead.created`` never came);
     - ``received_at``: the wall-clock time the worker dead-lettered it (UTC, ``Z``);
     - ``event_id`` and ``lead_id``: copied from the original when they could be read (from the
-      envelope, a CloudEvent's ``ce_id`` header or the Kafka key), else null.
+      envelope, a CloudEvent's ``ce_id`` header or the Kafka key), else null;
+    - ``original_length`` and ``original_sha256``: the length in bytes and the SHA-256 (hex) of
+      the whole original value, even when ``original_base64`` holds only its beginning;
+    - ``original_truncated``: true when the letter does not hold the whole original record, so
+      that it cannot be re-sent as it came: the value was cut to fit the producer's limit
+      (``original_base64`` is then its first bytes), or, rarely, an oversized key or header was
+      cut or left out. ``lead-sla dlq resend`` refuses such a letter.
+
+    The three ``original_*`` fields are optional: letters written before they existed lack them
+    (their original is whole). A reason is at most 2,000 characters (a longer one is cut, and
+    says so); a letter's JSON is at most 900,000 bytes by default, well under Kafka's 1 MB limit.
 
     The Kafka key of a dead-letter record is the original key (so letters of one lead stay
     together); its value is this object as JSON.
@@ -52,3 +63,6 @@ class DeadLetter(BaseModel):
     received_at: UtcTimestamp
     event_id: str | None = None
     lead_id: str | None = None
+    original_length: int | None = Field(default=None, ge=0)
+    original_sha256: str | None = Field(default=None, pattern=SHA256_PATTERN)
+    original_truncated: bool = False

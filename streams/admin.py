@@ -114,3 +114,99 @@ def run(args: argparse.Namespace) -> int:
     for name, status in result.items():
         print(f"{name}\t{status}")
     return 1 if any(status.startswith("error") for status in result.values()) else 0
+
+
+class TopicProblem(RuntimeError):
+    """The cluster's topics contradict what the worker needs; the message says what to fix."""
+
+
+def ensure_topics(
+    settings: Settings, internal: dict[str, dict[str, str]], timeout_s: float = 30.0
+) -> int:
+    """Check and create every topic the worker uses; return the partition count to use.
+
+    The input topics must be co-partitioned (equal partition counts). Missing topics are
+    created with their configuration; an existing output topic that contradicts it (another
+    partition count, ``sla.facts`` not compacted) refuses the start. ``internal`` names the
+    worker's own topics (changelog, ticks, policies) with their configuration; they are created
+    with the input topics' partition count, except those whose config says otherwise.
+    """
+    from kafka import KafkaAdminClient
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    admin = KafkaAdminClient(client_id=f"{settings.app_id}-admin", **client_config(settings))
+    try:
+        existing = set(admin.list_topics())
+        names = {settings.topic(suffix): suffix for suffix in ALL_TOPICS}
+        counts: dict[str, int] = {}
+        present = [name for name in (*names, *internal) if name in existing]
+        if present:
+            for info in admin.describe_topics(present):
+                counts[info["name"]] = len(info.get("partitions") or [])
+        inputs = {
+            settings.topic(s): counts[settings.topic(s)]
+            for s in INPUT_TOPICS
+            if settings.topic(s) in counts
+        }
+        if len(set(inputs.values())) > 1:
+            listed = ", ".join(f"{name}: {count}" for name, count in sorted(inputs.items()))
+            raise TopicProblem(
+                "input topics are not co-partitioned (their partition counts differ: "
+                f"{listed}); every input topic must have the same number of partitions"
+            )
+        partitions = next(iter(inputs.values()), settings.partitions)
+        wanted: dict[str, tuple[int, dict[str, str]]] = {}
+        for name, suffix in names.items():
+            wanted[name] = (partitions, dict(TOPIC_CONFIGS.get(suffix, {})))
+        for name, config in internal.items():
+            config = dict(config)
+            count = int(config.pop("partitions", partitions))
+            wanted[name] = (count, config)
+        problems = [
+            f"{name} has {counts[name]} partitions, the worker needs {count} "
+            "(the same as the input topics)"
+            for name, (count, _config) in wanted.items()
+            if name in counts and counts[name] != count and names.get(name) != "sla.dlq"
+        ]
+        compacted = [
+            name
+            for name, (_c, config) in wanted.items()
+            if config.get("cleanup.policy") == "compact" and name in existing
+        ]
+        if compacted:
+            resources = [ConfigResource(ConfigResourceType.TOPIC, name) for name in compacted]
+            described = admin.describe_configs(resources)
+            for topic_name, entries in (described.get("topic") or {}).items():
+                policy = (entries.get("cleanup.policy") or {}).get("value", "delete")
+                if "compact" not in str(policy):
+                    problems.append(
+                        f"{topic_name} exists with cleanup.policy={policy}, it must be compacted "
+                        "(the latest fact per lead); delete it or alter its cleanup.policy"
+                    )
+        if problems:
+            raise TopicProblem("; ".join(problems))
+        missing = {name: spec for name, spec in wanted.items() if name not in existing}
+        if missing:
+            response = admin.create_topics(
+                {
+                    name: {
+                        "num_partitions": count,
+                        "replication_factor": settings.replication_factor,
+                        "configs": config,
+                    }
+                    for name, (count, config) in missing.items()
+                },
+                timeout_ms=int(timeout_s * 1000),
+                raise_errors=False,
+            )
+            failed = [
+                f"{topic['name']}: {topic.get('error_message') or topic.get('error_code')}"
+                for topic in response["topics"]
+                if topic.get("error_code", 0) not in (0, TOPIC_ALREADY_EXISTS)
+            ]
+            if failed:
+                raise TopicProblem("cannot create topics: " + "; ".join(failed))
+            admin.wait_for_topics(list(missing), timeout_ms=int(timeout_s * 1000))
+        return partitions
+    finally:
+        admin.close()

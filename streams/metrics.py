@@ -2,27 +2,29 @@
 
 ``Metrics(registry)`` registers one collector on ``registry`` (a fresh ``CollectorRegistry``
 when none is given, never the process-global one, so every test and every app has its own).
-The agent reports to it with two calls: ``observe_record`` after each input record and
-``observe_send`` after publishing a record's outputs. Names start with ``lead_sla_``; times are
-in seconds.
+The agent reports once per batch (``observe_batch``, ``observe_send``, ``observe_alert_delay``)
+and the deadline loop reports the open leads and the consumer lag. Names start with
+``lead_sla_``; times are in seconds; counters end in ``_total``.
 
 | metric | type | labels | meaning |
 |---|---|---|---|
-| ``lead_sla_inputs_total`` | counter | ``topic`` | input records read |
-| ``lead_sla_dead_letters_total`` | counter | ``topic`` | input records refused (to ``sla.dlq``) |
-| ``lead_sla_outputs_total`` | counter | ``type`` | output events produced |
-| ``lead_sla_process_seconds`` | histogram | | decode + engine + encode of one record |
-| ``lead_sla_send_seconds`` | histogram | | publishing one record's outputs (or dead letter) |
-| ``lead_sla_event_lag_seconds`` | histogram | ``topic`` | read time minus ``occurred_at`` |
-
-``topic`` is the input topic's name without the prefix (``leads.created``). An output event
-written to two topics (``sla.measured``: measurements and facts) counts once.
+| ``lead_sla_inputs_total`` | counter | ``type`` | input records read, by event type (``invalid`` when undecodable) |
+| ``lead_sla_dead_letters_total`` | counter | ``reason`` | records sent to ``sla.dlq``: ``invalid``, ``key``, ``engine``, ``future``, ``held``, ``retired``, ``conflict``, ``failed`` |
+| ``lead_sla_duplicates_total`` | counter | | repeated inputs ignored (rule 15) |
+| ``lead_sla_outputs_total`` | counter | ``type`` | output events published (one event on two topics counts once) |
+| ``lead_sla_retractions_total`` | counter | | ``sla.alert_retracted`` published (rule 14) |
+| ``lead_sla_suppressed_total`` | counter | | alerts and tasks published with ``suppressed = true`` (older than the horizon) |
+| ``lead_sla_ticks_total`` | counter | | deadline ticks sent by the deadline loop |
+| ``lead_sla_open_leads`` | gauge | | leads in this worker's partitions with a timer still to come |
+| ``lead_sla_consumer_lag_records`` | gauge | ``topic`` | input records not yet processed (this worker's partitions) |
+| ``lead_sla_alert_delay_seconds`` | histogram | | from an alert's or task's due instant to its publication |
+| ``lead_sla_batch_seconds`` | histogram | | decode + engine + encode of one batch of records |
+| ``lead_sla_send_seconds`` | histogram | | publishing one batch's records until the broker acknowledged them |
+| ``lead_sla_event_lag_seconds`` | histogram | ``topic`` | wall clock when an input was read minus its ``occurred_at`` |
 
 The counts are plain Python numbers, turned into metric families when the registry is scraped:
-``prometheus_client``'s own metric objects take a lock per update, and five or six updates per
-record cost several percent of the record's processing time. Only one thread may call the
-``observe_*`` methods (the faust event loop's); a scrape (another thread) copies the numbers
-first, and a histogram's ``_sum`` may then miss the one observation in progress.
+``prometheus_client``'s own metric objects take a lock per update. Only the faust event loop's
+thread calls the ``observe_*`` methods; a scrape (another thread) copies the numbers first.
 """
 
 from __future__ import annotations
@@ -30,19 +32,22 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
 from typing import Final
 
-import orjson
 from prometheus_client import CollectorRegistry
-from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.utils import floatToGoString
 
-from leadsla.schemas.common import timestamp_micros
+from leadsla.domain.events import TYPE_NAME
 from leadsla.schemas.outputs import OUTPUT_TOPICS, RETRACTION_TYPE
-from leadsla.topics import INPUT_TOPICS, SLA_DLQ
+from leadsla.topics import INPUT_TOPICS
 
-from .process import Origin, Output
+from .process import Counts
 
 PREFIX: Final = "lead_sla_"
 
@@ -72,16 +77,28 @@ LAG_BUCKETS: Final = (
 )
 """50 ms to a week: live traffic is sub-second, a worker catching up is minutes to hours."""
 
+DELAY_BUCKETS: Final = (
+    *(0.05, 0.1, 0.2, 0.3, 0.5, 0.75),
+    *(1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0, 300.0),
+)
+"""50 ms to 5 min: an alert is due to go out within a second of its instant (plus grace)."""
+
+BATCH_BUCKETS: Final = (*(b * 10 for b in PROCESS_BUCKETS), 2.5, 5.0)
+
 OUTPUT_TYPES: Final = (*OUTPUT_TOPICS, RETRACTION_TYPE)
 """Every output type the engine emits; each has an ``outputs_total`` series from the start."""
 
-UNKNOWN: Final = "unknown"
-
-_TYPE_KEY: Final = b'"type":"'
-_TYPE_SEARCH: Final = 128  # the codec writes "type" right after the 32-character event_id
-_TYPE_NAMES: Final = {name.encode(): name for name in OUTPUT_TYPES}
-_OCCURRED_AT_KEY: Final = b'"occurred_at":"'
-_MICROS: Final = 1_000_000
+INPUT_TYPES: Final = (*TYPE_NAME.values(), "invalid")
+DEAD_LETTER_REASONS: Final = (
+    "invalid",
+    "key",
+    "engine",
+    "future",
+    "held",
+    "retired",
+    "conflict",
+    "failed",
+)
 
 
 class Histogram:
@@ -119,123 +136,54 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
-        self.inputs: dict[str, int] = dict.fromkeys(INPUT_TOPICS, 0)
-        self.dead_letters: dict[str, int] = dict.fromkeys(INPUT_TOPICS, 0)
+        self.inputs: dict[str, int] = dict.fromkeys(INPUT_TYPES, 0)
+        self.dead_letters: dict[str, int] = dict.fromkeys(DEAD_LETTER_REASONS, 0)
         self.outputs: dict[str, int] = dict.fromkeys(OUTPUT_TYPES, 0)
-        self.process = Histogram(PROCESS_BUCKETS)
+        self.duplicates = 0
+        self.retractions = 0
+        self.suppressed = 0
+        self.ticks = 0
+        self.open_leads = 0
+        self.consumer_lag: dict[str, int] = dict.fromkeys(INPUT_TOPICS, 0)
+        self.alert_delay = Histogram(DELAY_BUCKETS)
+        self.batch = Histogram(BATCH_BUCKETS)
         self.send = Histogram(SEND_BUCKETS)
         self.event_lag: dict[str, Histogram] = {t: Histogram(LAG_BUCKETS) for t in INPUT_TOPICS}
         self.registry.register(_Collector(self))
 
-    def observe_record(
-        self,
-        topic: str,
-        outputs: Sequence[Output],
-        seconds: float,
-        *,
-        value: bytes | None = None,
-        origin: Origin | None = None,
-    ) -> None:
-        """One input record of ``topic`` (no prefix) gave ``outputs`` in ``seconds``.
+    def observe_batch(self, counts: Counts, output_types: Sequence[str], seconds: float) -> None:
+        """One batch: what the processor counted, the types of the events it published."""
+        _add(self.inputs, counts.inputs)
+        _add(self.dead_letters, counts.dead_letters)
+        self.duplicates += counts.duplicates
+        self.retractions += counts.retractions
+        self.suppressed += counts.suppressed
+        outputs = self.outputs
+        for name in output_types:
+            outputs[name] = outputs.get(name, 0) + 1
+        self.batch.observe(seconds)
 
-        With the record's ``value`` and ``origin``, and when it was not refused, its event lag
-        is observed too: ``origin.received_at`` minus its ``occurred_at``.
-        """
-        inputs = self.inputs
-        inputs[topic] = inputs.get(topic, 0) + 1
-        self.process.observe(seconds)
-        refused = False
-        previous = b""
-        counts = self.outputs
-        for out_topic, _key, record in outputs:
-            if out_topic == SLA_DLQ:
-                refused = True
-                continue
-            if record == previous:  # the same event, written to a second topic
-                continue
-            previous = record
-            name = output_type(record)
-            counts[name] = counts.get(name, 0) + 1
-        if refused:
-            letters = self.dead_letters
-            letters[topic] = letters.get(topic, 0) + 1
-        elif value is not None and origin is not None:
-            occurred_at = occurred_at_of(value, origin.headers)
-            if occurred_at is not None:
-                lag = max(0, origin.received_at - occurred_at) / _MICROS
-                histogram = self.event_lag.get(topic)
-                if histogram is None:
-                    histogram = self.event_lag[topic] = Histogram(LAG_BUCKETS)
-                histogram.observe(lag)
+    def observe_event_lag(self, topic: str, seconds: float) -> None:
+        histogram = self.event_lag.get(topic)
+        if histogram is None:
+            histogram = self.event_lag[topic] = Histogram(LAG_BUCKETS)
+        histogram.observe(max(0.0, seconds))
 
     def observe_send(self, seconds: float) -> None:
-        """Publishing the records one input gave (none: not observed) took ``seconds``."""
+        """Publishing one batch's records took ``seconds`` (until acknowledged)."""
         self.send.observe(seconds)
 
-
-def output_type(record: bytes) -> str:
-    """The ``type`` of an output record, read without parsing it when it is a known type."""
-    start = record.find(_TYPE_KEY, 0, _TYPE_SEARCH)
-    if start >= 0:
-        start += len(_TYPE_KEY)
-        name = _TYPE_NAMES.get(record[start : record.find(b'"', start)])
-        if name is not None:
-            return name
-    try:
-        obj = orjson.loads(record)
-    except orjson.JSONDecodeError:
-        return UNKNOWN
-    found = obj.get("type") if isinstance(obj, dict) else None
-    return found if isinstance(found, str) and found else UNKNOWN
+    def observe_alert_delay(self, seconds: float) -> None:
+        self.alert_delay.observe(max(0.0, seconds))
 
 
-def occurred_at_of(
-    value: bytes, headers: Sequence[tuple[str, bytes | None]] | None = None
-) -> int | None:
-    """The ``occurred_at`` (microseconds) of an accepted input record; None when not found.
-
-    The plain envelope and a structured CloudEvent's data carry it in the JSON (found without
-    parsing when the key occurs exactly once), a binary CloudEvent in its ``ce_time`` header.
-    """
-    text: object = None
-    if headers:
-        for name, raw in headers:
-            if name.lower() == "ce_time" and raw is not None:
-                text = raw if isinstance(raw, str) else bytes(raw).decode("utf-8", "replace")
-                break
-    if text is None:
-        start = value.find(_OCCURRED_AT_KEY)
-        if start >= 0 and value.find(_OCCURRED_AT_KEY, start + 1) < 0:
-            start += len(_OCCURRED_AT_KEY)
-            text = value[start : value.find(b'"', start)].decode("utf-8", "replace")
-        else:
-            text = _occurred_at_parsed(value)
-    if type(text) is not str:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        moment = None
-    if moment is not None and moment.tzinfo is not None:
-        return int(moment.timestamp() * _MICROS)
-    try:
-        return timestamp_micros(text)  # lower-case t or z, which fromisoformat refuses
-    except ValueError:
-        return None
-
-
-def _occurred_at_parsed(value: bytes) -> object:
-    try:
-        obj = orjson.loads(value)
-    except orjson.JSONDecodeError:
-        return None
-    if type(obj) is dict and "specversion" in obj and type(obj.get("data")) is dict:
-        obj = obj["data"]
-    return obj.get("occurred_at") if type(obj) is dict else None
+def _add(into: dict[str, int], counts: Mapping[str, int]) -> None:
+    for name, count in counts.items():
+        into[name] = into.get(name, 0) + count
 
 
 class _Collector:
-    """Turns a ``Metrics``' numbers into metric families at scrape time."""
+    """Turns the plain numbers into metric families when the registry is scraped."""
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
@@ -249,46 +197,79 @@ class _Collector:
 
     def _families(self, *, with_samples: bool) -> Iterator[Metric]:
         m = self.metrics
-        yield _counter("inputs", "Input records read.", "topic", m.inputs if with_samples else {})
+        yield _counter(
+            "inputs", "Input records read, by event type.", "type", m.inputs, with_samples
+        )
         yield _counter(
             "dead_letters",
-            "Input records refused and written to sla.dlq.",
-            "topic",
-            m.dead_letters if with_samples else {},
+            "Records written to sla.dlq, by reason.",
+            "reason",
+            m.dead_letters,
+            with_samples,
         )
         yield _counter(
             "outputs",
-            "Output events produced (an event written to two topics counts once).",
+            "Output events published (an event written to two topics counts once).",
             "type",
-            m.outputs if with_samples else {},
+            m.outputs,
+            with_samples,
         )
-        process = HistogramMetricFamily(
-            PREFIX + "process_seconds",
-            "Time to process one input record: decode, engine, encode (not the Kafka send).",
+        for name, doc, value in (
+            ("duplicates", "Repeated inputs ignored (rule 15).", m.duplicates),
+            ("retractions", "sla.alert_retracted events published (rule 14).", m.retractions),
+            ("suppressed", "Alerts and tasks published with suppressed = true.", m.suppressed),
+            ("ticks", "Deadline ticks sent by the deadline loop.", m.ticks),
+        ):
+            counter = CounterMetricFamily(PREFIX + name, doc)
+            if with_samples:
+                counter.add_metric([], value)
+            yield counter
+        gauge = GaugeMetricFamily(
+            PREFIX + "open_leads", "Leads in this worker's partitions with a timer still to come."
         )
-        send = HistogramMetricFamily(
-            PREFIX + "send_seconds",
-            "Time to publish the records of one input record (its outputs or its dead letter).",
-        )
-        lag = HistogramMetricFamily(
-            PREFIX + "event_lag_seconds",
-            "Wall clock when an accepted input was read minus its occurred_at (0 if ahead).",
+        if with_samples:
+            gauge.add_metric([], m.open_leads)
+        yield gauge
+        lag = GaugeMetricFamily(
+            PREFIX + "consumer_lag_records",
+            "Input records not yet processed in this worker's partitions.",
             labels=["topic"],
         )
         if with_samples:
-            for family, histogram in ((process, m.process), (send, m.send)):
+            for topic, count in list(m.consumer_lag.items()):
+                lag.add_metric([topic], count)
+        yield lag
+        for name, doc, histogram in (
+            (
+                "alert_delay_seconds",
+                "From an alert's or task's due instant to its publication.",
+                m.alert_delay,
+            ),
+            ("batch_seconds", "Decode, engine and encode of one batch.", m.batch),
+            ("send_seconds", "Publishing one batch until the broker acknowledged it.", m.send),
+        ):
+            family = HistogramMetricFamily(PREFIX + name, doc)
+            if with_samples:
                 buckets, total = histogram.cumulative()
                 family.add_metric([], buckets, total)
+            yield family
+        event_lag = HistogramMetricFamily(
+            PREFIX + "event_lag_seconds",
+            "Wall clock when an input was read minus its occurred_at (0 if ahead).",
+            labels=["topic"],
+        )
+        if with_samples:
             for topic, histogram in list(m.event_lag.items()):
                 buckets, total = histogram.cumulative()
-                lag.add_metric([topic], buckets, total)
-        yield process
-        yield send
-        yield lag
+                event_lag.add_metric([topic], buckets, total)
+        yield event_lag
 
 
-def _counter(name: str, doc: str, label: str, counts: Mapping[str, int]) -> CounterMetricFamily:
+def _counter(
+    name: str, doc: str, label: str, counts: Mapping[str, int], with_samples: bool
+) -> CounterMetricFamily:
     family = CounterMetricFamily(PREFIX + name, doc, labels=[label])
-    for value, count in list(counts.items()):  # list(): one copy under the GIL
-        family.add_metric([value], count)
+    if with_samples:
+        for value, count in list(counts.items()):  # list(): one copy under the GIL
+            family.add_metric([value], count)
     return family

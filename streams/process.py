@@ -1,31 +1,50 @@
-"""The worker's per-message work: one input record in, the records to publish out.
+"""The worker's per-record work, without Kafka: one input record or tick in, records out.
 
-Every agent body in ``app.py`` is: build an ``Origin`` from the Kafka record, call one function
-here, send what it returns. That function knows nothing of Kafka or faust, so it is testable
-without a broker, and the engine can replace its body without touching the app.
+Every agent body in ``app.py`` is: read a batch, call :class:`LeadProcessor` for each record
+with the lead's stored state, publish what it returns, store the new states. The processor
+knows nothing of Kafka or faust (it is driven by plain values in the component tests); every
+SLA decision is the engine's, reached through ``domain.live.step``. What is decided here is only
+the Kafka contract: a record that cannot be decoded, or whose key is not its ``lead_id`` (the
+input topics are co-partitioned by that key), becomes a dead letter.
 
-WALKING SKELETON (issue #2): ``process_created`` evaluates a ``lead.created`` alone, at its own
-instant, with the pure engine, and publishes what the engine says (``sla.timer_started``, the first
-``sla.measured`` fact, an exclusion or a review request). It keeps no state yet: the stateful
-worker (a changelog-backed table of ``domain.live.LiveLead``, deadline index, every input topic)
-is the next step, and the signature, the codec calls and the dead-letter path stay.
+Nothing raised while handling a record may lose it: any exception becomes a dead letter with the
+reason, and the lead's state is left as it was.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
-from leadsla.codec import InvalidEvent, decode_input, encode_dlq, encode_output
-from leadsla.domain.engine import evaluate
-from leadsla.domain.events import LeadCreated
-from leadsla.domain.instant import Instant
+from leadsla.codec import (
+    InvalidEvent,
+    decode_input,
+    dlq_key,
+    encode_dlq,
+    encode_input,
+    encode_output_record,
+    output_event_id,
+)
+from leadsla.domain.engine import ALERT_TYPES, MEASURED, RETRACTED, TASK_TYPES, Output
+from leadsla.domain.events import TYPE_NAME, InputEvent
+from leadsla.domain.instant import Instant, format_utc
+from leadsla.domain.live import (
+    DEFAULT_CONFIG,
+    HeldRecord,
+    LiveConfig,
+    LiveLead,
+    Step,
+    policy_for,
+    step,
+)
 from leadsla.domain.policy import Policy
 from leadsla.schemas.outputs import topics_for
 from leadsla.topics import SLA_DLQ
 
-Output = tuple[str, bytes, bytes]
-"""(topic name without the prefix, key, value) of one record to publish."""
+Headers = list[tuple[str, bytes]]
+_ALERTS_AND_TASKS = ALERT_TYPES | TASK_TYPES
+CE_SPECVERSION = b"1.0"
+CONTENT_TYPE = b"application/json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,48 +59,235 @@ class Origin:
     headers: Sequence[tuple[str, bytes | None]] = field(default_factory=tuple)
 
 
-def process_created(value: bytes, policy: Policy, *, origin: Origin) -> list[Output]:
-    """A ``leads.created`` record -> the engine's outputs at its instant, or one dead letter.
+@dataclass(frozen=True, slots=True)
+class OutRecord:
+    """One record to publish: topic (without the prefix), key, value, headers."""
 
-    Every decision is the engine's (``domain.engine.evaluate``); this function only decodes,
-    calls it and encodes, so the worker and the replay cannot disagree about a timer.
-    """
-    try:
-        event = decode_input(value, origin.headers or None, origin.key)
-    except InvalidEvent as exc:
-        return [dead_letter(value, exc.reason, origin, exc.event_id, exc.lead_id)]
-    if not isinstance(event, LeadCreated):
-        return []  # SKELETON: the stateful worker handles every type on every topic.
-    result = evaluate(event.lead_id, [event], event.occurred_at, policy)
-    key = event.lead_id.encode()
-    records: list[Output] = []
-    for output in result.outputs:
-        record = encode_output(event.lead_id, output.type, output.occurred_at, output.data)
-        records.extend((topic, key, record) for topic in topics_for(output.type, output.data))
-    return records
+    topic: str
+    key: bytes
+    value: bytes
+    headers: Headers
+    type: str
+    due: Instant | None = None
+    """For an alert or task that is not suppressed: its logical instant (alert delay metric)."""
 
 
-def dead_letter(
-    value: bytes | None,
-    reason: str,
-    origin: Origin,
-    event_id: str | None = None,
-    lead_id: str | None = None,
-) -> Output:
-    """The ``sla.dlq`` record: original bytes (base64), topic, partition, offset, reason.
+@dataclass(slots=True)
+class Counts:
+    """What one batch did, for the metrics (``metrics.py`` turns it into series)."""
 
-    Keyed by the original key, so the letters of one lead stay in one partition.
-    """
-    record = encode_dlq(
-        value,
-        topic=origin.topic,
-        partition=origin.partition,
-        offset=origin.offset,
-        reason=reason,
-        received_at=origin.received_at,
-        key=origin.key,
-        headers=list(origin.headers),
-        event_id=event_id,
-        lead_id=lead_id,
-    )
-    return (SLA_DLQ, origin.key or b"", record)
+    inputs: dict[str, int] = field(default_factory=dict)
+    """By input event type (``invalid`` for undecodable records)."""
+    dead_letters: dict[str, int] = field(default_factory=dict)
+    """By reason kind (``invalid``, ``key``, ``engine``, ``future``, ``held``, ...)."""
+    duplicates: int = 0
+    suppressed: int = 0
+    retractions: int = 0
+
+
+@dataclass(slots=True)
+class Handled:
+    lead_id: str | None
+    state: LiveLead | None
+    """The state to store (None: nothing to store)."""
+    records: list[OutRecord]
+
+
+class LeadProcessor:
+    """Decode, step the lead, encode: the agent's work on one record or tick."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        known_policies: Mapping[str, Policy] | None = None,
+        config: LiveConfig = DEFAULT_CONFIG,
+        source: str = "lead-sla",
+    ) -> None:
+        self.policy = policy
+        self.known = dict(known_policies or {})
+        self.config = config
+        self.ce_source = source.encode()
+        self.counts = Counts()
+
+    # ------------------------------------------------------------------ inputs
+
+    def on_input(
+        self,
+        value: bytes | None,
+        origin: Origin,
+        state_of: Callable[[str], LiveLead | None],
+        now: Instant,
+        wall: Instant,
+    ) -> Handled:
+        """One input record: a dead letter, nothing (a repeat), or the lead's new outputs."""
+        try:
+            event = decode_input(value, origin.headers or None, origin.key)
+        except InvalidEvent as exc:
+            self._count_input("invalid")
+            return Handled(
+                None,
+                None,
+                [self._dead(value, exc.reason, origin, exc.event_id, exc.lead_id, "invalid")],
+            )
+        except Exception as exc:  # the codec must not raise anything else; if it does, keep it
+            self._count_input("invalid")
+            return Handled(
+                None, None, [self._dead(value, f"decoding failed: {exc!r}", origin, kind="failed")]
+            )
+        self._count_input(TYPE_NAME[type(event)])
+        lead_id = event.lead_id
+        if origin.key is None or origin.key != lead_id.encode():
+            shown = "null" if origin.key is None else repr(origin.key[:140])
+            reason = (
+                f"the record's Kafka key ({shown}) is not its lead_id {lead_id!r}: input topics "
+                "are co-partitioned by lead_id, so every event must be keyed by it"
+            )
+            return Handled(
+                None, None, [self._dead(value, reason, origin, event.event_id, lead_id, "key")]
+            )
+        try:
+            state = state_of(lead_id) or LiveLead(lead_id)
+            policy = policy_for(state, self.policy, self.known)
+            result = step(state, event, now, policy, _event_id_of, wall=wall, config=self.config)
+            if result.duplicate:
+                self.counts.duplicates += 1
+                return Handled(lead_id, None, [])
+            new_state = result.state
+            if result.held:
+                record = HeldRecord(
+                    event.event_id, origin.topic, origin.partition, origin.offset, value or b""
+                )
+                new_state = replace(new_state, held_records=(*new_state.held_records, record))
+            records = self._records(lead_id, result, state, origin, value, event)
+            return Handled(lead_id, new_state, records)
+        except Exception as exc:
+            reason = f"processing failed: {type(exc).__name__}: {exc}"
+            return Handled(
+                lead_id,
+                None,
+                [self._dead(value, reason, origin, event.event_id, lead_id, "failed")],
+            )
+
+    # ------------------------------------------------------------------ the clock
+
+    def on_tick(self, state: LiveLead, now: Instant, wall: Instant) -> Handled:
+        """The clock reached a lead's wake instant (a tick): fire what is due."""
+        lead_id = state.lead_id
+        try:
+            policy = policy_for(state, self.policy, self.known)
+            result = step(state, None, now, policy, _event_id_of, wall=wall, config=self.config)
+            origin = Origin("", 0, 0, wall, lead_id.encode())
+            records = self._records(lead_id, result, state, origin, None, None)
+            return Handled(lead_id, result.state, records)
+        except Exception:  # a lead the engine cannot advance must not stop the others
+            return Handled(lead_id, None, [])
+
+    # ------------------------------------------------------------------ encoding
+
+    def _records(
+        self,
+        lead_id: str,
+        result: Step,
+        before: LiveLead,
+        origin: Origin,
+        value: bytes | None,
+        event: InputEvent | None,
+    ) -> list[OutRecord]:
+        key = lead_id.encode()
+        records: list[OutRecord] = []
+        counts = self.counts
+        for output in result.outputs:
+            records.extend(self._encode(lead_id, key, output))
+            if output.type == RETRACTED:
+                counts.retractions += 1
+            elif output.data.get("suppressed") is True:
+                counts.suppressed += 1
+        held = {h.event_id: h for h in before.held_records}
+        for rejection in result.dead_letters:
+            refused = rejection.event
+            kind = _reason_kind(rejection.reason)
+            stored = held.get(refused.event_id)
+            if event is not None and refused == event:
+                original, where, reason = value, origin, rejection.reason
+            elif stored is not None:
+                original = stored.value
+                where = Origin(
+                    stored.topic, stored.partition, stored.offset, origin.received_at, key
+                )
+                reason = rejection.reason
+            else:
+                # An input accepted earlier and refused only now (the other version of a
+                # conflicting duplicate): its bytes are re-encoded from the worker's state.
+                original, where = encode_input(refused), origin
+                reason = rejection.reason + " (original re-encoded from the worker's state)"
+            records.append(self._dead(original, reason, where, refused.event_id, lead_id, kind))
+        return records
+
+    def _encode(self, lead_id: str, key: bytes, output: Output) -> list[OutRecord]:
+        event_id, value = encode_output_record(
+            lead_id, output.type, output.occurred_at, output.data
+        )
+        headers: Headers = [
+            ("ce_id", event_id.encode()),
+            ("ce_type", output.type.encode()),
+            ("ce_source", self.ce_source),
+            ("ce_time", format_utc(output.occurred_at).encode()),
+            ("ce_specversion", CE_SPECVERSION),
+            ("content-type", CONTENT_TYPE),
+        ]
+        due = None
+        if output.type in _ALERTS_AND_TASKS and output.data.get("suppressed") is not True:
+            due = output.occurred_at
+        return [
+            OutRecord(topic, key, value, headers, output.type, due)
+            for topic in topics_for(output.type, output.data)
+        ]
+
+    def _dead(
+        self,
+        value: bytes | None,
+        reason: str,
+        origin: Origin,
+        event_id: str | None = None,
+        lead_id: str | None = None,
+        kind: str = "invalid",
+    ) -> OutRecord:
+        letters = self.counts.dead_letters
+        letters[kind] = letters.get(kind, 0) + 1
+        record = encode_dlq(
+            value,
+            topic=origin.topic,
+            partition=origin.partition,
+            offset=origin.offset,
+            reason=reason,
+            received_at=origin.received_at,
+            key=origin.key,
+            headers=list(origin.headers),
+            event_id=event_id,
+            lead_id=lead_id,
+        )
+        return OutRecord(SLA_DLQ, dlq_key(origin.key) or b"", record, [], "dead_letter")
+
+    def _count_input(self, type_: str) -> None:
+        inputs = self.counts.inputs
+        inputs[type_] = inputs.get(type_, 0) + 1
+
+
+def _reason_kind(reason: str) -> str:
+    if reason.startswith("held "):
+        return "held"
+    if "max_future_minutes" in reason:
+        return "future"
+    if "was retired" in reason:
+        return "retired"
+    if reason.startswith("conflicting_duplicate"):
+        return "conflict"
+    return "engine"
+
+
+def _event_id_of(lead_id: str, output: Output) -> str:
+    return output_event_id(lead_id, output.type, output.occurred_at, output.data)
+
+
+__all__ = ["MEASURED", "Handled", "LeadProcessor", "Origin", "OutRecord"]

@@ -1,5 +1,5 @@
-"""The integration layer's pure parts, no broker needed: settings, the skeleton's per-message
-function and dead letters, the local broker's generated configuration."""
+"""The integration layer's pure parts, no broker needed: settings, the worker's per-record work
+and dead letters, the local broker's generated configuration."""
 
 from __future__ import annotations
 
@@ -13,7 +13,18 @@ from devtools import kafka_local
 from leadsla.domain.policy import Policy, TargetRule
 from leadsla.schemas.dlq import DeadLetter
 from leadsla.settings import Settings, SettingsError
-from leadsla.streams.process import Origin, process_created
+from leadsla.streams.process import LeadProcessor, Origin
+
+NOW = 1_772_442_000_000_000  # 2026-03-02T09:00:00Z: the wall clock of these steps
+
+
+def process_created(
+    value: bytes, policy: Policy, *, origin: Origin
+) -> list[tuple[str, bytes, bytes]]:
+    """One record through the worker's per-record work, as (topic, key, value)."""
+    handled = LeadProcessor(policy).on_input(value, origin, lambda _lead: None, NOW, NOW)
+    return [(r.topic, r.key, r.value) for r in handled.records]
+
 
 POLICY = Policy(default_manager="mgr-ines", targets=(TargetRule(minutes=90),), warn_at=0.5)
 ORIGIN = Origin("p-leads.created", 3, 41, received_at=1_772_442_000_000_000, key=b"lead-7")
@@ -69,7 +80,7 @@ def test_settings_are_frozen() -> None:
         settings.partitions = 3  # type: ignore[misc]
 
 
-# --------------------------------------------------------------------------- skeleton step
+# --------------------------------------------------------------------------- per-record work
 
 
 def test_lead_created_gives_timer_started_from_its_own_time() -> None:

@@ -20,10 +20,13 @@ from leadsla.domain.engine import (
 )
 from leadsla.domain.events import ActivityLogged, InputEvent, LeadCreated, OwnerAssigned
 from leadsla.domain.instant import MINUTE, parse_rfc3339
-from leadsla.domain.live import LiveLead, step
+from leadsla.domain.live import DAY, LiveConfig, LiveLead, step
 from leadsla.domain.policy import Policy, RosterEntry
 
 from .test_engine_properties import NOW, POLICY, histories
+
+# Deliveries in these properties may be hours apart on the wall clock: no held event may time out.
+PATIENT = LiveConfig(held_timeout=365 * DAY)
 
 T0 = parse_rfc3339("2026-03-02T09:00:00Z")
 ROSTER_POLICY = Policy(
@@ -39,7 +42,7 @@ def _run(events: list[InputEvent], clock: list[int], policy: Policy) -> tuple[Li
     state = LiveLead("L")
     published: list[Output] = []
     for event, now in zip(events, clock, strict=True):
-        result = step(state, event, now, policy, _id_of)
+        result = step(state, event, now, policy, _id_of, config=PATIENT)
         state = result.state
         published.extend(result.outputs)
     return state, published
@@ -104,7 +107,7 @@ def test_section_8_live_worker_ends_where_the_replay_ends(
     rnd.shuffle(arrival)
     clock = sorted(rnd.randint(T0, NOW) for _ in arrival)
     state, _published = _run(arrival, clock, POLICY)
-    state = step(state, None, NOW, POLICY, _id_of).state
+    state = step(state, None, NOW, POLICY, _id_of, config=PATIENT).state
     replay = evaluate("L", events, NOW, POLICY)
     # Then the final fact (all but version) is the replay's
     assert replay.fact is not None and state.fact is not None

@@ -1,0 +1,133 @@
+"""Deadlines as an index, and the backlog guard: the worker's clock, per partition.
+
+:class:`DeadlineIndex` keeps, for each partition this worker holds, an ordered heap of
+``(wake, lead_id)``: the next instant each lead needs the clock. The deadline loop pops what is
+due, which costs work per deadline due, never a scan of the open leads. Entries are never
+removed in place: a lead re-scheduled at another instant leaves a stale entry behind, skipped
+when popped (``scheduled`` knows each lead's current instant).
+
+:class:`BacklogGuard` is rule 14's second half. While a partition still has unread input (after
+a restart, a rebalance or a lag spike), its clock does not run past the time of the input
+already read there, so a backlog never becomes a burst of false breaches. The time compared is
+the Kafka record timestamp of the inputs read, not their ``occurred_at``: the log's order is
+append order, and a record's timestamp says how far into the log's history the worker has read
+(everything appended before it has been read too), while ``occurred_at`` is the source system's
+time and may be far older than the moment the record was written (late or back-filled data), so
+it would hold the clock back for no reason, or not enough if a source clock runs ahead.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable
+
+from leadsla.domain.instant import Instant
+
+TopicPartition = tuple[str, int]
+
+
+class DeadlineIndex:
+    """Per-partition ordered wake instants of the leads this worker holds."""
+
+    def __init__(self) -> None:
+        self.heaps: dict[int, list[tuple[Instant, str]]] = {}
+        self.scheduled: dict[str, tuple[int, Instant]] = {}
+
+    def schedule(self, partition: int, lead_id: str, wake: Instant | None) -> None:
+        """The lead's next wake instant (None: it needs the clock no more)."""
+        current = self.scheduled.get(lead_id)
+        if wake is None:
+            if current is not None:
+                del self.scheduled[lead_id]
+            return
+        if current == (partition, wake):
+            return
+        self.scheduled[lead_id] = (partition, wake)
+        heapq.heappush(self.heaps.setdefault(partition, []), (wake, lead_id))
+
+    def pop_due(self, partition: int, until: Instant) -> list[tuple[str, Instant]]:
+        """Leads of ``partition`` whose wake instant is at or before ``until`` (removed)."""
+        heap = self.heaps.get(partition)
+        due: list[tuple[str, Instant]] = []
+        scheduled = self.scheduled
+        while heap and heap[0][0] <= until:
+            wake, lead_id = heapq.heappop(heap)
+            if scheduled.get(lead_id) == (partition, wake):
+                del scheduled[lead_id]
+                due.append((lead_id, wake))
+        return due
+
+    def rebuild(
+        self, partitions: Iterable[int], entries: Iterable[tuple[str, int, Instant]]
+    ) -> None:
+        """Start over for ``partitions`` from ``(lead_id, partition, wake)`` of the table."""
+        keep = set(partitions)
+        self.heaps = {p: [] for p in keep}
+        self.scheduled = {}
+        for lead_id, partition, wake in entries:
+            if partition in keep:
+                self.scheduled[lead_id] = (partition, wake)
+                self.heaps[partition].append((wake, lead_id))
+        for heap in self.heaps.values():
+            heapq.heapify(heap)
+
+    def forget(self, partitions: Iterable[int]) -> None:
+        for partition in partitions:
+            self.heaps.pop(partition, None)
+        gone = set(partitions)
+        self.scheduled = {k: v for k, v in self.scheduled.items() if v[0] not in gone}
+
+    def __len__(self) -> int:
+        return len(self.scheduled)
+
+
+class BacklogGuard:
+    """How far each partition's clock may run: the wall clock, or the input read so far."""
+
+    def __init__(self, input_topics: Iterable[str]) -> None:
+        self.input_topics = tuple(input_topics)
+        self.position: dict[TopicPartition, int] = {}
+        """The next offset to read: last input processed + 1."""
+        self.read_time: dict[TopicPartition, Instant] = {}
+        """Record timestamp of the last input processed."""
+
+    def observe(self, topic: str, partition: int, offset: int, timestamp: Instant) -> None:
+        tp = (topic, partition)
+        if offset + 1 > self.position.get(tp, -1):
+            self.position[tp] = offset + 1
+        if timestamp > self.read_time.get(tp, -1):
+            self.read_time[tp] = timestamp
+
+    def lag(
+        self, topic: str, partition: int, highwater: int | None, committed: int | None = None
+    ) -> int | None:
+        """Records of ``topic``/``partition`` not yet processed (None: not known yet).
+
+        Before this worker has read anything there, the group's committed offset says where
+        processing stands (a restart with nothing new to read is caught up).
+        """
+        if highwater is None:
+            return None
+        position = self.position.get((topic, partition))
+        if position is None:
+            position = committed or 0
+        return max(0, highwater - position)
+
+    def clock(
+        self,
+        partition: int,
+        wall: Instant,
+        highwater: Callable[[str, int], int | None],
+        committed: Callable[[str, int], int | None] = lambda topic, partition: None,
+    ) -> Instant:
+        """The instant ``partition``'s deadlines may run to (rule 14's backlog guard)."""
+        limit = wall
+        for topic in self.input_topics:
+            behind = self.lag(
+                topic, partition, highwater(topic, partition), committed(topic, partition)
+            )
+            if behind == 0:
+                continue  # caught up on this topic: it does not hold the clock back
+            # Unread (or not yet known) input: no later than what was read there.
+            limit = min(limit, self.read_time.get((topic, partition), 0))
+        return limit
