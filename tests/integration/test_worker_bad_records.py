@@ -117,6 +117,7 @@ def test_bad_records_are_dead_lettered_and_valid_events_after_them_are_processed
         if i % 2:
             valid.append(answered(lead, at(-20)))
     with workers(worker), Feed(env) as feed, OutputLog(env) as log:
+        log.watch(worker)
         written: dict[tuple[str, int, int], tuple[str, bytes | None, bytes | None]] = {}
         for i, (name, key, value, headers) in enumerate(bad):
             topic = env.topic(INPUT_TOPICS[i % len(INPUT_TOPICS)])

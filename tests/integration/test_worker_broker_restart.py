@@ -49,6 +49,7 @@ def test_worker_carries_on_through_a_broker_restart(
         if i % 2:
             events.append(answered(lead, at(0.5, base)))
     with workers(worker), Feed(env) as feed, OutputLog(env) as log:
+        log.watch(worker)
         feed.send_all(events)
         log.wait_for(
             lambda _: set(facts_of(log)) >= set(before), 60, "the facts of the first leads"

@@ -111,6 +111,7 @@ def test_kill_9_mid_stream_then_restart_loses_nothing_and_repeats_keep_their_ids
     stop = threading.Event()
     feeder = threading.Thread(target=feed, daemon=True)
     with workers(worker), OutputLog(env) as log:
+        log.watch(worker)
         feeder.start()
         try:
             # When the worker is killed -9 once it has measured a quarter of the leads
@@ -164,6 +165,7 @@ def test_rocksdb_store_keeps_the_state_across_a_restart(
     for lead in leads:
         events += [created(lead, at(0, base)), assigned(lead, at(0, base))]
     with workers(worker), Feed(env) as feed, OutputLog(env) as log:
+        log.watch(worker)
         feed.send_all(events)
         log.wait_for(
             lambda _: {t["lead_id"] for t in log.of_type("sla.timer_started")} >= set(leads),

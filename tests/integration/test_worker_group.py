@@ -47,6 +47,7 @@ def test_the_surviving_worker_fires_the_pending_deadlines_of_the_stopped_one(
     for lead in leads:
         events += [created(lead, at(0, base)), assigned(lead, at(0, base))]
     with workers(first, second), Feed(env) as feed, OutputLog(env) as log:
+        log.watch(first, second)
         feed.send_all(events)
         log.wait_for(
             lambda _: {t["lead_id"] for t in log.of_type("sla.timer_started")} >= set(leads),

@@ -31,7 +31,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -140,7 +140,7 @@ class WorkerEnv:
     data_root: Path
     partitions: int = 2
     store: str = "memory://"
-    held_timeout_s: float = 5.0
+    held_timeout_s: float = 60.0
     log_level: str = "warning"
     prefix: str = field(default_factory=lambda: f"t-{uuid.uuid4().hex[:10]}.")
     app_id: str = field(default_factory=lambda: f"wt-{uuid.uuid4().hex[:10]}")
@@ -179,6 +179,23 @@ class WorkerEnv:
         return create_topics(settings)
 
 
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn: the kernel SIGKILLs the worker when the test process dies (Linux)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def preexec() -> None:
+        prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+
+    return preexec
+
+
 class Worker:
     """One ``lead-sla worker`` subprocess in its own process group; its output goes to a file."""
 
@@ -205,6 +222,7 @@ class Worker:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_die_with_parent(),
             )
         return self
 
@@ -346,8 +364,10 @@ class Feed:
         value: bytes | None,
         headers: Sequence[tuple[str, bytes | None]] = (),
     ) -> tuple[int, int]:
-        """Send one record and wait for it: its (partition, offset)."""
-        future = self.producer.send(topic, key=key, value=value, headers=list(headers) or None)
+        """Send one record and wait for it: its (partition, offset). kafka-python takes no null
+        header value: one is sent empty."""
+        pairs = [(name, b"" if raw is None else raw) for name, raw in headers]
+        future = self.producer.send(topic, key=key, value=value, headers=pairs or None)
         self.sent += 1
         metadata = future.get(timeout=30)
         return int(metadata.partition), int(metadata.offset)
@@ -428,6 +448,7 @@ class OutputLog:
         from kafka import KafkaConsumer, TopicPartition
 
         self.env = env
+        self.watched: list[Worker] = []  # their logs go into wait_for's failure message
         self.records: list[Out] = []
         self.last_new = time.monotonic()
         self.consumer = KafkaConsumer(
@@ -501,7 +522,9 @@ class OutputLog:
             if time.monotonic() > deadline:
                 raise AssertionError(
                     f"timed out after {timeout_s}s waiting for {what}; outputs so far: "
-                    f"{dict(type_counts(self.records))}"
+                    f"{dict(type_counts(self.records))}; dead letters: "
+                    f"{dlq_reasons(self.records)[:5]}"
+                    + "".join(f"\n--- worker {w.name}:\n{w.log_text(30)}" for w in self.watched)
                 )
             self.poll(0.2)
         return self.records
@@ -518,6 +541,10 @@ class OutputLog:
             if body.get("type") == type_ and (lead_id is None or body.get("lead_id") == lead_id):
                 found.append(body)
         return found
+
+    def watch(self, *procs: Worker) -> OutputLog:
+        self.watched += procs
+        return self
 
     def close(self) -> None:
         self.consumer.close()
@@ -810,3 +837,15 @@ def restart_session_broker(bootstrap: str) -> str:
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
+
+
+def dlq_reasons(records: Iterable[Out]) -> list[str]:
+    """``lead_id``/``event_id``: reason, of every dead letter."""
+    found = []
+    for r in records:
+        if r.topic == "sla.dlq":
+            letter = orjson.loads(r.value)
+            found.append(
+                f"{letter.get('lead_id')}/{letter.get('event_id')}: {letter.get('reason')}"
+            )
+    return found
