@@ -165,4 +165,5 @@ def test_bad_records_are_dead_lettered_and_valid_events_after_them_are_processed
     measured = {b["lead_id"] for b in log.of_type("sla.measured")}
     assert measured == set(valid_leads), measured
     want = replay(valid, policy, compare_at, tmp_path)
-    assert compare(log.records, want) == []
+    diffs = compare(log.records, want)
+    assert not diffs, "\n".join(diffs)

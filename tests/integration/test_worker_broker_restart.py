@@ -78,4 +78,5 @@ def test_worker_carries_on_through_a_broker_restart(
         compare_at = log.wait_quiet(2.0, not_before_us=later + 7_000_000, timeout_s=60)
         assert worker.alive, worker.log_text()
     want = replay(events, policy, compare_at, tmp_path)
-    assert compare(log.records, want) == []
+    diffs = compare(log.records, want)
+    assert not diffs, "\n".join(diffs)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +29,7 @@ from .worker_harness import (
     at,
     compare,
     created,
+    dump_records,
     facts_of,
     launch,
     now_us,
@@ -112,6 +114,7 @@ def test_kill_9_mid_stream_then_restart_loses_nothing_and_repeats_keep_their_ids
     feeder = threading.Thread(target=feed, daemon=True)
     with workers(worker), OutputLog(env) as log:
         log.watch(worker)
+        began = time.monotonic()
         feeder.start()
         try:
             # When the worker is killed -9 once it has measured a quarter of the leads
@@ -121,6 +124,7 @@ def test_kill_9_mid_stream_then_restart_loses_nothing_and_repeats_keep_their_ids
                 "facts of a quarter of the leads",
             )
             worker.kill()
+            killed_after = time.monotonic() - began
             at_kill = len(facts_of(log))
             fed_at_kill = fed[0]
             # ... and restarted (the stream goes on meanwhile)
@@ -132,6 +136,7 @@ def test_kill_9_mid_stream_then_restart_loses_nothing_and_repeats_keep_their_ids
                 180,
                 f"facts of all {len(expected_leads)} leads",
             )
+            all_after = time.monotonic() - began
             compare_at = log.wait_quiet(3.0, not_before_us=0, timeout_s=60)
         finally:
             stop.set()
@@ -139,16 +144,22 @@ def test_kill_9_mid_stream_then_restart_loses_nothing_and_repeats_keep_their_ids
         assert worker.alive, worker.log_text()
     print(
         f"\nkilled after {at_kill}/{len(expected_leads)} leads measured and "
-        f"{fed_at_kill}/{len(events)} events produced; {len(log.records)} outputs read"
+        f"{fed_at_kill}/{len(events)} events produced ({killed_after:.1f}s); all leads measured "
+        f"after {all_after:.1f}s; {len(log.records)} outputs read"
     )
     assert at_kill < len(expected_leads), "the kill came after everything was processed"
 
     # Then every lead's final fact, and the standing alerts and tasks, equal the replay's
     want = replay(events, policy, compare_at, tmp_path)
-    assert compare(log.records, want) == []
+    diffs = compare(log.records, want)
+    if diffs:
+        diffs.append(f"live outputs: {dump_records(log.records, tmp_path / 'live.jsonl')}")
+    assert not diffs, "\n".join(diffs)
     # and whatever was published twice carries the same event_id with the same content
-    assert same_id_other_content(log.records) == []
-    assert repeats_with_other_ids(log.records) == []
+    problems = same_id_other_content(log.records)
+    assert not problems, "\n".join(problems[:20])
+    problems = repeats_with_other_ids(log.records)
+    assert not problems, "\n".join(problems[:20])
 
 
 @pytest.mark.kafka(limit_s=150)
@@ -197,4 +208,5 @@ def test_rocksdb_store_keeps_the_state_across_a_restart(
         assert len(timers) == 1, f"{lead}: timer_started published {len(timers)} times"
         assert facts_of(log)[lead]["status"] == "met"
     want = replay(events, policy, compare_at, tmp_path)
-    assert compare(log.records, want) == []
+    diffs = compare(log.records, want)
+    assert not diffs, "\n".join(diffs)

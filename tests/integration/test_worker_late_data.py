@@ -108,7 +108,8 @@ def test_late_reply_retracts_the_breach_and_the_fact_says_met(
     assert facts[lead]["within_sla"] is True
     assert facts[control]["status"] == "breached"
     want = replay(events, policy, compare_at, tmp_path)
-    assert compare(log.records, want) == []
+    diffs = compare(log.records, want)
+    assert not diffs, "\n".join(diffs)
 
 
 @pytest.mark.kafka(limit_s=150)
@@ -163,4 +164,5 @@ def test_backlog_after_a_stop_fires_no_breach_the_replay_does_not_have(
     breached = {b["lead_id"] for b in log.of_type("sla.breached")}
     assert breached - {"warm-up"} == unanswered
     want = replay(events, policy, compare_at, tmp_path)
-    assert compare(log.records, want) == []
+    diffs = compare(log.records, want)
+    assert not diffs, "\n".join(diffs)

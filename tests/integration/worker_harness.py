@@ -414,9 +414,9 @@ class Feed:
 # --------------------------------------------------------------------------- outputs
 
 
-@dataclass(frozen=True)
+@dataclass
 class Out:
-    """One record the worker published."""
+    """One record the worker published (its JSON value parsed once, on arrival)."""
 
     topic: str  # without the prefix
     partition: int
@@ -425,12 +425,14 @@ class Out:
     value: bytes
     headers: tuple[tuple[str, bytes], ...]
     timestamp_ms: int
+    body: dict[str, Any] = field(init=False)
 
-    @property
-    def body(self) -> dict[str, Any]:
-        parsed = orjson.loads(self.value)
-        assert isinstance(parsed, dict), self.value[:200]
-        return parsed
+    def __post_init__(self) -> None:
+        try:
+            parsed = orjson.loads(self.value)
+        except orjson.JSONDecodeError:
+            parsed = None
+        self.body = parsed if isinstance(parsed, dict) else {}
 
     @property
     def type(self) -> str:
@@ -450,6 +452,10 @@ class OutputLog:
         self.env = env
         self.watched: list[Worker] = []  # their logs go into wait_for's failure message
         self.records: list[Out] = []
+        self.by_type: dict[str, list[dict[str, Any]]] = {}
+        """Envelopes by type, in arrival order (sla.dlq and the sla.facts copies left out)."""
+        self.facts: dict[str, tuple[int, dict[str, Any]]] = {}
+        """lead_id -> (version, data) of its highest-version sla.measured so far."""
         self.last_new = time.monotonic()
         self.consumer = KafkaConsumer(
             bootstrap_servers=env.bootstrap,
@@ -478,21 +484,32 @@ class OutputLog:
         cut = len(self.env.prefix)
         for tp, messages in batches.items():
             for m in messages:
-                self.records.append(
-                    Out(
-                        tp.topic[cut:],
-                        tp.partition,
-                        m.offset,
-                        m.key,
-                        m.value,
-                        tuple((k, bytes(v or b"")) for k, v in (m.headers or [])),
-                        m.timestamp,
-                    )
+                record = Out(
+                    tp.topic[cut:],
+                    tp.partition,
+                    m.offset,
+                    m.key,
+                    m.value,
+                    tuple((k, bytes(v or b"")) for k, v in (m.headers or [])),
+                    m.timestamp,
                 )
+                self.records.append(record)
+                self._index(record)
                 new += 1
         if new:
             self.last_new = time.monotonic()
         return new
+
+    def _index(self, record: Out) -> None:
+        if record.topic in ("sla.dlq", "sla.facts"):
+            return
+        body = record.body
+        self.by_type.setdefault(record.type, []).append(body)
+        if record.type == FACT:
+            lead = str(body.get("lead_id"))
+            version = int(body["data"]["version"])
+            if lead not in self.facts or version > self.facts[lead][0]:
+                self.facts[lead] = (version, body["data"])
 
     def drain(self, quiet_s: float = 1.0, timeout_s: float = 30.0) -> None:
         """Poll until nothing new came for ``quiet_s`` (or ``timeout_s`` passed)."""
@@ -533,14 +550,10 @@ class OutputLog:
         return [r for r in self.records if r.topic == topic]
 
     def of_type(self, type_: str, lead_id: str | None = None) -> list[dict[str, Any]]:
-        found = []
-        for r in self.records:
-            if r.topic in ("sla.dlq", "sla.facts"):
-                continue
-            body = r.body
-            if body.get("type") == type_ and (lead_id is None or body.get("lead_id") == lead_id):
-                found.append(body)
-        return found
+        found = self.by_type.get(type_, [])
+        if lead_id is None:
+            return list(found)
+        return [body for body in found if body.get("lead_id") == lead_id]
 
     def watch(self, *procs: Worker) -> OutputLog:
         self.watched += procs
@@ -812,7 +825,7 @@ def launch(env: WorkerEnv, policy_path: Path, *names: str, timeout_s: float = 90
 
 def facts_of(log: OutputLog) -> dict[str, Any]:
     """The worker's latest fact per lead so far (``version`` removed)."""
-    return live_final_facts(log.records)
+    return {lead: _strip_version(data) for lead, (_, data) in log.facts.items()}
 
 
 def restart_session_broker(bootstrap: str) -> str:
@@ -849,3 +862,18 @@ def dlq_reasons(records: Iterable[Out]) -> list[str]:
                 f"{letter.get('lead_id')}/{letter.get('event_id')}: {letter.get('reason')}"
             )
     return found
+
+
+def dump_records(records: Iterable[Out], path: Path) -> Path:
+    """The records as JSON lines (topic, partition, offset, timestamp, body) for a post-mortem."""
+    with open(path, "wb") as out:
+        for r in records:
+            row = {
+                "topic": r.topic,
+                "partition": r.partition,
+                "offset": r.offset,
+                "timestamp_ms": r.timestamp_ms,
+                "body": r.body or r.value[:2000].decode("utf-8", "replace"),
+            }
+            out.write(orjson.dumps(row) + b"\n")
+    return path
