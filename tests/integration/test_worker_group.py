@@ -1,4 +1,4 @@
-"""Two workers in one consumer group, then one dies: the other takes over its partitions and
+"""Two workers in one consumer group, then one is killed -9: the other takes over its partitions and
 fires their pending deadlines (the state of those leads comes back from the changelog)."""
 
 from __future__ import annotations
@@ -29,13 +29,12 @@ from .worker_harness import (
 
 pytestmark = pytest.mark.kafka
 
-WINDOW_S = 20.0
+WINDOW_S = 12.0
 
 
-@pytest.mark.kafka(limit_s=150)
-@pytest.mark.parametrize("how", ["kill -9", "SIGTERM"])
-def test_the_surviving_worker_fires_the_pending_deadlines_of_the_stopped_one(
-    worker_env: Callable[..., WorkerEnv], tmp_path: Path, how: str
+@pytest.mark.kafka(limit_s=120)
+def test_the_surviving_worker_fires_the_pending_deadlines_of_a_killed_one(
+    worker_env: Callable[..., WorkerEnv], tmp_path: Path
 ) -> None:
     # Given two workers in one group over 4 partitions, and 40 leads spread over them
     env = worker_env(partitions=4)
@@ -56,10 +55,7 @@ def test_the_surviving_worker_fires_the_pending_deadlines_of_the_stopped_one(
         )
         # When one of them stops before any deadline
         stopped_at = now_us()
-        if how == "kill -9":
-            second.kill()
-        else:
-            assert second.stop() == 0, second.log_text()
+        second.kill()  # kill -9: its session must time out before the group moves on
         deadline = base + round(WINDOW_S * 1e6)
         assert stopped_at < deadline, "precondition: the stop came after the deadlines"
         assert not log.of_type("sla.breached")
