@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# `make demo`: a local Kafka broker, the topics, the worker, ~10 sample leads; prints every
-# output record read back from Kafka, then stops everything it started (trap on exit, also on
-# Ctrl-C or a failure half-way).
+# `make demo`: a local Kafka broker, the worker, and a story of eight leads whose whole life plays
+# out in seconds (timers, a warning, a breach with its reason, escalation to the backup then the
+# manager, a review request, a held lead, an answer that closes tasks, a late reply that retracts
+# a breach); prints every output in the order it was published and a line per lead, then stops
+# everything it started (trap on exit, also on Ctrl-C or a failure half-way).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PY=${PY:-.venv/bin/python}
-SAMPLE=${SAMPLE:-examples/sample-leads.jsonl}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/leadsla-demo-XXXXXX")
 STATE="$WORK/broker.json"
 WORKER_PID=""
@@ -36,75 +37,24 @@ trap 'exit 143' TERM
 echo "== starting a local Kafka broker (${KAFKA_VERSION:-default version})"
 BOOTSTRAP=$("$PY" -m devtools.kafka_local start --state-file "$STATE")
 
-# A demo policy: calendar clock, short targets, a small roster.
-cat > "$WORK/policy.toml" <<'TOML'
-version = "demo-1"
-clock = "calendar"
-default_manager = "claudia-weber"
-warn_at = 0.75
-
-[[targets]]
-source = "chat"
-minutes = 10
-
-[[targets]]
-priority = "urgent"
-minutes = 15
-
-[[targets]]
-source = "pricing_page"
-minutes = 15
-
-[[targets]]
-source = "demo_request"
-minutes = 30
-
-[[targets]]
-minutes = 60
-
-[roster.anna-keller]
-backup = "jonas-becker"
-manager = "claudia-weber"
-
-[roster.jonas-becker]
-backup = "lea-hoffmann"
-manager = "claudia-weber"
-
-[roster.lea-hoffmann]
-backup = "david-okafor"
-manager = "claudia-weber"
-
-[roster.david-okafor]
-backup = "anna-keller"
-manager = "claudia-weber"
-
-[roster.lukas-brandt]
-backup = "mia-fischer"
-manager = "claudia-weber"
-
-[roster.mia-fischer]
-backup = "anna-keller"
-manager = "claudia-weber"
-TOML
+# The story's policy: calendar clock, windows of a few seconds, a small roster.
+"$PY" -m devtools.demo_story policy "$WORK/policy.toml"
 
 export LEADSLA_BOOTSTRAP_SERVERS="$BOOTSTRAP"
 export LEADSLA_TOPIC_PREFIX="demo-"
 export LEADSLA_APP_ID="lead-sla-demo"
 export LEADSLA_DATA_DIR="$WORK/worker-data"
 export LEADSLA_POLICY="$WORK/policy.toml"
-export LEADSLA_SESSION_TIMEOUT_S=6 LEADSLA_REBALANCE_TIMEOUT_S=6
+export LEADSLA_SESSION_TIMEOUT_S=6 LEADSLA_REBALANCE_TIMEOUT_S=6 LEADSLA_HEARTBEAT_INTERVAL_S=0.5
 
-echo "== creating topics (prefix $LEADSLA_TOPIC_PREFIX) on $BOOTSTRAP"
-"$PY" -m leadsla.cli topics create
-
-echo "== starting the worker (log: $WORK/worker.log)"
+echo "== starting the worker (log: $WORK/worker.log); it creates its topics (prefix $LEADSLA_TOPIC_PREFIX)"
 "$PY" -m leadsla.cli worker --loglevel warning >"$WORK/worker.log" 2>&1 &
 WORKER_PID=$!
+"$PY" -m devtools.demo_io wait-ready --timeout 60 --worker-pid "$WORKER_PID"
 
-echo "== feeding $SAMPLE (times shifted so that the latest event is now)"
-"$PY" -m devtools.demo_io feed "$SAMPLE" --shift-to-now
-
-CREATED=$(grep -c '"type":"lead.created"' "$SAMPLE")
-echo "== output read back from Kafka (waiting for $CREATED sla.timer_started)"
-"$PY" -m devtools.demo_io read --expect "$CREATED" --timeout 90 --quiet 4 --worker-pid "$WORKER_PID"
+echo "== playing the story: eight leads, windows of 6-9 seconds (see devtools/demo_story.py)"
+"$PY" -m devtools.demo_story play
+echo "== projecting the output topics into SQLite read models; the manager's short list"
+"$PY" -m leadsla.cli project --db "sqlite:///$WORK/read-models.db" --policy "$WORK/policy.toml" --until-caught-up
+"$PY" -m leadsla.cli report --db "sqlite:///$WORK/read-models.db" --limit 10
 echo "== demo done"

@@ -149,6 +149,31 @@ def read(
     return 0 if timers else 1
 
 
+def wait_ready(settings: Settings, timeout_s: float, worker_pid: int | None) -> int:
+    """Wait until the worker's consumer group is stable with a member (it has its partitions)."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(**client_config(settings))
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            if not _alive(worker_pid):
+                print(f"the worker (pid {worker_pid}) has exited", file=sys.stderr)
+                return 1
+            try:
+                group = admin.describe_groups([settings.app_id])[settings.app_id]
+                if group["group_state"] == "Stable" and group["members"]:
+                    time.sleep(1.0)  # recovery of an empty table, then the fetcher starts
+                    return 0
+            except Exception:  # the group does not exist yet
+                pass
+            time.sleep(0.5)
+    finally:
+        admin.close()
+    print(f"the worker was not ready after {timeout_s:.0f}s", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.demo_io")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -160,8 +185,13 @@ def main(argv: list[str] | None = None) -> int:
     p_read.add_argument("--timeout", type=float, default=60.0)
     p_read.add_argument("--quiet", type=float, default=4.0)
     p_read.add_argument("--worker-pid", type=int, default=None, help="stop if it exits")
+    p_ready = sub.add_parser("wait-ready", help="wait until the worker has joined its group")
+    p_ready.add_argument("--timeout", type=float, default=60.0)
+    p_ready.add_argument("--worker-pid", type=int, default=None, help="stop if it exits")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
+    if args.command == "wait-ready":
+        return wait_ready(settings, args.timeout, args.worker_pid)
     if args.command == "feed":
         return feed(settings, args.file, args.shift_to_now)
     return read(settings, args.expect, args.timeout, args.quiet, args.worker_pid)

@@ -32,9 +32,12 @@ class DeadlineIndex:
     def __init__(self) -> None:
         self.heaps: dict[int, list[tuple[Instant, str]]] = {}
         self.scheduled: dict[str, tuple[int, Instant]] = {}
+        self.inflight: dict[str, tuple[int, Instant, float]] = {}
+        """Ticks sent and not yet seen by the agent: (partition, wake, when sent)."""
 
     def schedule(self, partition: int, lead_id: str, wake: Instant | None) -> None:
         """The lead's next wake instant (None: it needs the clock no more)."""
+        self.inflight.pop(lead_id, None)
         current = self.scheduled.get(lead_id)
         if wake is None:
             if current is not None:
@@ -45,17 +48,40 @@ class DeadlineIndex:
         self.scheduled[lead_id] = (partition, wake)
         heapq.heappush(self.heaps.setdefault(partition, []), (wake, lead_id))
 
-    def pop_due(self, partition: int, until: Instant) -> list[tuple[str, Instant]]:
-        """Leads of ``partition`` whose wake instant is at or before ``until`` (removed)."""
+    def pop_due(
+        self, partition: int, until: Instant, sent_at: float = 0.0
+    ) -> list[tuple[str, Instant]]:
+        """Leads of ``partition`` whose wake instant is at or before ``until``.
+
+        They leave the heap and are kept as in flight (sent at ``sent_at``, a monotonic time)
+        until the agent has seen their tick: see :meth:`settle` and :meth:`overdue`.
+        """
         heap = self.heaps.get(partition)
         due: list[tuple[str, Instant]] = []
         scheduled = self.scheduled
+        inflight = self.inflight
         while heap and heap[0][0] <= until:
             wake, lead_id = heapq.heappop(heap)
             if scheduled.get(lead_id) == (partition, wake):
                 del scheduled[lead_id]
+                inflight[lead_id] = (partition, wake, sent_at)
                 due.append((lead_id, wake))
         return due
+
+    def settle(self, lead_id: str) -> None:
+        """The agent has seen the lead's tick and needs nothing more for it."""
+        self.inflight.pop(lead_id, None)
+
+    def overdue(self, now: float, after: float) -> int:
+        """Ticks in flight for more than ``after`` seconds (a tick lost with the broker, a
+        crash) go back into the index, to be sent again: a deadline may fire late, never not
+        at all. Returns how many."""
+        late = [(lead, v) for lead, v in self.inflight.items() if now - v[2] > after]
+        for lead_id, (partition, wake, _sent) in late:
+            del self.inflight[lead_id]
+            if lead_id not in self.scheduled:
+                self.schedule(partition, lead_id, wake)
+        return len(late)
 
     def rebuild(
         self, partitions: Iterable[int], entries: Iterable[tuple[str, int, Instant]]
@@ -64,6 +90,7 @@ class DeadlineIndex:
         keep = set(partitions)
         self.heaps = {p: [] for p in keep}
         self.scheduled = {}
+        self.inflight = {}
         for lead_id, partition, wake in entries:
             if partition in keep:
                 self.scheduled[lead_id] = (partition, wake)
@@ -76,6 +103,7 @@ class DeadlineIndex:
             self.heaps.pop(partition, None)
         gone = set(partitions)
         self.scheduled = {k: v for k, v in self.scheduled.items() if v[0] not in gone}
+        self.inflight = {k: v for k, v in self.inflight.items() if v[0] not in gone}
 
     def __len__(self) -> int:
         return len(self.scheduled)

@@ -15,7 +15,7 @@ and the deadline loop reports the open leads and the consumer lag. Names start w
 | ``lead_sla_retractions_total`` | counter | | ``sla.alert_retracted`` published (rule 14) |
 | ``lead_sla_suppressed_total`` | counter | | alerts and tasks published with ``suppressed = true`` (older than the horizon) |
 | ``lead_sla_ticks_total`` | counter | | deadline ticks sent by the deadline loop |
-| ``lead_sla_open_leads`` | gauge | | leads in this worker's partitions with a timer still to come |
+| ``lead_sla_open_leads`` | gauge | | leads in this worker's partitions waiting for the clock (a timer, a held event's wait, retirement) |
 | ``lead_sla_consumer_lag_records`` | gauge | ``topic`` | input records not yet processed (this worker's partitions) |
 | ``lead_sla_alert_delay_seconds`` | histogram | | from an alert's or task's due instant to its publication |
 | ``lead_sla_batch_seconds`` | histogram | | decode + engine + encode of one batch of records |
@@ -225,7 +225,8 @@ class _Collector:
                 counter.add_metric([], value)
             yield counter
         gauge = GaugeMetricFamily(
-            PREFIX + "open_leads", "Leads in this worker's partitions with a timer still to come."
+            PREFIX + "open_leads",
+            "Leads in this worker's partitions waiting for the clock (timer, held wait, retirement).",
         )
         if with_samples:
             gauge.add_metric([], m.open_leads)
