@@ -320,26 +320,6 @@ def faust_app_running() -> Callable[..., contextlib.AbstractAsyncContextManager[
 # --------------------------------------------------------------------------- live worker tests
 
 
-@pytest.fixture(autouse=True)
-def _kafka_test_longer_limit(
-    request: pytest.FixtureRequest, _kafka_test_time_limit: None
-) -> Iterator[None]:
-    """``@pytest.mark.kafka(limit_s=N)``: a longer limit than the default for one test.
-
-    Runs after ``_kafka_test_time_limit`` (it depends on it) and re-arms the same alarm and
-    hard limit; ``_kafka_test_time_limit`` disarms both on the way out.
-    """
-    marker = request.node.get_closest_marker("kafka")
-    limit = marker.kwargs.get("limit_s") if marker is not None else None
-    if limit is None or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    limit = float(limit) * float(os.environ.get("LEADSLA_KAFKA_LIMIT_FACTOR", "1"))
-    signal.setitimer(signal.ITIMER_REAL, limit)
-    faulthandler.dump_traceback_later(limit + HARD_LIMIT_EXTRA_S, exit=True)
-    yield
-
-
 @pytest.fixture
 def worker_env(
     kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
