@@ -26,8 +26,8 @@ Python::
 
 ``restart`` (CLI) and ``LocalKafka.restart()`` stop the broker and start it again on the same
 port with the same data folder (topics, records and committed offsets survive);
-``restart_broker_at(bootstrap)`` restarts a broker this process started, found by its address
-(the integration tests' session broker).
+``local_broker_at(bootstrap)`` finds a broker this process started by its address (the
+integration tests' session broker), to restart it.
 
 Settings: ``KAFKA_VERSION`` (or ``--version``; default 3.9.2) and ``LEADSLA_KAFKA_CACHE`` (the
 cache root; default ``<repo>/.cache/kafka``; jars go to ``<root>/<version>/lib``). Optional:
@@ -67,6 +67,7 @@ from typing import Any
 DEFAULT_VERSION = "3.9.2"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR_PREFIX = "leadsla-kafka-"
+HIDDEN_PREFIX = "leadsla-restarting-"  # a broker folder while its broker restarts
 
 # Pinned so a fetch does not depend on which plugin version the local Maven defaults to.
 DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
@@ -425,6 +426,13 @@ def _cleanup_stale_run_dirs(log: Callable[[str], None]) -> None:
             continue
         log(f"removing stale broker data {run_dir}")
         shutil.rmtree(run_dir, ignore_errors=True)
+    # A folder hidden for a restart (_relaunch_in_place) is left behind only if its process died
+    # in the middle of it; a restart takes seconds.
+    for hidden in Path(tempfile.gettempdir()).glob(HIDDEN_PREFIX + "*"):
+        with contextlib.suppress(OSError):
+            if time.time() - hidden.stat().st_mtime > 3600:
+                log(f"removing stale broker data {hidden}")
+                shutil.rmtree(hidden, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- readiness
@@ -667,10 +675,7 @@ class LocalKafka:
         _terminate(self.process.pid, timeout, self.process, self.log)
         self.process = None
         self._bootstrap = None
-        if down_s > 0:
-            time.sleep(down_s)
-        lib = fetch_jars(self.version, self.root, self.log)
-        _relaunch_on_same_port(lambda: self._launch(lib, fresh=False), self.log)
+        _relaunch_in_place(self, down_s)
         self.log(f"broker restarted at {self._bootstrap} in {time.monotonic() - started:.1f}s")
         return self.bootstrap
 
@@ -694,32 +699,50 @@ class _PortTaken(Exception):
 
 
 _RUNNING: dict[int, LocalKafka] = {}
-"""The brokers this process started and has not stopped yet (for ``restart_broker_at``)."""
+"""The brokers this process started and has not stopped yet (for ``local_broker_at``)."""
 
 
-def restart_broker_at(bootstrap: str, down_s: float = 0.0) -> str:
-    """Restart the broker at ``bootstrap`` that THIS process started (``LocalKafka.restart``).
-
-    For tests that get only the session broker's address: raises :class:`KafkaLocalError` when
-    no broker of this process answers at that address.
-    """
+def local_broker_at(bootstrap: str) -> LocalKafka | None:
+    """The running broker at ``bootstrap`` that THIS process started, if any (for tests that
+    get only the session broker's address and must restart it: ``.restart()``)."""
     for broker in list(_RUNNING.values()):
         if broker._bootstrap == bootstrap:
-            return broker.restart(down_s=down_s)
-    raise KafkaLocalError(f"no local broker started by this process is at {bootstrap}")
+            return broker
+    return None
 
 
-def _relaunch_on_same_port(launch: Callable[[], None], log: Callable[[str], None]) -> None:
-    """Run ``launch`` until the old listener's port is free again (a few seconds at most)."""
-    for attempt in range(1, 11):
-        try:
-            launch()
-            return
-        except _PortTaken:
-            if attempt == 10:
-                raise KafkaLocalError("the broker's port stayed taken after a restart") from None
-            log("the port is still taken after the stop; retrying in 1 s")
-            time.sleep(1.0)
+def _relaunch_in_place(kafka: LocalKafka, down_s: float) -> None:
+    """Start a stopped broker again on its folder, port and data.
+
+    While it is down its folder is renamed away from ``RUN_DIR_PREFIX``: another process's
+    ``LocalKafka.start()`` removes folders whose broker is not running (``_cleanup_stale_run_dirs``)
+    and would otherwise delete this one, data and all, in the middle of the restart. A port the
+    old listener still holds is waited for (a few seconds at most).
+    """
+    run_dir = kafka.run_dir
+    assert run_dir is not None
+    hidden = run_dir.with_name(HIDDEN_PREFIX + run_dir.name[len(RUN_DIR_PREFIX) :])
+    run_dir.rename(hidden)
+    try:
+        lib = fetch_jars(kafka.version, kafka.root, kafka.log)
+        if down_s > 0:
+            time.sleep(down_s)
+        for attempt in range(1, 11):
+            hidden.rename(run_dir)
+            try:
+                kafka._launch(lib, fresh=False)
+                return
+            except _PortTaken:
+                run_dir.rename(hidden)
+                if attempt == 10:
+                    raise KafkaLocalError(
+                        "the broker's port stayed taken after a restart"
+                    ) from None
+                kafka.log("the port is still taken after the stop; retrying in 1 s")
+                time.sleep(1.0)
+    finally:
+        if hidden.exists() and not run_dir.exists():
+            hidden.rename(run_dir)
 
 
 def _jvm_common(log_opt: str, lib: Path) -> list[str]:
@@ -800,8 +823,6 @@ def restart_from_state(
         raise KafkaLocalError(f"the broker's folder {run_dir} is gone: `stop`, then `start`")
     if _running(state):
         _terminate(int(state["pid"]), timeout, None, log)
-    if down_s > 0:
-        time.sleep(down_s)
     bootstrap = str(state["bootstrap"])
     kafka = LocalKafka(
         str(state["version"]),
@@ -812,10 +833,9 @@ def restart_from_state(
     )
     kafka.run_dir = run_dir
     kafka._port = int(bootstrap.rpartition(":")[2])
-    lib = fetch_jars(kafka.version, kafka.root, log)
     started = time.monotonic()
     try:
-        _relaunch_on_same_port(lambda: kafka._launch(lib, fresh=False), log)
+        _relaunch_in_place(kafka, down_s)
     except BaseException:
         if kafka.process is not None:  # never leave a half-started broker behind
             _terminate(kafka.process.pid, timeout, kafka.process, log)

@@ -838,18 +838,18 @@ def restart_session_broker(bootstrap: str) -> str:
     """
     import pytest
 
-    from devtools.kafka_local import KafkaLocalError, restart_broker_at, restart_from_state
+    from devtools.kafka_local import local_broker_at, restart_from_state
 
-    try:
-        return restart_broker_at(bootstrap)
-    except KafkaLocalError as exc:
-        state_file = os.environ.get("LEADSLA_KAFKA_STATE_FILE")
-        if state_file:
-            return restart_from_state(Path(state_file))
-        message = f"cannot restart the broker at {bootstrap}: {exc}"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+    broker = local_broker_at(bootstrap)
+    if broker is not None:
+        return broker.restart()
+    state_file = os.environ.get("LEADSLA_KAFKA_STATE_FILE")
+    if state_file:
+        return restart_from_state(Path(state_file))
+    message = f"the broker at {bootstrap} was not started by this test session: not ours to restart"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
 
 
 def dlq_reasons(records: Iterable[Out]) -> list[str]:
