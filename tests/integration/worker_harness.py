@@ -245,6 +245,12 @@ class Worker:
         self._reap_group()
         return self.process.returncode
 
+    def terminate(self) -> None:
+        """SIGTERM, without waiting (``stop`` waits)."""
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid, signal.SIGTERM)
+
     def kill(self) -> None:
         """kill -9 of the worker and anything it started (its process group)."""
         if self.process is None:
@@ -280,6 +286,8 @@ def workers(*items: Worker) -> Iterator[tuple[Worker, ...]]:
     try:
         yield items
     finally:
+        for item in items:  # SIGTERM to all first: they stop side by side
+            item.terminate()
         for item in items:
             item.stop(timeout_s=15)
             item.kill()
