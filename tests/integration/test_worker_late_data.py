@@ -24,6 +24,8 @@ from .worker_harness import (
     at,
     compare,
     created,
+    event,
+    facts_of,
     launch,
     now_us,
     parse_iso,
@@ -163,6 +165,113 @@ def test_backlog_after_a_stop_fires_no_breach_the_replay_does_not_have(
     # The unanswered ones did breach (the guard does not hold deadlines forever)
     breached = {b["lead_id"] for b in log.of_type("sla.breached")}
     assert breached - {"warm-up"} == unanswered
+    want = replay(events, policy, compare_at, tmp_path)
+    diffs = compare(log.records, want)
+    assert not diffs, "\n".join(diffs)
+
+
+@pytest.mark.kafka(limit_s=120)
+def test_backlog_inputs_after_a_timer_do_not_erase_the_timer(
+    worker_env: Callable[..., WorkerEnv], tmp_path: Path
+) -> None:
+    """Rule 13 over a backlog: inputs timed after a lead's warning point or deadline, read in
+    one go with its creation, come after those timers, as in the replay: an answer after the
+    warning point keeps the warning; consent declined after the deadline keeps the breach."""
+    # Given a 3 s window (warning at 2.25 s), a worker that ran once and was stopped
+    env = worker_env(partitions=2)
+    policy = write_policy(env, policy_toml(3.0))
+    (worker,) = launch(env, policy)
+    events = [created("warm-up", at(0)), assigned("warm-up", at(0))]
+    with workers(worker), Feed(env) as feed, OutputLog(env) as log:
+        log.watch(worker)
+        feed.send_all(events)
+        log.wait_for(lambda _: log.of_type("sla.timer_started", "warm-up"), 30, "the warm-up lead")
+        assert worker.stop() == 0, worker.log_text()
+
+        # While it is down: leads answered after their warning point (before the deadline),
+        # and leads whose consent is declined after their deadline
+        base = now_us()
+        late_answer = [f"la-{i:02d}" for i in range(20)]
+        declined = [f"dc-{i:02d}" for i in range(20)]
+        for lead in late_answer:
+            events += [
+                created(lead, at(0, base)),
+                assigned(lead, at(0, base)),
+                answered(lead, at(2.6, base)),
+            ]
+        for lead in declined:
+            events += [
+                created(lead, at(0, base)),
+                assigned(lead, at(0, base)),
+                event("lead.updated", lead, at(3.2, base), {"consent": "declined"}),
+            ]
+        time.sleep(max(0.0, (base + 3_500_000 - now_us()) / 1e6))
+        feed.send_all(events[2:])
+
+        # When the worker reads them all at once
+        worker.start()
+        log.wait_for(
+            lambda _: (
+                set(log.facts) >= set(late_answer + declined)
+                and all(log.facts[lead][1]["status"] != "open" for lead in late_answer + declined)
+            ),
+            60,
+            "every lead decided",
+        )
+        compare_at = log.wait_quiet(2.0, not_before_us=0, timeout_s=30)
+
+    # Then the warnings and breaches stand, as in the replay
+    facts = facts_of(log)
+    assert [lead for lead in late_answer if not facts[lead]["pre_breach_warned"]] == []
+    assert [lead for lead in declined if facts[lead]["status"] != "breached"] == []
+    want = replay(events, policy, compare_at, tmp_path)
+    diffs = compare(log.records, want)
+    assert not diffs, "\n".join(diffs)
+
+
+@pytest.mark.kafka(limit_s=90)
+def test_inputs_timed_ahead_of_the_clock_keep_the_timers_before_them(
+    worker_env: Callable[..., WorkerEnv], tmp_path: Path
+) -> None:
+    """Rule 13 with inputs read before their own occurred_at (a source clock a little ahead,
+    well within max_future_minutes; or the worker's clock held back by the backlog guard): the
+    timers due before an input still come first, as in the replay."""
+    # Given a 3 s window (warning at 2.25 s) and a running worker
+    env = worker_env(partitions=2)
+    policy = write_policy(env, policy_toml(3.0))
+    (worker,) = launch(env, policy)
+    base = now_us()
+    ahead_answer = [f"aa-{i:02d}" for i in range(10)]
+    ahead_decline = [f"ad-{i:02d}" for i in range(10)]
+    events = []
+    for lead in ahead_answer:
+        events += [
+            created(lead, at(0, base)),
+            assigned(lead, at(0, base)),
+            answered(lead, at(2.6, base)),  # after the warning point, before the deadline
+        ]
+    for lead in ahead_decline:
+        events += [
+            created(lead, at(0, base)),
+            assigned(lead, at(0, base)),
+            event("lead.updated", lead, at(3.2, base), {"consent": "declined"}),  # after it
+        ]
+    with workers(worker), Feed(env) as feed, OutputLog(env) as log:
+        log.watch(worker)
+        # When every input is sent at once, seconds before its own occurred_at
+        feed.send_all(events)
+        compare_at = log.wait_quiet(2.0, not_before_us=base + 4_500_000, timeout_s=60)
+
+    # Then the final facts and standing alerts are the replay's: warned and met; breached
+    facts = facts_of(log)
+    not_warned = [lead for lead in ahead_answer if not facts[lead]["pre_breach_warned"]]
+    not_breached = {
+        lead: facts[lead]["status"] for lead in ahead_decline if facts[lead]["status"] != "breached"
+    }
+    assert not not_warned and not not_breached, (
+        f"answered at +2.6 s (warning due at +2.25 s) but never warned: {not_warned}; "
+        f"consent declined at +3.2 s (deadline +3 s) but not breached: {not_breached}"
+    )
     want = replay(events, policy, compare_at, tmp_path)
     diffs = compare(log.records, want)
     assert not diffs, "\n".join(diffs)
