@@ -354,15 +354,21 @@ class Feed:
             acks="all",
             linger_ms=5,
             max_request_size=2_000_000,
-            retries=10,
+            retries=2_147_483_647,  # bounded by delivery_timeout_ms
+            retry_backoff_ms=200,
+            delivery_timeout_ms=60_000,
             request_timeout_ms=30_000,
         )
         self.sent = 0
+        self.pending: list[Any] = []
 
     def send(self, event_: Mapping[str, Any]) -> None:
         """Queue one event on its default topic, keyed by its lead (``flush`` waits for it)."""
         key = str(event_["lead_id"]).encode()
-        self.producer.send(self.env.topic(route(event_)), key=key, value=orjson.dumps(event_))
+        future = self.producer.send(
+            self.env.topic(route(event_)), key=key, value=orjson.dumps(event_)
+        )
+        self.pending.append(future)
         self.sent += 1
 
     def send_raw(
@@ -386,7 +392,12 @@ class Feed:
         self.flush()
 
     def flush(self) -> None:
-        self.producer.flush(timeout=60)
+        """Wait until the broker has every event sent so far; raise if one could not be sent
+        (an input the test thinks it produced must really be there)."""
+        self.producer.flush(timeout=90)
+        pending, self.pending = self.pending, []
+        for future in pending:
+            future.get(timeout=30)
 
     def send_on_time(
         self, events: Sequence[Mapping[str, Any]], stop: threading.Event | None = None
