@@ -214,6 +214,8 @@ def client_config(settings: Settings) -> dict[str, Any]:
         "bootstrap_servers": list(settings.broker_hosts),
         "security_protocol": settings.security_protocol,
         "request_timeout_ms": int(settings.request_timeout_s * 1000),
+        # a broker that never answers: give up after the request timeout, not 30 s
+        "bootstrap_timeout_ms": int(settings.request_timeout_s * 1000),
     }
     if settings.security_protocol.startswith("SASL"):
         config["sasl_mechanism"] = settings.sasl_mechanism

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from leadsla.domain.instant import Instant, from_datetime, parse_rfc3339
+from leadsla.outputs import OutputError, check_output, open_output
 
 # --------------------------------------------------------------------------------------------
 # The simulated organisation. Static data: the roster does not depend on the seed, so one policy
@@ -1236,11 +1237,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_LEADS_PER_DAY,
         help="leads on an ordinary working day (default %(default)s)",
     )
-    parser.add_argument("--out", default="-", help="JSON-lines file (default: standard output)")
+    parser.add_argument(
+        "--out",
+        default="-",
+        help="JSON-lines file, written whole or not at all (default or '-': standard output)",
+    )
     parser.add_argument(
         "--bootstrap",
         default=None,
-        help="Kafka bootstrap servers: produce to the input topics instead",
+        help="Kafka bootstrap servers (host:port,...): produce to the input topics instead; "
+        "this option, not LEADSLA_BOOTSTRAP_SERVERS, says where (simulate reads no variable)",
     )
     parser.add_argument(
         "--topic-prefix", default="", help="prefix of the input topic names (with --bootstrap)"
@@ -1284,6 +1290,21 @@ def run(args: argparse.Namespace) -> int:
             "--invalid-rate in [0, 1)",
             file=sys.stderr,
         )
+        return 2
+    if not 0 < args.leads_per_day <= 1_000_000:
+        print(
+            f"lead-sla simulate: --leads-per-day must be above 0 and at most 1000000, "
+            f"got {args.leads_per_day:g}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        if not args.bootstrap:
+            check_output(args.out)
+        if args.write_policy:
+            check_output(args.write_policy, [args.out])
+    except OutputError as exc:
+        print(f"lead-sla simulate: {exc}", file=sys.stderr)
         return 2
     if args.write_policy:
         write_policy(args.write_policy, args.seed)
@@ -1333,8 +1354,7 @@ class _Counted:
 
 def _write(lines: Iterable[Line], out: str) -> None:
     buf: list[bytes] = []
-    stream = sys.stdout.buffer if out == "-" else open(out, "wb")  # noqa: SIM115
-    try:
+    with open_output(out) as stream:
         for line in lines:
             buf.append(line.value)
             if len(buf) >= 4096:
@@ -1344,10 +1364,6 @@ def _write(lines: Iterable[Line], out: str) -> None:
         if buf:
             buf.append(b"")
             stream.write(b"\n".join(buf))
-        stream.flush()
-    finally:
-        if stream is not sys.stdout.buffer:
-            stream.close()
 
 
 def _produce(lines: Iterable[Line], args: argparse.Namespace) -> None:

@@ -77,7 +77,7 @@ def _scrub(text: str, url: str) -> str:
     match = re.search(r"(?i)password=([^&\s]*)", url)
     if match and match.group(1):
         text = text.replace(match.group(1), "***")
-    return text
+    return " ".join(text.split())  # one line: drivers' messages carry newlines and tabs
 
 
 def _dialect(url: str) -> Dialect:

@@ -128,6 +128,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"regenerate with: lead-sla schemas export {args.directory}", file=sys.stderr)
             return 1
         return 0
+    if args.directory.exists() and not args.directory.is_dir():
+        print(
+            f"lead-sla schemas export: {args.directory} exists and is not a folder",
+            file=sys.stderr,
+        )
+        return 2
     for path in export_schemas(args.directory):
         print(path)
     for problem in check_schemas(args.directory):
