@@ -1,32 +1,39 @@
 """Replay benchmark (``make bench``; not a test).
 
-Generates a realistic workload with the simulator (``lead-sla simulate``, seed 42, at least
-200,000 events by default), writes it to a temporary JSON-lines file, then measures in the same
-process, interleaved, ``--repeat`` times each:
+Two workloads, each written once to a temporary JSON-lines file:
 
-* the parse floor: read the file and ``orjson.loads`` every line (what any Python replay pays
-  before it does any work);
-* the replay end to end: ``leadsla.replay.run_replay(input, policy, out)`` with its outputs
-  written to a file.
+* ``simulate``: ``lead-sla simulate`` (seed 42), business clock in Europe/Berlin, about 1.3
+  outputs per input event;
+* ``unanswered``: ``bench/workloads.py``, many unanswered leads, calendar clock, 15/60-minute
+  targets, about 2.7 outputs per input event.
 
-It prints a markdown table (best and median wall seconds, events/s, replay / parse floor), the
-CPU affinity (the process is single-threaded: one core does the work) and the peak RSS; with
-``--save`` it also writes the numbers to ``bench/results/replay-<date>.json``.
+For each, interleaved, ``--repeat`` times: the parse floor (read the file and ``orjson.loads``
+every line, in this process) and ``lead-sla replay`` in a child process with one job and with
+every core (and, with ``--baseline DIR``, an older checkout's replay, for before/after). Each
+replay's wall time, CPU time (the child and its workers) and peak RSS (summed over the child and
+its workers, sampled every 20 ms, as proportional set size: forked workers share pages) are
+recorded; every run's output must be byte-identical.
+
+It prints a markdown table with medians and the ratio to the parse floor of the same run; with
+``--scale`` it also replays growing prefixes (200,000, 1,000,000, 2,000,000 events) once each
+and prints their peak RSS (memory must stay flat); ``--save`` writes the numbers to
+``bench/results/replay-<date>.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import hashlib
 import itertools
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -36,70 +43,81 @@ from typing import Any
 import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_POLICY = ROOT / "examples" / "simulate-policy.toml"
+sys.path.insert(0, str(ROOT / "bench"))
+
+from workloads import UNANSWERED_POLICY, write_unanswered  # noqa: E402
+
+SIMULATE_POLICY = ROOT / "examples" / "simulate-policy.toml"
 RESULTS = ROOT / "bench" / "results"
-EVENTS_PER_LEAD = 5.3  # what the simulator gives on average (seed 42: 40,000 leads, ~212,500)
+EVENTS_PER_LEAD = 5.3  # what the simulator gives on average (seed 42)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--events", type=int, default=200_000, help="workload size in events (default %(default)s)"
-    )
+    parser.add_argument("--events", type=int, default=200_000, help="events per workload")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement")
     parser.add_argument(
-        "--policy",
-        default=str(DEFAULT_POLICY),
-        help="policy TOML (default: examples/simulate-policy.toml)",
+        "--workload",
+        choices=("simulate", "unanswered", "both"),
+        default="both",
+        help="which workload (default: both)",
     )
     parser.add_argument(
-        "--keep",
+        "--jobs",
+        default=None,
+        help="comma-separated job counts to measure (default: 1 and every core)",
+    )
+    parser.add_argument(
+        "--baseline",
         metavar="DIR",
         default=None,
-        help="write the workload and the replay output into DIR and keep them",
+        help="also measure the replay of an older checkout (PYTHONPATH=DIR), e.g. "
+        "`git archive main | tar -x -C DIR`",
     )
     parser.add_argument(
-        "--parse-only",
-        action="store_true",
-        help="measure the generator and the parse floor only (no replay)",
+        "--scale",
+        default=None,
+        metavar="N,N,...",
+        help="also replay these many events of the unanswered workload once each, with every "
+        "core, and report peak RSS (e.g. 200000,1000000,2000000)",
     )
+    parser.add_argument("--keep", metavar="DIR", default=None, help="keep the files in DIR")
     parser.add_argument(
-        "--save", action="store_true", help="write the results to bench/results/replay-<date>.json"
+        "--save", action="store_true", help="write bench/results/replay-<date>.json"
     )
     return parser.parse_args(argv)
 
 
-def load_run_replay() -> Callable[..., Any]:
+def cores() -> int:
     try:
-        from leadsla.replay import run_replay
-    except ImportError as exc:
-        raise SystemExit(
-            "bench_replay: leadsla.replay.run_replay(input_path, policy_path, out_path, now=None)"
-            f" is not available ({exc}).\nUse --parse-only to measure the generator and the "
-            "parse floor alone."
-        ) from None
-    return run_replay
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
 
 
-def write_workload(path: Path, events: int, seed: int) -> tuple[int, int, float, float]:
-    """The first ``events`` lines of the simulator's output: (events, leads, wall s, CPU s)."""
+# --------------------------------------------------------------------------------------------
+# Workloads
+
+
+def write_simulate(path: Path, events: int, seed: int) -> int:
     from leadsla.domain.instant import parse_rfc3339
     from leadsla.simulate import DEFAULT_START, iter_lines
 
     leads = int(events / EVENTS_PER_LEAD * 1.05) + 10
-    started, cpu = time.perf_counter(), time.process_time()
     lines = itertools.islice(iter_lines(leads, seed, parse_rfc3339(DEFAULT_START)), events)
     count = 0
     with open(path, "wb") as f:
         while chunk := [line.value for line in itertools.islice(lines, 8192)]:
-            chunk.append(b"")
-            f.write(b"\n".join(chunk))
-            count += len(chunk) - 1
-    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+            f.write(b"\n".join(chunk) + b"\n")
+            count += len(chunk)
     if count < events:
         raise SystemExit(f"bench_replay: the simulator gave only {count} events for {leads} leads")
-    return count, leads, seconds, cpu
+    return count
+
+
+# --------------------------------------------------------------------------------------------
+# Measurements
 
 
 def parse_floor(path: Path) -> int:
@@ -112,16 +130,181 @@ def parse_floor(path: Path) -> int:
     return n
 
 
-def timed(fn: Callable[..., Any], *args: Any) -> tuple[float, float, Any]:
-    """(wall seconds, CPU seconds, result) of one call, after a full collection."""
-    gc.collect()
-    wall, cpu = time.perf_counter(), time.process_time()
-    result = fn(*args)
-    return time.perf_counter() - wall, time.process_time() - cpu, result
+def _memory_kib(pid: int) -> int:
+    """A process's proportional set size (shared pages split among their users), else its RSS."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
 
 
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+def _tree_rss_kib(pid: int) -> int:
+    """Memory of a process and all its descendants (KiB): forked workers share pages with their
+    parent, so the sum of proportional set sizes, not of resident sizes, is what they take."""
+    total = 0
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            total += _memory_kib(p)
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo.extend(int(c) for c in f.read().split())
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def run_child(argv: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run a command; wall and CPU seconds (with its waited-for children), peak tree RSS."""
+    started = time.perf_counter()
+    # A neutral working directory: `python -m` puts it first on sys.path, where a checkout's
+    # own leadsla/ would shadow the PYTHONPATH of a baseline.
+    proc = subprocess.Popen(
+        argv,
+        env=env,
+        cwd=tempfile.gettempdir(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss_kib(proc.pid))
+            done.wait(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    stderr = proc.stderr.read().decode() if proc.stderr else ""
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"bench_replay: {' '.join(argv)} failed:\n{stderr}")
+    return {
+        "wall": wall,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mib": peak / 1024,
+        "max_rss_one_process_mib": usage.ru_maxrss / 1024,
+        "stderr": stderr,
+    }
+
+
+def replay_argv(events: Path, policy: Path, out: Path, jobs: int | None) -> list[str]:
+    argv = [sys.executable, "-m", "leadsla.cli", "replay", str(events), "--policy", str(policy)]
+    argv += ["--out", str(out)]
+    if jobs is not None:
+        argv += ["--jobs", str(jobs)]
+    return argv
+
+
+def measure_workload(
+    name: str,
+    events_path: Path,
+    policy: Path,
+    work: Path,
+    args: argparse.Namespace,
+    jobs: list[int],
+) -> dict[str, Any]:
+    variants: list[tuple[str, list[str], dict[str, str] | None]] = []
+    for j in jobs:
+        variants.append((f"replay, {j} job{'s' if j > 1 else ''}", [str(j)], None))
+    if args.baseline:
+        older = dict(os.environ, PYTHONPATH=os.path.abspath(args.baseline))
+        variants.insert(0, ("replay before issue 8 (baseline)", [], older))
+    runs: dict[str, list[dict[str, Any]]] = {"parse floor": []}
+    digests: set[str] = set()
+    outputs = 0
+    for i in range(args.repeat):
+        gc.collect()
+        started, cpu = time.perf_counter(), time.process_time()
+        parse_floor(events_path)
+        runs["parse floor"].append(
+            {"wall": time.perf_counter() - started, "cpu": time.process_time() - cpu}
+        )
+        for label, job_arg, env in variants:
+            out = work / f"out-{name}.jsonl"
+            argv = replay_argv(events_path, policy, out, int(job_arg[0]) if job_arg else None)
+            result = run_child(argv, env)
+            runs.setdefault(label, []).append(result)
+            written = out.read_bytes()
+            digests.add(hashlib.sha256(written).hexdigest())
+            outputs = written.count(b"\n")
+            print(
+                f"bench_replay: {name} run {i + 1}: {label} {result['wall']:.2f} s", file=sys.stderr
+            )
+    if len(digests) != 1:
+        raise SystemExit(f"bench_replay: {name}: outputs differ between runs: {sorted(digests)}")
+    events = events_path.read_bytes().count(b"\n")
+    floor = statistics.median(r["wall"] for r in runs["parse floor"])
+    rows = []
+    for label, found in runs.items():
+        wall = statistics.median(r["wall"] for r in found)
+        rows.append(
+            {
+                "measurement": label,
+                "median_wall_seconds": round(wall, 3),
+                "median_cpu_seconds": round(statistics.median(r["cpu"] for r in found), 3),
+                "events_per_second": round(events / wall),
+                "x_parse_floor": round(wall / floor, 1),
+                "peak_rss_mib": round(statistics.median(r.get("peak_rss_mib", 0.0) for r in found)),
+                "runs_wall_seconds": [round(r["wall"], 3) for r in found],
+            }
+        )
+    return {
+        "workload": name,
+        "events": events,
+        "outputs": outputs,
+        "outputs_per_event": round(outputs / events, 2),
+        "output_sha256": digests.pop(),
+        "rows": rows,
+    }
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = []
+    for w in results["workloads"]:
+        lines.append(
+            f"**{w['workload']}**: {w['events']:,} events, {w['outputs']:,} outputs "
+            f"({w['outputs_per_event']} per event)\n"
+        )
+        lines.append(
+            "| measurement | median s | median CPU s | events/s | x parse floor | peak memory MiB |"
+        )
+        lines.append("|---|---:|---:|---:|---:|---:|")
+        for r in w["rows"]:
+            rss = f"{r['peak_rss_mib']:,}" if r["peak_rss_mib"] else "-"
+            lines.append(
+                f"| {r['measurement']} | {r['median_wall_seconds']:.2f} "
+                f"| {r['median_cpu_seconds']:.2f} | {r['events_per_second']:,} "
+                f"| {r['x_parse_floor']:.1f} | {rss} |"
+            )
+        lines.append("")
+    if results.get("scale"):
+        lines.append("| events (unanswered workload, every core) | wall s | peak memory MiB |")
+        lines.append("|---:|---:|---:|")
+        for s in results["scale"]:
+            lines.append(f"| {s['events']:,} | {s['wall_seconds']:.1f} | {s['peak_rss_mib']:,} |")
+        lines.append("")
+    env = results["environment"]
+    lines.append(
+        f"Medians of {results['repeat']} interleaved runs; {env['cpu_model']}, "
+        f"{env['cores']} cores, Python {env['python']}, commit {results['commit']}."
+    )
+    return "\n".join(lines)
 
 
 def cpu_model() -> str:
@@ -148,142 +331,54 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
-def summarise(name: str, walls: list[float], cpus: list[float], events: int) -> dict[str, Any]:
-    best = min(walls)
-    median = statistics.median(walls)
-    return {
-        "name": name,
-        "runs_wall_seconds": [round(w, 4) for w in walls],
-        "runs_cpu_seconds": [round(c, 4) for c in cpus],
-        "best_seconds": round(best, 4),
-        "median_seconds": round(median, 4),
-        "events_per_second_best": round(events / best),
-        "events_per_second_median": round(events / median),
-    }
-
-
-def markdown(results: dict[str, Any]) -> str:
-    floor = results["measurements"]["parse_floor"]
-    rows = [
-        "| measurement | best s | median s | best CPU s | events/s (best) | events/s (median) "
-        "| x parse floor |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    labels = {
-        "parse_floor": "parse floor (read + `orjson.loads` per line)",
-        "replay": "replay end to end (outputs to a file)",
-    }
-    for key, m in results["measurements"].items():
-        ratio = m["best_seconds"] / floor["best_seconds"]
-        rows.append(
-            f"| {labels[key]} | {m['best_seconds']:.2f} | {m['median_seconds']:.2f} "
-            f"| {min(m['runs_cpu_seconds']):.2f} | {m['events_per_second_best']:,} | {m['events_per_second_median']:,} "
-            f"| {ratio:.1f} |"
-        )
-    w = results["workload"]
-    env = results["environment"]
-    notes = [
-        "",
-        f"Workload: `lead-sla simulate --seed {w['seed']}`, first {w['events']:,} events "
-        f"({w['leads']:,} leads generated; {w['generate_events_per_second']:,} events/s to "
-        f"generate and write, {w['generate_cpu_seconds']:.1f} CPU s), policy `{w['policy']}`.",
-        f"Best and median of {results['repeat']} interleaved runs; one process, single-threaded "
-        f"(CPU affinity {env['affinity_cpus']} of {env['cpu_count']} CPUs), {env['cpu_model']}, "
-        f"Python {env['python']}; peak RSS {results['peak_rss_mib']:.0f} MiB "
-        f"(after the parse floor runs: {results['peak_rss_mib_before_replay']:.0f} MiB).",
-    ]
-    if "replay" in results:
-        r = results["replay"]
-        notes.append(
-            f"Replay: {r['events_read']:,} events read, {r['events_applied']:,} applied, "
-            f"{r['outputs_written']:,} outputs written."
-        )
-    return "\n".join(rows + notes)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.events < 1 or args.repeat < 1:
         raise SystemExit("bench_replay: --events and --repeat must be positive")
-    run_replay = None if args.parse_only else load_run_replay()
-    if run_replay is not None and not Path(args.policy).is_file():
-        raise SystemExit(f"bench_replay: no policy file at {args.policy}")
-
+    jobs = [int(j) for j in args.jobs.split(",")] if args.jobs else sorted({1, cores()})
+    names = ["simulate", "unanswered"] if args.workload == "both" else [args.workload]
+    writers: dict[str, Callable[[Path, int, int], object]] = {
+        "simulate": write_simulate,
+        "unanswered": write_unanswered,
+    }
     with tempfile.TemporaryDirectory(prefix="lead-sla-bench-") as tmp:
         work = Path(args.keep) if args.keep else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        input_path = work / "workload.jsonl"
-        out_path = work / "replay-out.jsonl"
-        print(
-            f"bench_replay: generating {args.events:,} events (seed {args.seed}) ...",
-            file=sys.stderr,
-        )
-        events, leads, gen_seconds, gen_cpu = write_workload(input_path, args.events, args.seed)
-        print(
-            f"bench_replay: {events:,} events from {leads:,} leads in {gen_seconds:.2f} s "
-            f"({input_path.stat().st_size / 2**20:.1f} MiB)",
-            file=sys.stderr,
-        )
-
-        walls: dict[str, list[float]] = {"parse_floor": [], "replay": []}
-        cpus: dict[str, list[float]] = {"parse_floor": [], "replay": []}
-        summary: Any = None
-        rss_before_replay = 0.0
-        for i in range(args.repeat):
-            wall, cpu, parsed = timed(parse_floor, input_path)
-            assert parsed == events
-            walls["parse_floor"].append(wall)
-            cpus["parse_floor"].append(cpu)
-            print(f"bench_replay: run {i + 1}: parse floor {wall:.2f} s", file=sys.stderr)
-            if run_replay is None:
-                continue
-            rss_before_replay = rss_before_replay or peak_rss_mib()
-            wall, cpu, summary = timed(run_replay, str(input_path), args.policy, str(out_path))
-            walls["replay"].append(wall)
-            cpus["replay"].append(cpu)
-            print(f"bench_replay: run {i + 1}: replay {wall:.2f} s", file=sys.stderr)
-
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+        unanswered_policy = work / "unanswered-policy.toml"
+        unanswered_policy.write_text(UNANSWERED_POLICY)
+        policies = {"simulate": SIMULATE_POLICY, "unanswered": unanswered_policy}
+        found = []
+        for name in names:
+            path = work / f"{name}.jsonl"
+            print(f"bench_replay: writing {args.events:,} events ({name}) ...", file=sys.stderr)
+            writers[name](path, args.events, args.seed)
+            found.append(measure_workload(name, path, policies[name], work, args, jobs))
+        scale = []
+        for size in [int(n) for n in args.scale.split(",")] if args.scale else []:
+            path = work / f"scale-{size}.jsonl"
+            write_unanswered(path, size, args.seed)
+            result = run_child(replay_argv(path, unanswered_policy, work / "scale-out.jsonl", None))
+            scale.append(
+                {
+                    "events": size,
+                    "wall_seconds": round(result["wall"], 1),
+                    "peak_rss_mib": round(result["peak_rss_mib"]),
+                }
+            )
+            print(f"bench_replay: scale {size:,}: {scale[-1]}", file=sys.stderr)
+            path.unlink()
     results: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "commit": git_commit(),
         "repeat": args.repeat,
-        "workload": {
-            "seed": args.seed,
-            "events": events,
-            "leads": leads,
-            "generate_seconds": round(gen_seconds, 3),
-            "generate_cpu_seconds": round(gen_cpu, 3),
-            "generate_events_per_second": round(events / gen_seconds),
-            "policy": os.path.relpath(args.policy, ROOT),
-        },
         "environment": {
             "python": platform.python_version(),
-            "platform": platform.platform(),
             "cpu_model": cpu_model(),
-            "cpu_count": os.cpu_count(),
-            "affinity_cpus": affinity,
+            "cores": cores(),
         },
-        "measurements": {
-            name: summarise(name, walls[name], cpus[name], events)
-            for name in ("parse_floor", "replay")
-            if walls[name]
-        },
-        "peak_rss_mib": round(peak_rss_mib(), 1),
-        "peak_rss_mib_before_replay": round(rss_before_replay or peak_rss_mib(), 1),
+        "workloads": found,
+        "scale": scale,
     }
-    if summary is not None:
-        results["replay"] = {
-            "events_read": summary.events_read,
-            "events_applied": summary.events_applied,
-            "outputs_written": summary.outputs_written,
-        }
-        m = results["measurements"]
-        results["replay_over_parse_floor"] = {
-            "best": round(m["replay"]["best_seconds"] / m["parse_floor"]["best_seconds"], 2),
-            "median": round(m["replay"]["median_seconds"] / m["parse_floor"]["median_seconds"], 2),
-        }
-
     print(markdown(results))
     if args.save:
         RESULTS.mkdir(parents=True, exist_ok=True)

@@ -26,10 +26,10 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .instant import Instant
+from .instant import Instant, format_utc
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -59,8 +59,10 @@ _DAY = 86_400 * _SECOND
 _ONE_US = timedelta(microseconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_MAX_ORDINAL = date.max.toordinal()
+_LAST_INSTANT = (datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC) - _EPOCH) // _ONE_US
 
-_CHUNK_DAYS = 32
+_CHUNK_DAYS = 27  # divides the Gregorian cycle: 146,097 days = 5,411 chunks (see _Periods)
 _CHUNK = _CHUNK_DAYS * _DAY
 # Every local day's windows lie within one UTC day before its date and three after (UTC offsets
 # are under 24 h, a window lasts at most one day), so a chunk needs the local days from two before
@@ -70,7 +72,15 @@ _DAYS_AFTER_CHUNK = 1
 MAX_IDLE_DAYS = 400
 """``add`` gives up when it finds no business time this many days (about) ahead."""
 _MAX_IDLE_CHUNKS = -(-MAX_IDLE_DAYS // _CHUNK_DAYS)
-_MAX_CACHED_CHUNKS = 4096  # about 360 years of calendar; a bound, not a working-set size
+_MAX_CACHED_CHUNKS = 4096  # about 300 years of calendar; a bound, not a working-set size
+_LONG_SPAN_CHUNKS = 64  # longer spans are summed from chunk totals (see _Periods)
+_CYCLE_CHUNKS = 146_097 // _CHUNK_DAYS  # 400 Gregorian years, a whole number of weeks too
+# Outside [1600, 2200) and beyond the holidays, business time repeats every 400 years: the
+# weekdays and the calendar do, and so do the zone's rules (before its first transition a zone
+# keeps one offset; after its last explicit one, at the latest in the 2080s, it follows a
+# yearly rule of the Gregorian calendar).
+_EARLY_YEAR = 1600
+_LATE_YEAR = 2200
 
 # (interval starts, interval ends, running total): cum[i] is the business time in the chunk
 # before interval i, cum[-1] the chunk's total. Intervals are disjoint, sorted, never empty.
@@ -80,7 +90,7 @@ _Chunk = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
 class BusinessCalendar:
     """Business time of one IANA zone. Elapsed real time inside the windows, DST-correct."""
 
-    __slots__ = ("_chunks", "_zone", "hours", "timezone")
+    __slots__ = ("_chunks", "_periods", "_zone", "hours", "timezone")
 
     def __init__(self, hours: BusinessHours, timezone: str) -> None:
         _check_windows(hours)
@@ -92,6 +102,7 @@ class BusinessCalendar:
         self.timezone = timezone
         self._zone = zone
         self._chunks: dict[int, _Chunk] = {}
+        self._periods: _Periods | None = None
 
     def add(self, start: Instant, amount: int) -> Instant:
         """The instant at which ``amount`` microseconds of business time after ``start`` elapse.
@@ -134,12 +145,14 @@ class BusinessCalendar:
             if total:
                 idle = 0
                 remaining -= total
+            elif k * _CHUNK > _LAST_INSTANT:
+                raise ValueError("the business time runs past the years 1-9999")
             else:
                 idle += 1
                 if idle >= _MAX_IDLE_CHUNKS:
                     raise ValueError(
                         f"business_hours has no working time in the {MAX_IDLE_DAYS} days "
-                        f"ahead of instant {start} (are all of those days holidays?)"
+                        f"ahead of {format_utc(start)} (are all of those days holidays?)"
                     )
 
     def between(self, start: Instant, end: Instant) -> int:
@@ -155,11 +168,16 @@ class BusinessCalendar:
         if k == last:
             return _elapsed(chunk, end) - before_start
         total = chunk[2][-1] - before_start
-        for middle in range(k + 1, last):
-            chunk = self._chunks.get(middle)
-            if chunk is None:
-                chunk = self._build_chunk(middle)
-            total += chunk[2][-1]
+        if last - k > _LONG_SPAN_CHUNKS:
+            if self._periods is None:
+                self._periods = _Periods(self)
+            total += self._periods.sum(k + 1, last)
+        else:
+            for middle in range(k + 1, last):
+                chunk = self._chunks.get(middle)
+                if chunk is None:
+                    chunk = self._build_chunk(middle)
+                total += chunk[2][-1]
         chunk = self._chunks.get(last)
         if chunk is None:
             chunk = self._build_chunk(last)
@@ -216,17 +234,23 @@ class BusinessCalendar:
 
     def _windows_starting_on(self, ordinal: int) -> list[tuple[int, int]]:
         """The windows that start on a local date, as ``(start, end)`` instants."""
+        if not 1 <= ordinal <= _MAX_ORDINAL:
+            return []  # outside the years 1-9999 there is no calendar
+
         day = date.fromordinal(ordinal)
         spec = self.hours.windows[day.weekday()]
         if not spec or day in self.hours.holidays:
             return []
         found = []
         for start_minute, end_minute in spec:
-            opened = self._instant_of(ordinal, start_minute)
-            if end_minute <= start_minute:
-                closed = self._instant_of(ordinal + 1, end_minute)
-            else:
-                closed = self._instant_of(ordinal, end_minute)
+            try:
+                opened = self._instant_of(ordinal, start_minute)
+                if end_minute <= start_minute:
+                    closed = self._instant_of(ordinal + 1, end_minute)
+                else:
+                    closed = self._instant_of(ordinal, end_minute)
+            except (OverflowError, ValueError):
+                continue  # a window at the edge of the years 1-9999 that leaves them
             if closed > opened:  # a window inside a DST gap lasts no time
                 found.append((opened, closed))
         return found
@@ -258,6 +282,75 @@ class BusinessCalendar:
         """The local wall time at an instant, as microseconds since 1970-01-01 00:00 local."""
         local = (_EPOCH + timedelta(microseconds=instant)).astimezone(self._zone)
         return instant + _us(local.utcoffset())
+
+
+class _Periods:
+    """Sums of whole chunks' business time over any span, at most a few thousand chunks built.
+
+    Chunk totals are remembered (an int each). A chunk entirely in the periodic regions (before
+    the early edge or after the late edge, see ``_EARLY_YEAR``) has the total of the chunk one
+    or more 400-year cycles nearer the middle, and a whole cycle of chunks there has one known
+    sum, so a span of thousands of years costs what a few centuries cost, once per calendar.
+    """
+
+    __slots__ = ("_calendar", "_cycle_sums", "_early", "_late", "_totals")
+
+    def __init__(self, calendar: BusinessCalendar) -> None:
+        self._calendar = calendar
+        self._totals: dict[int, int] = {}
+        self._cycle_sums: dict[int, int] = {}
+        holidays = calendar.hours.holidays
+        early = datetime(_EARLY_YEAR, 1, 1, tzinfo=UTC)
+        late = datetime(_LATE_YEAR, 1, 1, tzinfo=UTC)
+        if holidays:
+            # A chunk depends on the local days from 2 before it to 1 after it: keep a margin.
+            early = min(early, datetime.combine(min(holidays), time(), UTC) - timedelta(days=4))
+            late = max(late, datetime.combine(max(holidays), time(), UTC) + timedelta(days=4))
+        self._early = ((early - _EPOCH) // _ONE_US) // _CHUNK - 1  # chunks < this are periodic
+        self._late = -(-((late - _EPOCH) // _ONE_US) // _CHUNK) + 1  # chunks >= this are
+
+    def total(self, k: int) -> int:
+        if k >= self._late + _CYCLE_CHUNKS:
+            k = self._late + (k - self._late) % _CYCLE_CHUNKS
+        elif k < self._early - _CYCLE_CHUNKS:
+            k = self._early - _CYCLE_CHUNKS + (k - self._early) % _CYCLE_CHUNKS
+        found = self._totals.get(k)
+        if found is None:
+            chunk = self._calendar._chunks.get(k)
+            if chunk is None:
+                chunk = self._calendar._build_chunk(k)
+            found = self._totals[k] = chunk[2][-1]
+        return found
+
+    def _plain(self, lo: int, hi: int) -> int:
+        return sum(self.total(k) for k in range(lo, hi))
+
+    def _cycle_sum(self, first: int) -> int:
+        found = self._cycle_sums.get(first)
+        if found is None:
+            found = self._cycle_sums[first] = self._plain(first, first + _CYCLE_CHUNKS)
+        return found
+
+    def sum(self, lo: int, hi: int) -> int:
+        """Business time of the whole chunks ``lo <= k < hi``."""
+        total = 0
+        if lo < self._early:  # the early periodic region
+            end = min(hi, self._early)
+            cycles, rest = divmod(end - lo, _CYCLE_CHUNKS)
+            total += self._plain(lo, lo + rest)
+            if cycles:
+                total += cycles * self._cycle_sum(self._early - _CYCLE_CHUNKS)
+            lo = end
+        if lo < hi and lo < self._late:  # the middle, counted chunk by chunk
+            end = min(hi, self._late)
+            total += self._plain(lo, end)
+            lo = end
+        if lo < hi:  # the late periodic region
+            cycles, rest = divmod(hi - lo, _CYCLE_CHUNKS)
+            total += self._plain(hi - rest, hi)
+            if cycles:
+                total += cycles * self._cycle_sum(self._late)
+        return total
 
 
 def _elapsed(chunk: _Chunk, instant: Instant) -> int:

@@ -19,11 +19,13 @@ never escapes ``evaluate``.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple, assert_never
 
 from .events import (
+    TYPE_NAME,
     TYPE_RANK,
     ActivityLogged,
     BreachResolved,
@@ -33,7 +35,7 @@ from .events import (
     OwnerAssigned,
     StatusChanged,
 )
-from .instant import SECOND, Instant, format_utc
+from .instant import MAX_INSTANT, MIN_INSTANT, SECOND, Instant, format_utc, in_range
 from .policy import Policy
 
 # Output types (SPEC.md section 5).
@@ -78,6 +80,9 @@ class Output(NamedTuple):
     data: dict[str, object]
 
 
+_new_output = tuple.__new__  # Output(...) without the generated __new__'s extra call
+
+
 @dataclass(frozen=True, slots=True)
 class Rejection:
     """An input the engine refuses (it goes to the dead-letter topic), with a readable reason."""
@@ -104,16 +109,59 @@ class LeadResult:
 def evaluate(
     lead_id: str, events: Iterable[InputEvent], now: Instant, policy: Policy
 ) -> LeadResult:
-    """Fold one lead's inputs (any order, duplicates allowed) up to ``now`` (rules 1-16)."""
+    """Fold one lead's inputs (any order, duplicates allowed) up to ``now`` (rules 1-16).
+
+    Never raises for any input the codec can build: what the rules refuse comes back in
+    ``rejected`` with a readable reason.
+    """
     unique: dict[str, InputEvent] = {}
     duplicates = 0
+    versions: dict[str, dict[tuple[type, InputEvent], InputEvent]] | None = None
     for event in events:
-        if event.event_id in unique:
-            duplicates += 1  # rule 15: the first delivery wins, a repeat changes nothing
-        else:
+        seen = unique.get(event.event_id)
+        if seen is None:
             unique[event.event_id] = event
+        elif seen == event and type(seen) is type(event):
+            duplicates += 1  # rule 15: an identical repeat changes nothing
+        else:
+            # Rule 15: the same event_id with different content. Collect every distinct version
+            # (first occurrence kept); which one stands is decided below, whatever the order.
+            if versions is None:
+                versions = {}
+            known = versions.get(event.event_id)
+            if known is None:
+                known = versions[event.event_id] = {(type(seen), seen): seen}
+            if (type(event), event) in known:
+                duplicates += 1
+            else:
+                known[(type(event), event)] = event
+    rejected: list[Rejection] = []
+    if versions is not None:
+        for event_id, distinct in versions.items():
+            found = list(distinct.values())
+            keyed = sorted((e.occurred_at, canonical_json(e), i) for i, e in enumerate(found))
+            winner = found[keyed[0][2]]
+            unique[event_id] = winner
+            stands = format_utc(winner.occurred_at) if in_range(winner.occurred_at) else "?"
+            for _at, _text, i in keyed[1:]:
+                rejected.append(
+                    Rejection(
+                        found[i],
+                        f"conflicting_duplicate: event_id {event_id!r} was read with other "
+                        f"content; the version with the earliest occurred_at ({stands}) stands",
+                    )
+                )
     ordered = sorted(unique.values(), key=lambda e: (e.occurred_at, TYPE_RANK[type(e)], e.event_id))
+    if ordered and (ordered[0].occurred_at < MIN_INSTANT or ordered[-1].occurred_at > MAX_INSTANT):
+        kept: list[InputEvent] = []
+        for event in ordered:
+            if in_range(event.occurred_at):
+                kept.append(event)
+            else:
+                rejected.append(Rejection(event, _OUT_OF_RANGE_INPUT))
+        ordered = kept
     lead = _Lead(lead_id, policy, now)
+    lead.rejected = rejected
     lead.run(ordered)
     return LeadResult(
         lead_id=lead_id,
@@ -124,6 +172,26 @@ def evaluate(
         duplicates=duplicates,
         next_due=lead.next_due(),
     )
+
+
+_OUT_OF_RANGE_INPUT = "occurred_at is outside the years 1-9999 (in UTC)"
+
+
+def canonical_json(event: InputEvent) -> str:
+    """Rule 15's tie-break between two versions of an event: the engine's view of the event
+    (its type name and every field of the domain record, ``occurred_at`` in microseconds since
+    the epoch, absent optional fields as null) as JSON with sorted keys and no whitespace."""
+    fields: dict[str, object] = dict(zip(event._fields, event, strict=True))
+    fields["type"] = TYPE_NAME[type(event)]
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"))
+
+
+_Points = tuple[float, Instant, Instant, Instant, Instant]
+"""(target minutes, warning point, deadline, level-2 point, stale point)."""
+
+
+class _OutOfRange(Exception):
+    """A derived point in time would leave the years 1-9999 (rule 16); never leaves the fold."""
 
 
 def derived_id(lead_id: str, key: str) -> str:
@@ -185,7 +253,6 @@ class _Lead:
     resolution_note: str | None = None
     reason_code: str | None = None
     # facts
-    fact_key: tuple[object, ...] | None = None
     last_fact_data: dict[str, object] | None = None
     version: int = 0
 
@@ -229,6 +296,8 @@ class _Lead:
     def _create(self, event: LeadCreated) -> None:
         self.cursor = event.occurred_at
         self._apply(event)
+        if not self.created:
+            return  # refused (rule 16): whatever came before it stays held
         self._fire_overdue()
         if self.held:
             # Rule 13: events that came before their lead apply at its creation, in type order.
@@ -245,12 +314,35 @@ class _Lead:
                     self.rejected.append(
                         Rejection(event, "a second lead.created for a lead that already exists")
                     )
-                else:
-                    self._on_created(event)
+                    return
+                points = None
+                if event.customer_status != "existing_customer" and event.category != (
+                    "support_issue"
+                ):
+                    try:
+                        points = self._points(event.source, event.priority, event.occurred_at)
+                    except _OutOfRange as exc:
+                        self.rejected.append(Rejection(event, str(exc)))
+                        return
+                self._on_created(event, points)
             case OwnerAssigned():
                 self._on_owner_assigned(event)
             case LeadUpdated():
-                self._on_updated(event)
+                points = None
+                if (
+                    event.priority is not None
+                    and event.priority != self.priority
+                    and self.timed
+                    and not self.stopped
+                    and not self.breached
+                    and self.responded_at is None
+                ):
+                    try:
+                        points = self._points(self.source, event.priority, self.created_at)
+                    except _OutOfRange as exc:
+                        self.rejected.append(Rejection(event, str(exc)))
+                        return
+                self._on_updated(event, points)
             case ActivityLogged():
                 self._on_activity(event)
             case StatusChanged():
@@ -262,7 +354,7 @@ class _Lead:
 
     # ------------------------------------------------------------------ inputs
 
-    def _on_created(self, e: LeadCreated) -> None:
+    def _on_created(self, e: LeadCreated, points: _Points | None) -> None:
         """Rules 1, 7, 8, 9: the clock starts at the lead's own occurred_at."""
         p = self.policy
         self.created = True
@@ -283,7 +375,8 @@ class _Lead:
             self._exclude(reason, route="support")
             return
         self.timed = True
-        self._set_timer_points()
+        assert points is not None  # computed by _apply for every lead with a clock
+        self._set_timer_points(points)
         self._emit(TIMER_STARTED, self.cursor, self._timer_data())
         if e.consent == "declined":
             self._exclude("consent_declined")
@@ -331,7 +424,7 @@ class _Lead:
         if (self.owner_id, self.backup_id, self.manager_id) != addressed:
             self._emit(TIMER_UPDATED, t, self._timer_data())
 
-    def _on_updated(self, e: LeadUpdated) -> None:
+    def _on_updated(self, e: LeadUpdated, points: _Points | None) -> None:
         """Rules 7, 8, 9, 12: changes after creation."""
         t = self.cursor
         p = self.policy
@@ -368,7 +461,9 @@ class _Lead:
             return
         if e.priority is not None and e.priority != self.priority and not self.breached:
             self.priority = e.priority
-            self._set_timer_points()
+            if points is None:  # pragma: no cover - _apply computes them for this case
+                points = self._points(self.source, e.priority, self.created_at)
+            self._set_timer_points(points)
             self.warn_skipped = False
             self._emit(TIMER_UPDATED, t, self._timer_data())
         if new_category and self.category in p.review_categories:
@@ -552,24 +647,42 @@ class _Lead:
 
     # ------------------------------------------------------------------ timers
 
-    def _set_timer_points(self) -> None:
-        """The window and every point derived from it, on the policy's clock (section 3)."""
+    def _points(self, source: str, priority: str, created_at: Instant) -> _Points:
+        """The window and every point derived from it, on the policy's clock (section 3).
+
+        Raises :class:`_OutOfRange` when a point would leave the years 1-9999 or the business
+        calendar cannot place it (rule 16); the caller refuses the event that asked for it.
+        """
         p = self.policy
-        minutes = p.target_minutes(self.source, self.priority)
-        self.target_minutes = minutes
+        minutes = p.target_minutes(source, priority)
         window = round(minutes * 60 * SECOND)
-        c = self.created_at
+        c = created_at
         cal = p.calendar
         if p.clock == "business" and cal is not None:
-            self.warn_pt = cal.add(c, round(p.warn_at * window))
-            self.due_pt = cal.add(c, window)
-            self.level2_pt = cal.add(c, window + round(p.escalate_to_manager_after * window))
-            self.stale_pt = cal.add(c, round(p.stale_after * window))
+            try:
+                warn = cal.add(c, round(p.warn_at * window))
+                due = cal.add(c, window)
+                level2 = cal.add(c, window + round(p.escalate_to_manager_after * window))
+                stale = cal.add(c, round(p.stale_after * window))
+            except (ValueError, OverflowError) as exc:
+                raise _OutOfRange(
+                    f"the business-time points of its {minutes:g}-minute window cannot be "
+                    f"placed: {exc}"
+                ) from None
         else:
-            self.warn_pt = c + round(p.warn_at * window)
-            self.due_pt = c + window
-            self.level2_pt = c + window + round(p.escalate_to_manager_after * window)
-            self.stale_pt = c + round(p.stale_after * window)
+            warn = c + round(p.warn_at * window)
+            due = c + window
+            level2 = c + window + round(p.escalate_to_manager_after * window)
+            stale = c + round(p.stale_after * window)
+        if max(level2, stale) > MAX_INSTANT or min(warn, stale) < MIN_INSTANT:
+            raise _OutOfRange(
+                f"the points in time of its {minutes:g}-minute window (warning, deadline, "
+                "level 2, stale) would leave the years 1-9999"
+            )
+        return minutes, warn, due, level2, stale
+
+    def _set_timer_points(self, points: _Points) -> None:
+        self.target_minutes, self.warn_pt, self.due_pt, self.level2_pt, self.stale_pt = points
         self.due_text = format_utc(self.due_pt)
         self.first_pt = min(self.warn_pt, self.stale_pt)
         self.warn_text = format_utc(self.warn_pt)
@@ -752,7 +865,7 @@ class _Lead:
     responded_text: str | None = None
 
     def _emit(self, type_: str, at: Instant, data: dict[str, object]) -> None:
-        self.outputs.append(Output(type_, at, data))
+        self.outputs.append(_new_output(Output, (type_, at, data)))
 
     def _alert_data(self, specific: dict[str, object]) -> dict[str, object]:
         """Every alert and task carries what a notifier needs to act without a lookup."""
@@ -797,37 +910,15 @@ class _Lead:
         """Section 5: re-emit the lead's fact (a growing version) whenever it changes.
 
         Called when the fold leaves an instant, so the changes one instant brings (an input and
-        the timers it makes overdue, a breach and its escalation) make one new version.
+        the timers it makes overdue, a breach and its escalation) make one new version. The new
+        fact is built with the current version and compared with the last one as a whole (one
+        C-level dict comparison): most steps change something, so this is cheaper than
+        comparing the raw fields first.
         """
         if not self.created:
             return
         status = self._status()
         responded = self.responded_at
-        in_review = self._in_review()
-        # Compare raw fields first: most steps change something, but formatting is the cost.
-        key = (
-            status,
-            self.priority,
-            self.intent,
-            self.owner_id,
-            self.manager_id,
-            self.due_pt if self.timed else None,
-            responded,
-            self.within_sla,
-            self.reason_code or self.breach_reason,
-            self.resolution_note,
-            self.resolved_by,
-            self.warned,
-            self.escalated,
-            self.level,
-            self.meeting_after_escalation,
-            self.stale,
-            in_review,
-        )
-        if key == self.fact_key:
-            return
-        self.fact_key = key
-        self.version += 1
         fact: dict[str, object] = {
             "source": self.source,
             "priority": self.priority,
@@ -851,10 +942,14 @@ class _Lead:
             "escalation_level": self.level,
             "meeting_after_escalation": self.meeting_after_escalation,
             "stale": self.stale,
-            "in_review": in_review,
+            "in_review": self._in_review(),
             "policy_version": self.policy.version,
             "version": self.version,
         }
+        if fact == self.last_fact_data:
+            return
+        self.version += 1
+        fact["version"] = self.version
         self.last_fact_data = fact
         self._emit(MEASURED, self.cursor, fact)
 

@@ -25,6 +25,7 @@ from types import MappingProxyType
 from typing import Any, NoReturn
 
 from .calendar import DEFAULT_BUSINESS_HOURS, WEEKDAYS, BusinessCalendar, BusinessHours
+from .instant import parse_rfc3339
 
 
 class PolicyError(ValueError):
@@ -174,6 +175,7 @@ def _syntax_error(text: str, error: tomllib.TOMLDecodeError) -> PolicyError:
 # --------------------------------------------------------------------------------------------
 # Validation
 
+
 _Path = tuple[str | int, ...]
 Window = tuple[tuple[int, int], ...]  # one weekday's (start_minute, end_minute) pairs
 
@@ -217,7 +219,8 @@ _NumberRule = tuple[str, Callable[[float], bool]]
 def _number_rule(low: float, *, low_open: bool, high: float | None = None) -> _NumberRule:
     """A human description of an allowed range and its predicate."""
     if high is not None:
-        text = f"a number in {'(' if low_open else '['}{low:g}, {high:g}]"
+        shown = f"{int(high):,}" if float(high).is_integer() else f"{high:g}"
+        text = f"a number in {'(' if low_open else '['}{low:g}, {shown}]"
     else:
         text = f"a number {'>' if low_open else '>='} {low:g}"
 
@@ -227,9 +230,31 @@ def _number_rule(low: float, *, low_open: bool, high: float | None = None) -> _N
     return text, ok
 
 
+# Upper bounds (rule 16: every derived point in time must stay inside the years 1-9999, and a
+# business calendar must be able to place it in bounded time). Generous for any real policy.
+_YEAR_MINUTES = 525_960  # 365.25 days
+MAX_TARGET_MINUTES = 10 * _YEAR_MINUTES
+"""A target window of at most 10 years (5,259,600 minutes)."""
+MAX_FRACTION_OF_WINDOW = 100.0
+"""``stale_after`` and ``escalate_to_manager_after``: at most 100 windows."""
+MAX_DERIVED_MINUTES = 100 * _YEAR_MINUTES
+"""The latest derived point (level 2 or stale) at most 100 years after the lead's creation."""
+MAX_BUSINESS_YEARS = 20
+"""Business clock: the latest derived point needs at most 20 years of the calendar's business
+time (measured over 2024-2027), so that placing it stays a matter of milliseconds."""
+MAX_GRACE_SECONDS = 366 * 86_400
+"""``grace_seconds``: at most a year."""
+MAX_LIVE_MINUTES = 100 * _YEAR_MINUTES
+"""``alert_horizon_minutes`` and ``max_future_minutes``: at most 100 years."""
+
 _FRACTION = _number_rule(0, low_open=True, high=1)
 _POSITIVE = _number_rule(0, low_open=True)
 _NON_NEGATIVE = _number_rule(0, low_open=False)
+_MINUTES = _number_rule(0, low_open=True, high=MAX_TARGET_MINUTES)
+_WINDOWS = _number_rule(0, low_open=False, high=MAX_FRACTION_OF_WINDOW)
+_STALE = _number_rule(0, low_open=True, high=MAX_FRACTION_OF_WINDOW)
+_GRACE = _number_rule(0, low_open=False, high=MAX_GRACE_SECONDS)
+_LIVE_MINUTES = _number_rule(0, low_open=True, high=MAX_LIVE_MINUTES)
 
 
 class _Validator:
@@ -331,11 +356,11 @@ class _Validator:
             "response_from": lambda p, v: self.choice(p, v, _RESPONSE_FROM),
             "timezone": self.timezone,
             "warn_at": lambda p, v: self.number(p, v, _FRACTION),
-            "grace_seconds": lambda p, v: self.number(p, v, _NON_NEGATIVE),
-            "escalate_to_manager_after": lambda p, v: self.number(p, v, _NON_NEGATIVE),
-            "stale_after": lambda p, v: self.number(p, v, _POSITIVE),
-            "alert_horizon_minutes": lambda p, v: self.number(p, v, _POSITIVE),
-            "max_future_minutes": lambda p, v: self.number(p, v, _POSITIVE),
+            "grace_seconds": lambda p, v: self.number(p, v, _GRACE),
+            "escalate_to_manager_after": lambda p, v: self.number(p, v, _WINDOWS),
+            "stale_after": lambda p, v: self.number(p, v, _STALE),
+            "alert_horizon_minutes": lambda p, v: self.number(p, v, _LIVE_MINUTES),
+            "max_future_minutes": lambda p, v: self.number(p, v, _LIVE_MINUTES),
             "include_contact_details": self.boolean,
             "high_intent_sources": self.strings,
             # An empty list would make every lead unanswerable: no response could ever count.
@@ -377,7 +402,48 @@ class _Validator:
                 values["calendar"] = BusinessCalendar(hours, values.get("timezone", "UTC"))
             except ValueError as e:  # the checks above should leave the calendar nothing to refuse
                 self.fail(self.business_hours_key(doc), str(e))
+        self.derived_bounds(doc, values)
         return Policy(**values)
+
+    def derived_bounds(self, doc: dict[str, Any], values: dict[str, Any]) -> None:
+        """Rule 16 at load: the latest point derived from any target stays reasonable."""
+        factor = max(
+            1.0 + values.get("escalate_to_manager_after", 0.5), values.get("stale_after", 2.0)
+        )
+        targets: tuple[TargetRule, ...] = values.get("targets", (TargetRule(minutes=60),))
+        calendar: BusinessCalendar | None = values.get("calendar")
+        per_year: float | None = None
+        for i, rule in enumerate(targets):
+            where: _Path = ("targets", i, "minutes") if "targets" in doc else ("targets",)
+            span = rule.minutes * factor
+            if span > MAX_DERIVED_MINUTES:
+                self.fail(
+                    where,
+                    f"{rule.minutes:g} minutes times {factor:g} (the later of 1 + "
+                    "escalate_to_manager_after and stale_after) puts the last point in time "
+                    f"{span / _YEAR_MINUTES:.0f} years after the lead's creation; at most "
+                    f"{MAX_DERIVED_MINUTES / _YEAR_MINUTES:.0f} years are allowed",
+                )
+            if calendar is None:
+                continue
+            if per_year is None:
+                start, end = (
+                    parse_rfc3339("2024-01-01T00:00:00Z"),
+                    parse_rfc3339("2028-01-01T00:00:00Z"),
+                )
+                per_year = calendar.between(start, end) / 4 / 60e6
+            if span > MAX_BUSINESS_YEARS * per_year:
+                self.fail(
+                    where,
+                    f"{rule.minutes:g} business minutes times {factor:g} need "
+                    + (
+                        f"{span / per_year:.0f} years of this calendar's business time "
+                        f"({per_year / 60:.0f} hours a year)"
+                        if per_year > 0
+                        else "business time, and the calendar has none in 2024-2027"
+                    )
+                    + f"; at most {MAX_BUSINESS_YEARS} years are allowed",
+                )
 
     def timezone(self, path: _Path, value: object) -> str:
         name = self.string(path, value)
@@ -412,7 +478,7 @@ class _Validator:
                 priority = self.choice((*where, "priority"), entry["priority"], _PRIORITIES)
             if "minutes" not in entry:
                 self.fail((*where, "minutes"), "is required in every target")
-            minutes = self.number((*where, "minutes"), entry["minutes"], _POSITIVE)
+            minutes = self.number((*where, "minutes"), entry["minutes"], _MINUTES)
             rule = TargetRule(minutes=minutes, source=source, priority=priority)
             for j, earlier in enumerate(rules):
                 if _covers(earlier, rule):

@@ -102,6 +102,9 @@ def build_parser(chosen: str | None) -> argparse.ArgumentParser:
             module = importlib.import_module(module_name)
             module.add_arguments(command_parser)
             command_parser.set_defaults(run=module.run)
+            if "exit codes" not in (command_parser.epilog or ""):
+                # A command that wrote its own epilog (dlq) still says how it ends.
+                command_parser.epilog = f"{command_parser.epilog}\n\n{EXIT_CODES}."
     return parser
 
 

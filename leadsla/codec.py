@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from hashlib import sha256
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
-from pydantic import ValidationError
 
 from leadsla.domain.events import (
     TYPE_NAME,
@@ -36,30 +37,54 @@ from leadsla.domain.events import (
     StatusChanged,
 )
 from leadsla.domain.instant import Instant, format_utc, from_datetime
-from leadsla.schemas.common import (
-    CATEGORIES,
-    CONSENTS,
-    CUSTOMER_STATUSES,
-    INTENTS,
-    PRIORITIES,
-    format_validation_error,
-    timestamp_micros,
+
+if TYPE_CHECKING:
+    from leadsla.schemas.inputs import InputEventModel
+
+# The wire contract's closed sets and timestamp pattern (``leadsla.schemas``), repeated here so
+# that the fast path never imports pydantic: its import alone is a fifth of a short replay. Only
+# the pydantic path (a refusal to explain, an older schema_version) imports the models.
+# ``tests/unit/test_codec_constants.py`` checks that both say the same.
+PRIORITIES: Final = frozenset({"urgent", "high", "normal", "low"})
+INTENTS: Final = frozenset({"high", "normal", "low"})
+CATEGORIES: Final = frozenset(
+    {"inquiry", "complaint", "urgent_request", "customer_conflict", "support_issue"}
 )
-from leadsla.schemas.inputs import (
-    ACTOR_KINDS,
-    CURRENT_SCHEMA_VERSION,
-    DIRECTIONS,
-    LEAD_STATUSES,
-    OWNER_KINDS,
-    ActivityLoggedEvent,
-    BreachResolvedEvent,
-    InputEventModel,
-    LeadCreatedEvent,
-    LeadUpdatedEvent,
-    OwnerAssignedEvent,
-    StatusChangedEvent,
-    validate_input,
+CUSTOMER_STATUSES: Final = frozenset({"new", "existing_customer"})
+CONSENTS: Final = frozenset({"granted", "unclear", "declined"})
+OWNER_KINDS: Final = frozenset({"person", "queue"})
+ACTOR_KINDS: Final = frozenset({"person", "automation"})
+DIRECTIONS: Final = frozenset({"outbound", "inbound", "internal"})
+LEAD_STATUSES: Final = frozenset(
+    {
+        "disqualified",
+        "duplicate",
+        "spam",
+        "opted_out",
+        "consent_withdrawn",
+        "closed",
+        "converted",
+        "reopened",
+    }
 )
+CURRENT_SCHEMA_VERSION: Final = 1
+RFC3339_PATTERN: Final = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+_RFC3339 = re.compile(RFC3339_PATTERN)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MICROSECOND = timedelta(microseconds=1)
+
+
+def timestamp_micros(text: str) -> int:
+    """``leadsla.schemas.common.timestamp_micros`` without importing pydantic (same texts)."""
+    if _RFC3339.fullmatch(text) is None:
+        raise ValueError(text)
+    if text[10] == "t" or text[-1] == "z":
+        text = text.upper()
+    return (datetime.fromisoformat(text) - _EPOCH) // _ONE_MICROSECOND
+
 
 __all__ = [
     "Headers",
@@ -158,10 +183,18 @@ def decode_input(
 
 def decode_line(line: bytes | str) -> InputEvent:
     """One JSON line (replay) as an engine event; structured CloudEvents are accepted too."""
-    obj = _loads(line)
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEvent(_json_problem(line, exc)) from None
+    if type(obj) is not dict:
+        raise InvalidEvent(f"not a JSON object: the event is {_json_kind(obj)}")
     if "specversion" in obj:
         return _decode_structured(obj)
-    return decode_envelope(obj)
+    event = decode_envelope_fast(obj)  # decode_envelope, one call less on replay's hot path
+    if event is not None:
+        return event
+    return decode_envelope_validated(obj)
 
 
 def _loads(value: bytes | str) -> dict[str, Any]:
@@ -320,6 +353,11 @@ def decode_envelope_validated(
     envelope: dict[str, Any], *, rename: Mapping[str, str] | None = None
 ) -> InputEvent:
     """The reference path: upgrade, validate with the pydantic models, translate."""
+    from pydantic import ValidationError
+
+    from leadsla.schemas.common import format_validation_error
+    from leadsla.schemas.inputs import validate_input
+
     try:
         model = validate_input(envelope)
     except ValidationError as exc:
@@ -333,6 +371,15 @@ def decode_envelope_validated(
 
 def to_domain(model: InputEventModel) -> InputEvent:
     """Translate a validated wire model into the engine's dataclass."""
+    from leadsla.schemas.inputs import (
+        ActivityLoggedEvent,
+        BreachResolvedEvent,
+        LeadCreatedEvent,
+        LeadUpdatedEvent,
+        OwnerAssignedEvent,
+        StatusChangedEvent,
+    )
+
     event_id, lead_id = model.event_id, model.lead_id
     at = from_datetime(model.occurred_at)
     match model:
@@ -676,6 +723,59 @@ def encode_output_record(
         at_text,
         full,
     )
+
+
+OutputRecord = tuple[Instant, str, str, str, bytes]
+"""(occurred_at, lead_id, type, event_id, line): sorting these gives SPEC section 7's order."""
+
+
+def encode_lead_records(
+    lead_id: str, outputs: Iterable[tuple[str, Instant, Any]]
+) -> list[OutputRecord]:
+    """Every output of one lead as :data:`OutputRecord`s, byte for byte :func:`encode_output`.
+
+    The hot path of replay: the lead's JSON and its part of the id prefix are made once per lead,
+    the type's once per process, and the instants' text and id part are cached.
+    """
+    lead_json = orjson.dumps(lead_id)
+    lead_prefix = f"{len(lead_id)}:{lead_id}".encode()
+    records: list[OutputRecord] = []
+    append = records.append
+    instants = _INSTANT_PARTS
+    types = _TYPE_PARTS
+    dumps = orjson.dumps
+    for type_, occurred_at, data in outputs:
+        if _SUPPRESSED in data:
+            full, hashed = _data_json(data)
+        else:
+            full = hashed = dumps(data, option=_SORTED)
+        type_parts = types.get(type_)
+        if type_parts is None:
+            type_parts = types[type_] = (f"{len(type_)}:{type_}".encode(), orjson.dumps(type_))
+        instant_parts = instants.get(occurred_at)
+        if instant_parts is None:
+            if len(instants) >= _UTC_TEXT_LIMIT:
+                instants.clear()
+            instant_parts = instants[occurred_at] = (
+                b"%d\x00" % occurred_at,
+                format_utc(occurred_at).encode(),
+            )
+        event_id = sha256(lead_prefix + type_parts[0] + instant_parts[0] + hashed).hexdigest()[:32]
+        append(
+            (
+                occurred_at,
+                lead_id,
+                type_,
+                event_id,
+                b'{"event_id":"%s","type":%s,"lead_id":%s,"occurred_at":"%s","data":%s}'
+                % (event_id.encode(), type_parts[1], lead_json, instant_parts[1], full),
+            )
+        )
+    return records
+
+
+_TYPE_PARTS: dict[str, tuple[bytes, bytes]] = {}
+_INSTANT_PARTS: dict[Instant, tuple[bytes, bytes]] = {}
 
 
 def decode_output(value: bytes | str) -> dict[str, Any]:

@@ -8,17 +8,22 @@ candidate. Both runs use the same events and the same clock, so every difference
 from __future__ import annotations
 
 import argparse
+import gc
+import os
 import sys
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import cast
 
 import orjson
 
 from .domain.engine import LeadResult
-from .domain.instant import parse_rfc3339
+from .domain.instant import Instant, parse_rfc3339
 from .domain.policy import Policy, PolicyError, load_policy
-from .replay import read_events, replay_loaded
+from .partition import cpu_jobs, partition_count
+from .replay import LoadedEvents, ReplaySummary, add_scale_arguments, fold, run_partitioned
 
 
 @dataclass(slots=True)
@@ -38,20 +43,68 @@ def tally(results: Iterable[LeadResult], dimension: str) -> dict[str, Tally]:
     """Final facts grouped by ``source`` or ``owner_id`` (unowned leads as ``(none)``)."""
     groups: dict[str, Tally] = {}
     for result in results:
-        fact = result.fact
-        if fact is None:
-            continue
-        key = str(fact[dimension]) if fact[dimension] is not None else "(none)"
-        group = groups.setdefault(key, Tally())
-        if fact["eligible"]:
-            group.eligible += 1
-        if fact["status"] == "met":
-            group.met += 1
-        elif fact["status"] == "breached":
-            group.breached += 1
-        if fact["pre_breach_warned"]:
-            group.warnings += 1
+        if result.fact is not None:
+            _count(groups, result.fact, dimension)
     return groups
+
+
+def _count(groups: dict[str, Tally], fact: dict[str, object], dimension: str) -> None:
+    key = str(fact[dimension]) if fact[dimension] is not None else "(none)"
+    group = groups.get(key)
+    if group is None:
+        group = groups[key] = Tally()
+    if fact["eligible"]:
+        group.eligible += 1
+    if fact["status"] == "met":
+        group.met += 1
+    elif fact["status"] == "breached":
+        group.breached += 1
+    if fact["pre_breach_warned"]:
+        group.warnings += 1
+
+
+_DIMENSIONS = ("source", "owner_id", "policy_version")
+_Tallies = dict[str, dict[str, Tally]]
+"""dimension -> group -> tally."""
+
+_POLICIES: list[Policy] = []
+"""The policies of the running compare, set before the workers start (they inherit them)."""
+
+
+def _tally_work(
+    index: int, loaded: LoadedEvents, clock: Instant | None
+) -> tuple[list[_Tallies], list[tuple[int, str]], int]:
+    """One partition under every policy: its tallies per dimension (run in a worker), the
+    lines it could not read and how many events it read."""
+    found: list[_Tallies] = []
+    for policy in _POLICIES:
+        tallies: _Tallies = {dimension: {} for dimension in _DIMENSIONS}
+
+        def add(result: LeadResult, tallies: _Tallies = tallies) -> None:
+            if result.fact is not None:
+                for dimension, groups in tallies.items():
+                    _count(groups, result.fact, dimension)
+
+        if clock is not None:
+            fold(loaded, policy, clock, ReplaySummary(), add)
+        found.append(tallies)
+    return found, list(loaded.invalid), loaded.events_read
+
+
+def _merge_tallies(parts: Iterable[_Tallies]) -> _Tallies:
+    merged: _Tallies = {dimension: {} for dimension in _DIMENSIONS}
+    for part in parts:
+        for dimension, groups in part.items():
+            target = merged[dimension]
+            for key, t in groups.items():
+                total = target.get(key)
+                if total is None:
+                    total = target[key] = Tally()
+                total.eligible += t.eligible
+                total.met += t.met
+                total.breached += t.breached
+                total.warnings += t.warnings
+    return merged
 
 
 def _rate(value: float | None) -> str:
@@ -104,18 +157,62 @@ def render_table(title: str, rows: list[dict[str, object]]) -> str:
 
 
 def compare(
-    events_path: str, current: Policy, candidate: Policy, now: str | None = None
+    events_path: str,
+    current: Policy,
+    candidate: Policy,
+    now: str | None = None,
+    *,
+    jobs: int | None = None,
+    partitions: int | None = None,
+    skipped_lines: list[tuple[int, str]] | None = None,
 ) -> dict[str, list[dict[str, object]]]:
+    """Both policies over the same history, through replay's partitioned path.
+
+    Lines that could not be read are added to ``skipped_lines`` (line, reason); a history with
+    no usable event at all is a ``ValueError``.
+    """
     clock = parse_rfc3339(now) if now is not None else None
-    with open(events_path, "rb") as stream:
-        loaded = read_events(stream)
-    results_a, _ = replay_loaded(loaded, current, clock)
-    results_b, _ = replay_loaded(loaded, candidate, clock)
+    jobs = cpu_jobs() if jobs is None else max(1, jobs)
+    _POLICIES[:] = [current, candidate]
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        with (
+            open(events_path, "rb") as stream,
+            tempfile.TemporaryDirectory(prefix="lead-sla-compare-") as tmp,
+        ):
+            size = os.fstat(stream.fileno()).st_size
+            count = partitions if partitions is not None else partition_count(size, jobs)
+            done = run_partitioned(
+                stream,
+                _tally_work,
+                Path(tmp),
+                now=clock,
+                jobs=jobs,
+                partitions=max(1, count),
+                progress=sys.stderr if sys.stderr.isatty() else None,  # a bar on a terminal
+                total_bytes=size,
+            )
+    finally:
+        _POLICIES.clear()
+        if gc_was_enabled:
+            gc.enable()
+    tallies_a = _merge_tallies(part[0][0] for part in done.results)
+    tallies_b = _merge_tallies(part[0][1] for part in done.results)
+    skipped = sorted(line for part in done.results for line in part[1])
+    events = sum(part[2] for part in done.results)
+    if skipped_lines is not None:
+        skipped_lines.extend(skipped)
+    if events == 0:
+        raise ValueError(
+            f"no usable event in {events_path}: {done.lines_read} lines read, "
+            f"{len(skipped)} of them invalid"
+        )
     report: dict[str, list[dict[str, object]]] = {}
     for dimension, name in (("source", "by_source"), ("owner_id", "by_owner")):
-        report[name] = compare_rows(tally(results_a, dimension), tally(results_b, dimension))
-    total_a = tally(results_a, "policy_version")
-    total_b = tally(results_b, "policy_version")
+        report[name] = compare_rows(tallies_a[dimension], tallies_b[dimension])
+    total_a = tallies_a["policy_version"]
+    total_b = tallies_b["policy_version"]
     report["total"] = compare_rows(
         {"all leads": _sum(total_a.values())}, {"all leads": _sum(total_b.values())}
     )
@@ -138,6 +235,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--candidate", required=True, metavar="NEW.toml")
     parser.add_argument("--now", metavar="T", help="clock for both runs (default: latest event)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    add_scale_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -147,13 +245,26 @@ def run(args: argparse.Namespace) -> int:
     except PolicyError as exc:
         sys.stderr.write(f"lead-sla compare: policy refused: {exc}\n")
         return 2
+    skipped: list[tuple[int, str]] = []
     try:
-        report = compare(args.events, current, candidate, args.now)
+        report = compare(
+            args.events,
+            current,
+            candidate,
+            args.now,
+            jobs=args.jobs,
+            partitions=args.partitions,
+            skipped_lines=skipped,
+        )
     except BrokenPipeError:
         raise  # the reader went away; cli.main ends quietly
     except (OSError, ValueError) as exc:
         sys.stderr.write(f"lead-sla compare: {exc}\n")
         return 2
+    for line, reason in skipped:  # as replay reports them
+        sys.stderr.write(f"lead-sla compare: line {line}: {reason}\n")
+    if skipped:
+        sys.stderr.write(f"lead-sla compare: {len(skipped)} invalid lines skipped\n")
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
         return 0

@@ -5,31 +5,57 @@ Reads every line, groups valid events by lead, folds each lead with the pure eng
 (occurred_at, lead_id, type, event_id). Invalid lines, dead letters and held events whose lead
 never appeared are reported on standard error with their line numbers; the exit code is 0 unless
 the policy or the file is unusable.
+
+At scale (``leadsla.partition``): a large file is spilled into lead-hash partitions, each
+partition is decoded and folded on its own (``--jobs`` processes, by default one per core) and
+writes its outputs sorted, and the sorted partitions are merged. Each lead's outputs are encoded
+as soon as the lead is folded. The output is byte-identical whatever the jobs or partitions.
+
+The summary adds up: lines read = events applied + duplicates + invalid lines + refused by the
+engine (rule 15 conflicts, rule 16 refusals, held events whose lead never appeared) + events
+after ``--now`` (+ blank lines, which are neither events nor errors).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
+import multiprocessing
 import os
+import shutil
 import sys
+import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, TextIO
+from operator import itemgetter
+from pathlib import Path
+from typing import Any, BinaryIO, TextIO, TypeVar
 
-from .codec import InvalidEvent, decode_line, encode_output_record
+from .codec import InvalidEvent, OutputRecord, decode_line, encode_lead_records
 from .domain.engine import LeadResult, evaluate
 from .domain.events import InputEvent
 from .domain.instant import Instant, format_utc, parse_rfc3339
 from .domain.policy import Policy, PolicyError, load_policy
+from .outputs import OutputError, check_output, open_output
+from .partition import (
+    cpu_jobs,
+    merge,
+    partition_count,
+    spill,
+    spilled_lines,
+    write_records,
+)
 
 PROGRESS_EVERY = 20_000
+
+R = TypeVar("R")
 
 
 @dataclass(slots=True)
 class LoadedEvents:
-    """Valid events grouped by lead, with what could not be used."""
+    """Valid events grouped by lead (in line order), with what could not be used."""
 
     by_lead: dict[str, list[InputEvent]] = field(default_factory=dict)
     lines_of: dict[str, list[int]] = field(default_factory=dict)
@@ -37,13 +63,17 @@ class LoadedEvents:
     invalid: list[tuple[int, str]] = field(default_factory=list)
     lines_read: int = 0
     events_read: int = 0
+    blank_lines: int = 0
     latest: Instant | None = None
 
-    def line_number(self, lead_id: str, event_id: str) -> int:
-        """The line of an event's first occurrence (0 if unknown)."""
+    def line_number(self, lead_id: str, event: InputEvent) -> int:
+        """The line an event was read from (0 if unknown)."""
         events, lines = self.by_lead.get(lead_id, []), self.lines_of.get(lead_id, [])
-        for event, line in zip(events, lines, strict=True):
-            if event.event_id == event_id:
+        for candidate, line in zip(events, lines, strict=True):
+            if candidate is event:
+                return line
+        for candidate, line in zip(events, lines, strict=True):
+            if candidate == event:
                 return line
         return 0
 
@@ -55,12 +85,38 @@ class ReplaySummary:
     events_applied: int = 0
     invalid_lines: int = 0
     duplicates: int = 0
+    refused: int = 0
+    """Events the engine refused: rule 15 conflicts, rule 16, held events without a lead."""
     after_now: int = 0
+    blank_lines: int = 0
     leads: int = 0
     outputs_written: int = 0
     now: Instant | None = None
     outputs_by_type: Counter[str] = field(default_factory=Counter)
     dead_letters: list[tuple[int, str]] = field(default_factory=list)
+
+    def absorb(self, part: ReplaySummary) -> None:
+        """Add a partition's counts to this summary."""
+        self.events_read += part.events_read
+        self.events_applied += part.events_applied
+        self.invalid_lines += part.invalid_lines
+        self.duplicates += part.duplicates
+        self.refused += part.refused
+        self.after_now += part.after_now
+        self.blank_lines += part.blank_lines
+        self.leads += part.leads
+        self.outputs_by_type.update(part.outputs_by_type)
+        self.dead_letters.extend(part.dead_letters)
+
+    def adds_up(self) -> bool:
+        return self.lines_read == (
+            self.events_applied
+            + self.duplicates
+            + self.invalid_lines
+            + self.refused
+            + self.after_now
+            + self.blank_lines
+        )
 
     def render(self) -> str:
         now = format_utc(self.now) if self.now is not None else "-"
@@ -68,7 +124,9 @@ class ReplaySummary:
             f"replay: {self.lines_read} lines read, {self.events_applied} events applied to "
             f"{self.leads} leads, {self.outputs_written} outputs written (clock at {now})",
             f"  invalid lines skipped: {self.invalid_lines}; duplicates ignored: "
-            f"{self.duplicates}; events after --now not applied: {self.after_now}",
+            f"{self.duplicates}; refused by the engine: {self.refused}; events after --now not "
+            f"applied: {self.after_now}"
+            + (f"; blank lines: {self.blank_lines}" if self.blank_lines else ""),
         ]
         if self.outputs_by_type:
             counts = ", ".join(f"{k} {v}" for k, v in sorted(self.outputs_by_type.items()))
@@ -85,31 +143,31 @@ def progress_bar(done: int, total: int, lines: int, width: int = 30) -> str:
     return f"\rreplay [{'#' * filled}{'.' * (width - filled)}] {fraction:4.0%}  {lines:,} lines"
 
 
-def read_events(
-    stream: BinaryIO, progress: TextIO | None = None, total_bytes: int = 0
-) -> LoadedEvents:
-    """Decode every line; an invalid one is recorded with its line number and skipped.
+# --------------------------------------------------------------------------------------------
+# Decoding: numbered lines -> events grouped by lead
 
-    With ``progress`` (a terminal), a progress bar is drawn every ``PROGRESS_EVERY`` lines.
-    """
+
+def decode_lines(pairs: Iterable[tuple[int, bytes]]) -> LoadedEvents:
+    """Decode numbered lines; an invalid one is recorded with its line number and skipped."""
     loaded = LoadedEvents()
     by_lead = loaded.by_lead
     lines_of = loaded.lines_of
     invalid = loaded.invalid
     latest = -(1 << 62)
     events_read = 0
-    lineno = 0
-    for lineno, raw in enumerate(stream, start=1):
-        if progress is not None and lineno % PROGRESS_EVERY == 0:
-            progress.write(progress_bar(stream.tell(), total_bytes, lineno))
-            progress.flush()
+    lines = 0
+    blank = 0
+    for lineno, raw in pairs:
+        lines += 1
         try:
             event = decode_line(raw)
         except InvalidEvent as exc:
             after_bom = _after_bom(raw) if lineno == 1 else None
             if after_bom is None:
-                if raw.strip():  # blank lines are not events, and not errors either
+                if raw.strip():
                     invalid.append((lineno, exc.reason))
+                else:
+                    blank += 1  # blank lines are not events, and not errors either
                 continue
             event = after_bom
         events_read += 1
@@ -123,12 +181,34 @@ def read_events(
             lines_of[lead_id].append(lineno)
         if event.occurred_at > latest:
             latest = event.occurred_at
-    if progress is not None and lineno >= PROGRESS_EVERY:
-        progress.write(progress_bar(total_bytes, total_bytes, lineno) + "\n")
-    loaded.lines_read = lineno
+    loaded.lines_read = lines
     loaded.events_read = events_read
+    loaded.blank_lines = blank
     loaded.latest = latest if events_read else None
     return loaded
+
+
+def _numbered(
+    stream: BinaryIO, progress: TextIO | None, total_bytes: int
+) -> Iterator[tuple[int, bytes]]:
+    lineno = 0
+    for lineno, raw in enumerate(stream, start=1):
+        if progress is not None and lineno % PROGRESS_EVERY == 0:
+            progress.write(progress_bar(stream.tell(), total_bytes, lineno))
+            progress.flush()
+        yield lineno, raw
+    if progress is not None and lineno >= PROGRESS_EVERY:
+        progress.write(progress_bar(total_bytes, total_bytes, lineno) + "\n")
+
+
+def read_events(
+    stream: BinaryIO, progress: TextIO | None = None, total_bytes: int = 0
+) -> LoadedEvents:
+    """Decode every line of a whole file (see :func:`decode_lines`).
+
+    With ``progress`` (a terminal), a progress bar is drawn every ``PROGRESS_EVERY`` lines.
+    """
+    return decode_lines(_numbered(stream, progress, total_bytes))
 
 
 def _after_bom(raw: bytes) -> InputEvent | None:
@@ -141,59 +221,214 @@ def _after_bom(raw: bytes) -> InputEvent | None:
         return None
 
 
+# --------------------------------------------------------------------------------------------
+# Folding: one partition's leads through the engine
+
+
+def fold(
+    loaded: LoadedEvents,
+    policy: Policy,
+    clock: Instant,
+    summary: ReplaySummary,
+    on_result: Callable[[LeadResult], None],
+) -> None:
+    """Fold every lead up to ``clock``; count each event once in ``summary``."""
+    summary.events_read += loaded.events_read
+    summary.invalid_lines += len(loaded.invalid)
+    summary.blank_lines += loaded.blank_lines
+    summary.dead_letters.extend(loaded.invalid)
+    after_now = applied_total = duplicates = refused = leads = 0
+    every_event_counts = loaded.latest is not None and loaded.latest <= clock
+    for lead_id, events in loaded.by_lead.items():
+        applied = events if every_event_counts else [e for e in events if e.occurred_at <= clock]
+        if len(applied) != len(events):
+            after_now += len(events) - len(applied)
+            if not applied:
+                continue
+        result = evaluate(lead_id, applied, clock, policy)
+        duplicates += result.duplicates
+        not_applied = len(result.rejected) + len(result.held)
+        applied_total += len(applied) - result.duplicates - not_applied
+        if not_applied:
+            refused += not_applied
+            lines = loaded.lines_of.get(lead_id, [])
+            line_of = {id(e): line for e, line in zip(events, lines, strict=True)}
+            for rejection in result.rejected:
+                line = line_of.get(id(rejection.event)) or loaded.line_number(
+                    lead_id, rejection.event
+                )
+                summary.dead_letters.append((line, rejection.reason))
+            for held in result.held:
+                line = line_of.get(id(held)) or loaded.line_number(lead_id, held)
+                summary.dead_letters.append(
+                    (line, f"held event for lead {lead_id!r}, whose lead.created never appeared")
+                )
+        if result.fact is not None:
+            leads += 1
+        on_result(result)
+    summary.after_now += after_now
+    summary.events_applied += applied_total
+    summary.duplicates += duplicates
+    summary.refused += refused
+    summary.leads += leads
+
+
 def replay_loaded(
     loaded: LoadedEvents, policy: Policy, now: Instant | None
 ) -> tuple[list[LeadResult], ReplaySummary]:
-    """Fold every lead up to ``now`` (default: the latest occurred_at read)."""
-    summary = ReplaySummary(
-        lines_read=loaded.lines_read,
-        events_read=loaded.events_read,
-        invalid_lines=len(loaded.invalid),
-    )
-    summary.dead_letters.extend(loaded.invalid)
+    """Fold every lead up to ``now`` (default: the latest occurred_at read), in memory."""
+    summary = ReplaySummary(lines_read=loaded.lines_read)
     clock = now if now is not None else loaded.latest
     summary.now = clock
     results: list[LeadResult] = []
     if clock is None:
+        summary.events_read = loaded.events_read
+        summary.invalid_lines = len(loaded.invalid)
+        summary.blank_lines = loaded.blank_lines
+        summary.dead_letters.extend(loaded.invalid)
         return results, summary
-    for lead_id, events in loaded.by_lead.items():
-        applied = [e for e in events if e.occurred_at <= clock]
-        summary.after_now += len(events) - len(applied)
-        if not applied:
-            continue
-        result = evaluate(lead_id, applied, clock, policy)
-        summary.duplicates += result.duplicates
-        summary.events_applied += len(applied) - result.duplicates
-        for rejection in result.rejected:
-            line = loaded.line_number(lead_id, rejection.event.event_id)
-            summary.dead_letters.append((line, rejection.reason))
-        for held in result.held:
-            line = loaded.line_number(lead_id, held.event_id)
-            summary.dead_letters.append(
-                (line, f"held event for lead {lead_id!r}, whose lead.created never appeared")
-            )
-        summary.events_applied -= len(result.held)
-        if result.fact is not None:
-            summary.leads += 1
-        results.append(result)
+    fold(loaded, policy, clock, summary, results.append)
     summary.dead_letters.sort()
     return results, summary
 
 
 def encode_results(results: list[LeadResult]) -> Iterator[bytes]:
     """Every output as one JSON line, in (occurred_at, lead_id, type, event_id) order."""
-    records: list[tuple[Instant, str, str, str, bytes]] = []
-    append = records.append
+    records: list[OutputRecord] = []
     for result in results:
-        lead_id = result.lead_id
-        for out in result.outputs:
-            event_id, line = encode_output_record(lead_id, out.type, out.occurred_at, out.data)
-            append((out.occurred_at, lead_id, out.type, event_id, line))
-    # Plain tuple order is (occurred_at, lead_id, type, event_id): the line only breaks a tie
-    # between identical outputs, which event_id already makes equal.
+        records.extend(encode_lead_records(result.lead_id, result.outputs))
     records.sort()
     for record in records:
         yield record[4]
+
+
+# --------------------------------------------------------------------------------------------
+# Partitions: the same work in one process or in several
+
+
+PartitionWork = Callable[[int, LoadedEvents, Instant | None], R]
+"""``work(partition, loaded, clock)``, run where the partition is (a worker process)."""
+
+_STATE: dict[str, Any] = {}
+"""What the worker processes inherit (fork): the work function, the folder, the clock."""
+
+
+def _init_state(state: dict[str, Any]) -> None:
+    _STATE.clear()
+    _STATE.update(state)
+
+
+def _latest_task(index: int) -> Instant | None:
+    """The latest occurred_at of the partition's valid events."""
+    return decode_lines(spilled_lines(_STATE["folder"] / f"spill-{index:04d}.lines")).latest
+
+
+def _work_task(index: int) -> tuple[Instant | None, Any]:
+    """A partition's events through the work: (the partition's latest valid instant, result)."""
+    folder: Path = _STATE["folder"]
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        loaded = decode_lines(spilled_lines(folder / f"spill-{index:04d}.lines"))
+        return loaded.latest, _STATE["work"](index, loaded, _STATE["clock"])
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _map(jobs: int, state: dict[str, Any], task: Callable[[int], R], count: int) -> list[R]:
+    if jobs <= 1 or count <= 1:
+        _init_state(state)
+        try:
+            return [task(i) for i in range(count)]
+        finally:
+            _STATE.clear()
+    context = multiprocessing.get_context("fork")  # the state is inherited, never pickled
+    with context.Pool(min(jobs, count), initializer=_init_state, initargs=(state,)) as pool:
+        return pool.map(task, range(count), chunksize=1)
+
+
+@dataclass(slots=True)
+class Partitioned:
+    """What :func:`run_partitioned` hands back."""
+
+    results: list[Any]
+    lines_read: int
+    clock: Instant | None
+    folder: Path | None
+    partitions: int
+
+
+def run_partitioned(
+    stream: BinaryIO,
+    work: PartitionWork[R],
+    folder: Path,
+    *,
+    now: Instant | None,
+    jobs: int,
+    partitions: int,
+    progress: TextIO | None = None,
+    total_bytes: int = 0,
+) -> Partitioned:
+    """Run ``work`` on every lead-hash partition of ``stream`` (in memory when only one)."""
+    if partitions <= 1:
+        loaded = read_events(stream, progress, total_bytes)
+        clock = now if now is not None else loaded.latest
+        return Partitioned([work(0, loaded, clock)], loaded.lines_read, clock, None, 1)
+    _, lines_read, bound = spill(stream, folder, partitions, progress, total_bytes, PROGRESS_EVERY)
+    # Without --now the clock is the latest occurred_at of a valid event. The spill read an
+    # upper bound of it from every line; it is exact unless the latest-looking line is invalid,
+    # in which case the partitions, which decode for real, tell, and the work runs again.
+    state: dict[str, Any] = {"folder": folder, "work": work}
+    if now is None and bound is False:  # no cheap bound: decode once to find the clock
+        found = [x for x in _map(jobs, state, _latest_task, partitions) if x is not None]
+        bound = max(found) if found else None
+    clock = now if now is not None else (None if bound is False else bound)
+    state["clock"] = clock
+    done = _map(jobs, state, _work_task, partitions)
+    if now is None:
+        found = [latest for latest, _ in done if latest is not None]
+        actual = max(found) if found else None
+        if actual != clock:
+            clock = state["clock"] = actual
+            done = _map(jobs, state, _work_task, partitions)
+    return Partitioned([result for _, result in done], lines_read, clock, folder, partitions)
+
+
+# --------------------------------------------------------------------------------------------
+# The replay
+
+
+def _replay_work(index: int, loaded: LoadedEvents, clock: Instant | None) -> Any:
+    """One partition's replay: (summary, sorted records in memory, or the file they are in)."""
+    policy: Policy = _REPLAY["policy"]
+    summary = ReplaySummary()
+    records: list[OutputRecord] = []
+    if clock is not None:
+
+        def keep(result: LeadResult) -> None:
+            if result.outputs:
+                records.extend(encode_lead_records(result.lead_id, result.outputs))
+
+        fold(loaded, policy, clock, summary, keep)
+        summary.outputs_by_type.update(map(itemgetter(2), records))
+    else:
+        summary.events_read = loaded.events_read
+        summary.invalid_lines = len(loaded.invalid)
+        summary.blank_lines = loaded.blank_lines
+        summary.dead_letters.extend(loaded.invalid)
+    loaded.by_lead.clear()
+    records.sort()
+    folder: Path | None = _STATE.get("folder")
+    if folder is None:
+        return summary, records
+    path = folder / f"out-{index:04d}.pickle"
+    write_records(path, records)
+    return summary, path
+
+
+_REPLAY: dict[str, Any] = {}
+"""The replay's policy, set before the workers start (they inherit it)."""
 
 
 def run_replay(
@@ -203,17 +438,22 @@ def run_replay(
     now: str | None = None,
     *,
     err: TextIO | None = None,
+    jobs: int | None = None,
+    partitions: int | None = None,
 ) -> ReplaySummary:
-    """The replay as a function (used by the CLI and the benchmark)."""
+    """The replay as a function (used by the CLI and the benchmark).
+
+    ``jobs``: processes (default: one per core); ``partitions``: lead-hash partitions (default:
+    from the file size). Neither changes a byte of the output.
+    """
     policy = load_policy(policy_path)
     clock = parse_rfc3339(now) if now is not None else None
-    # The replay holds every output until it can sort them: hundreds of thousands of live
-    # containers that the cyclic GC would rescan again and again while nothing it could free
-    # exists (the engine makes no cycles). Pausing it halves the replay's time.
+    # The engine makes no reference cycles; the cyclic GC would rescan hundreds of thousands of
+    # live containers again and again while nothing it could free exists.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _run_replay(input_path, policy, out_path, clock, err)
+        return _run_replay(input_path, policy, out_path, clock, err, jobs, partitions)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -225,49 +465,139 @@ def _run_replay(
     out_path: str | None,
     clock: Instant | None,
     err: TextIO | None,
+    jobs: int | None,
+    partitions: int | None,
 ) -> ReplaySummary:
     progress = err if err is not None and err.isatty() else None
-    with open(input_path, "rb") as stream:
+    jobs = cpu_jobs() if jobs is None else max(1, jobs)
+    with (
+        open(input_path, "rb") as stream,
+        tempfile.TemporaryDirectory(prefix="lead-sla-replay-") as tmp,
+    ):
         size = os.fstat(stream.fileno()).st_size
-        loaded = read_events(stream, progress, size)
-    results, summary = replay_loaded(loaded, policy, clock)
-    out = open(out_path, "wb") if out_path else None  # noqa: SIM115 - closed below
-    try:
-        target = out if out is not None else sys.stdout.buffer
-        chunk: list[bytes] = []
-        for line in encode_results(results):
-            chunk.append(line)
-            summary.outputs_written += 1
-            if len(chunk) >= 4096:
-                target.write(b"\n".join(chunk) + b"\n")
-                chunk.clear()
-        if chunk:
-            target.write(b"\n".join(chunk) + b"\n")
-        target.flush()
-    finally:
-        if out is not None:
-            out.close()
-    for result in results:
-        for output in result.outputs:
-            summary.outputs_by_type[output.type] += 1
+        count = partitions if partitions is not None else partition_count(size, jobs)
+        _REPLAY["policy"] = policy
+        try:
+            done = run_partitioned(
+                stream,
+                _replay_work,
+                Path(tmp),
+                now=clock,
+                jobs=jobs,
+                partitions=max(1, count),
+                progress=progress,
+                total_bytes=size,
+            )
+        finally:
+            _REPLAY.clear()
+        summary = ReplaySummary(lines_read=done.lines_read, now=done.clock)
+        for part, _ in done.results:
+            summary.absorb(part)
+        summary.dead_letters.sort()
+        if done.folder is None:
+            ((_, records),) = done.results
+            chunks: Iterator[list[bytes]] = _chunked(records)
+        else:
+            chunks = merge(path for _, path in done.results)
+        summary.outputs_written = _write(chunks, out_path)
     return summary
 
 
+def _chunked(records: list[OutputRecord], size: int = 8192) -> Iterator[list[bytes]]:
+    for start in range(0, len(records), size):
+        yield [record[4] for record in records[start : start + size]]
+
+
+def _write(chunks: Iterator[list[bytes]], out_path: str | None) -> int:
+    written = 0
+    with open_output(out_path or "-") as target:  # a file appears whole or not at all
+        for chunk in chunks:
+            if chunk:
+                written += len(chunk)
+                target.write(b"\n".join(chunk) + b"\n")
+    return written
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("events", metavar="EVENTS.jsonl", help="input events, one JSON per line")
+    parser.add_argument(
+        "events",
+        metavar="EVENTS.jsonl",
+        help="input events, one JSON per line ('-': standard input)",
+    )
     parser.add_argument("--policy", required=True, metavar="P.toml", help="the SLA policy")
     parser.add_argument(
         "--now",
         metavar="T",
         help="RFC 3339 instant to advance the clock to (default: the latest occurred_at read)",
     )
-    parser.add_argument("--out", metavar="FILE", help="output file (default: standard output)")
+    parser.add_argument(
+        "--out",
+        metavar="FILE",
+        help="output file, written whole or not at all (default or '-': standard output)",
+    )
+    add_scale_arguments(parser)
+
+
+def add_scale_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--jobs",
+        type=_positive,
+        metavar="N",
+        help="processes that fold partitions in parallel (default: one per core)",
+    )
+    parser.add_argument(
+        "--partitions",
+        type=_positive,
+        metavar="N",
+        help="lead-hash partitions the input is cut into (default: from the file size; "
+        "the output does not depend on it)",
+    )
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
     err = sys.stderr
     try:
-        summary = run_replay(args.events, args.policy, args.out, args.now, err=err)
+        check_output(args.out or "-", [args.events, args.policy])
+    except OutputError as exc:
+        err.write(f"lead-sla replay: {exc}\n")
+        return 2
+    with _readable(args.events) as events_path:
+        return _run(args, events_path, err)
+
+
+@contextlib.contextmanager
+def _readable(path: str) -> Iterator[str]:
+    """``-`` (standard input) spooled into a file: replay reads its input more than once."""
+    if path != "-":
+        yield path
+        return
+    with tempfile.NamedTemporaryFile(prefix="lead-sla-stdin-", suffix=".jsonl") as spool:
+        shutil.copyfileobj(sys.stdin.buffer, spool)
+        spool.flush()
+        yield spool.name
+
+
+def _run(args: argparse.Namespace, events_path: str, err: TextIO) -> int:
+    try:
+        summary = run_replay(
+            events_path,
+            args.policy,
+            args.out,
+            args.now,
+            err=err,
+            jobs=args.jobs,
+            partitions=args.partitions,
+        )
     except PolicyError as exc:
         err.write(f"lead-sla replay: policy {args.policy} refused: {exc}\n")
         return 2

@@ -872,7 +872,9 @@ def test_lead_sla_schemas_needs_an_action(capsys: pytest.CaptureFixture[str]) ->
     with pytest.raises(SystemExit):
         cli.main(["schemas"])
 
-    assert "usage: lead-sla schemas" in capsys.readouterr().err
+    assert "lead-sla schemas: the following arguments are required: ACTION" in (
+        capsys.readouterr().err
+    )
 
 
 def test_the_engine_and_the_wire_contract_name_the_same_alert_and_task_types() -> None:

@@ -1,0 +1,246 @@
+"""Replay at scale: spill the input into lead-hash partitions on disk, merge ordered outputs.
+
+Every rule of the engine is per lead, so a history can be cut by lead into partitions that are
+folded independently (in parallel, one process per job) and whose outputs, each written in the
+contract's order, are merged into the one ordered stream of SPEC.md section 7. Peak memory then
+follows the largest partition, not the history, and the output is byte-identical whatever the
+number of jobs or partitions: every lead lands in exactly one partition with its lines in file
+order, and the order of the merged stream is a total order on the output records.
+
+File formats (private to one run, in a temporary folder):
+
+- a spill file holds the input lines routed to one partition, in file order, each as
+  ``b"<line number> <original line>\\n"``;
+- a partition's output file holds its sorted :data:`~leadsla.codec.OutputRecord` tuples as a
+  sequence of pickled lists (chunks), read back lazily by :func:`merge`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import zlib
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import BinaryIO, TextIO
+
+import orjson
+
+from .codec import InvalidEvent, OutputRecord, decode_line, timestamp_micros
+
+PARTITION_BYTES = 12 << 20
+"""Input bytes per partition (50,000 to 70,000 events): what one process holds at a time."""
+PARALLEL_BYTES = 2 << 20
+"""Below this size the replay runs in one process: starting workers would cost more."""
+_FLUSH_BYTES = 1 << 20
+_CHUNK_RECORDS = 8192
+
+
+def cpu_jobs() -> int:
+    """The cores this process may run on (the default number of jobs)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def partition_count(size: int, jobs: int) -> int:
+    """How many partitions a file of ``size`` bytes is cut into for ``jobs`` processes."""
+    by_size = -(-size // PARTITION_BYTES)
+    if size < PARALLEL_BYTES:
+        return max(1, by_size)
+    return max(by_size, jobs)
+
+
+_NO_TIME = -(1 << 62)
+
+
+class LatestBound:
+    """An upper bound of the latest ``occurred_at`` among the valid events of a file, cheaply.
+
+    Plain UTC texts (``YYYY-MM-DDTHH:MM:SS[.f]Z``, what most producers write) are compared by
+    their first 19 characters, which sort like the instants they name; only the texts that tie
+    for the greatest are parsed, at the end. Any other text is parsed at once. The bound is exact
+    unless the greatest-looking text belongs to an invalid line (the caller checks that); it is
+    None when it cannot be known this way (the greatest-looking texts are not timestamps).
+    """
+
+    __slots__ = ("_exact", "_head", "_texts")
+
+    def __init__(self) -> None:
+        self._exact = _NO_TIME
+        self._head = ""
+        self._texts: set[str] = set()
+
+    def add_text(self, text: str) -> None:
+        if len(text) >= 20 and text[19] in ".Z" and text[-1] == "Z" and text[10] == "T":
+            head = text[:19]
+            if head > self._head:
+                self._head = head
+                self._texts = {text}
+            elif head == self._head:
+                self._texts.add(text)
+            return
+        try:
+            at = timestamp_micros(text)
+        except ValueError:
+            return  # not a timestamp: the line is invalid and does not count
+        if at > self._exact:
+            self._exact = at
+
+    def add_instant(self, at: int) -> None:
+        if at > self._exact:
+            self._exact = at
+
+    def value(self) -> int | bool | None:
+        """The bound; None: no line looks like an event; False: unknown (decode to find it)."""
+        best = self._exact
+        if self._texts:
+            parsed = []
+            for text in self._texts:
+                try:
+                    parsed.append(timestamp_micros(text))
+                except ValueError:
+                    return False  # the greatest-looking text is no timestamp: cannot bound
+            best = max(best, *parsed)
+        return None if best == _NO_TIME else best
+
+
+def lead_key(raw: bytes, lineno: int, latest: LatestBound | None = None) -> str | None:
+    """The lead a line belongs to, as the codec will decode it; None for an unusable line.
+
+    With ``latest``, the line's ``occurred_at`` is added to it when the line looks like an event.
+    """
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        obj = None
+    if type(obj) is dict and "specversion" not in obj:
+        lead = obj.get("lead_id")
+        at = obj.get("occurred_at")
+        if type(lead) is str and type(at) is str:
+            if latest is not None:
+                latest.add_text(at)
+            return lead
+    # The rare shapes (a CloudEvent, an odd field, a byte-order mark): ask the codec itself.
+    try:
+        event = decode_line(raw)
+    except InvalidEvent:
+        event = None
+    if event is None and lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+        with contextlib.suppress(InvalidEvent):
+            event = decode_line(raw[3:])
+    if event is None:
+        return None
+    if latest is not None:
+        latest.add_instant(event.occurred_at)
+    return event.lead_id
+
+
+def partition_of(lead_id: str | None, partitions: int) -> int:
+    """A stable partition for a lead (CRC-32 of its UTF-8 id); unusable lines go to 0."""
+    if lead_id is None or partitions == 1:
+        return 0
+    return zlib.crc32(lead_id.encode("utf-8", "surrogatepass")) % partitions
+
+
+def spill(
+    stream: BinaryIO,
+    folder: Path,
+    partitions: int,
+    progress: TextIO | None = None,
+    total_bytes: int = 0,
+    progress_every: int = 20_000,
+) -> tuple[list[Path], int, int | bool | None]:
+    """Route every line of ``stream`` to its partition's spill file.
+
+    Returns (paths, lines read, :meth:`LatestBound.value` of every line).
+    """
+    from .replay import progress_bar  # the one progress bar of replay
+
+    paths = [folder / f"spill-{i:04d}.lines" for i in range(partitions)]
+    files = [open(path, "wb") for path in paths]  # noqa: SIM115 - closed below
+    pending: list[list[bytes]] = [[] for _ in range(partitions)]
+    sizes = [0] * partitions
+    lineno = 0
+    latest = LatestBound()
+    try:
+        for lineno, raw in enumerate(stream, start=1):
+            if progress is not None and lineno % progress_every == 0:
+                progress.write(progress_bar(stream.tell(), total_bytes, lineno))
+                progress.flush()
+            i = partition_of(lead_key(raw, lineno, latest), partitions)
+            if not raw.endswith(b"\n"):
+                raw += b"\n"
+            record = b"%d %s" % (lineno, raw)
+            pending[i].append(record)
+            sizes[i] += len(record)
+            if sizes[i] >= _FLUSH_BYTES:
+                files[i].write(b"".join(pending[i]))
+                pending[i].clear()
+                sizes[i] = 0
+        for i, chunk in enumerate(pending):
+            if chunk:
+                files[i].write(b"".join(chunk))
+    finally:
+        for f in files:
+            f.close()
+    if progress is not None and lineno >= progress_every:
+        progress.write(progress_bar(total_bytes, total_bytes, lineno) + "\n")
+    return paths, lineno, latest.value()
+
+
+def spilled_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, original line) of a spill file, in file order."""
+    with open(path, "rb") as f:
+        for record in f:
+            number, _, raw = record.partition(b" ")
+            yield int(number), raw
+
+
+def write_records(path: Path, records: list[OutputRecord]) -> None:
+    """A partition's sorted records, as pickled chunks."""
+    with open(path, "wb") as f:
+        for start in range(0, len(records), _CHUNK_RECORDS):
+            pickle.dump(records[start : start + _CHUNK_RECORDS], f, protocol=5)
+
+
+def read_chunks(path: Path) -> Iterator[list[OutputRecord]]:
+    with open(path, "rb") as f:
+        while True:
+            try:
+                chunk: list[OutputRecord] = pickle.load(f)
+            except EOFError:
+                return
+            if chunk:
+                yield chunk
+
+
+def merge(paths: Iterable[Path]) -> Iterator[list[bytes]]:
+    """The output lines of every partition, in (occurred_at, lead_id, type, event_id) order.
+
+    Chunk by chunk: every record up to the smallest last record of the partitions' current
+    chunks can go (each partition's later records are at or after its own last one), and the
+    sorted runs they form are merged by one ``list.sort`` (a C merge of runs).
+    """
+    sources = [read_chunks(p) for p in paths]
+    buffers = [next(source, []) for source in sources]
+    while True:
+        live = [i for i, buffer in enumerate(buffers) if buffer]
+        if not live:
+            return
+        bound = min(buffers[i][-1] for i in live)
+        ready: list[OutputRecord] = []
+        for i in live:
+            buffer = buffers[i]
+            cut = bisect_right(buffer, bound)
+            if cut == len(buffer):
+                ready.extend(buffer)
+                buffers[i] = next(sources[i], [])
+            elif cut:
+                ready.extend(buffer[:cut])
+                buffers[i] = buffer[cut:]
+        ready.sort()
+        yield [record[4] for record in ready]

@@ -1,0 +1,277 @@
+"""Replay at scale (issue 8): partitions and jobs never change a byte; the summary adds up.
+
+The pinned input (``tests/data/pinned-2500.jsonl.gz``: ``lead-sla simulate --leads 2500 --seed 8
+--invalid-rate 0.01 --shuffle-window 900``, generated once and checked in with copies of the
+example policies) was replayed by the replay before issue 8; its output digests are below.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from leadsla import replay
+from leadsla.cli import main
+from leadsla.domain.instant import parse_rfc3339
+from leadsla.partition import lead_key, partition_count, partition_of
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+# sha256 of the output of the replay of main before issue 8 (commit 6f3e0bb) on the pinned input.
+PINNED = {
+    "pinned-business.toml": "b73106b1c2f53d58d2cce7e8414a700b90adbd2105ba10028183d7137cdf2667",
+    "pinned-calendar.toml": "1b8ed5f718e7332d239492c26801579404febce41c7212430b5686f6749e5338",
+    "pinned-business-windows.toml": (
+        "d63eebb0538bdcfddd230dc3678b19444121e504a1e4f50573450ca47b2f4cee"
+    ),
+}
+PINNED_NOW = "2026-11-10T12:00:00Z"
+PINNED_NOW_DIGEST = "9612db8ddc5c976b0a94f05f96c0ea6cdb6f03f15ec2424ad95f817bba358ffc"
+
+
+@pytest.fixture(scope="module")
+def pinned(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("pinned") / "pinned.jsonl"
+    path.write_bytes(gzip.decompress((DATA / "pinned-2500.jsonl.gz").read_bytes()))
+    return path
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("policy", "jobs", "partitions"),
+    [
+        ("pinned-business.toml", 1, 1),
+        ("pinned-business.toml", 2, 3),
+        ("pinned-business.toml", 1, 7),
+        ("pinned-calendar.toml", 1, 1),
+        ("pinned-calendar.toml", 2, 4),
+        ("pinned-business-windows.toml", 2, 2),
+    ],
+)
+def test_pinned_input_gives_the_pinned_output_whatever_the_jobs_and_partitions(
+    pinned: Path, tmp_path: Path, policy: str, jobs: int, partitions: int
+) -> None:
+    out = tmp_path / "out.jsonl"
+    summary = replay.run_replay(
+        str(pinned), str(DATA / policy), str(out), jobs=jobs, partitions=partitions
+    )
+    assert _digest(out) == PINNED[policy]
+    assert summary.adds_up()
+    assert summary.invalid_lines == 139
+    assert summary.lines_read == 13392
+
+
+@pytest.mark.parametrize(("jobs", "partitions"), [(1, 1), (2, 5)])
+def test_pinned_input_with_now_gives_the_pinned_output(
+    pinned: Path, tmp_path: Path, jobs: int, partitions: int
+) -> None:
+    out = tmp_path / "out.jsonl"
+    summary = replay.run_replay(
+        str(pinned),
+        str(DATA / "pinned-business.toml"),
+        str(out),
+        PINNED_NOW,
+        jobs=jobs,
+        partitions=partitions,
+    )
+    assert _digest(out) == PINNED_NOW_DIGEST
+    assert summary.after_now == 3536
+    assert summary.adds_up()
+
+
+def test_the_cli_takes_jobs_and_partitions(pinned: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    code = main(
+        [
+            "replay",
+            str(pinned),
+            "--policy",
+            str(DATA / "pinned-calendar.toml"),
+            "--out",
+            str(out),
+            "--jobs",
+            "2",
+            "--partitions",
+            "3",
+        ]
+    )
+    assert code == 0
+    assert _digest(out) == PINNED["pinned-calendar.toml"]
+
+
+# --------------------------------------------------------------------------------------------
+# Every kind of line, counted once
+
+
+def _ev(eid: str, type_: str, lead: str, at: str, **data: Any) -> str:
+    return json.dumps(
+        {"event_id": eid, "type": type_, "lead_id": lead, "occurred_at": at, "data": data}
+    )
+
+
+def _mixed_lines() -> list[str]:
+    """Lines of every kind the summary counts."""
+    lines = []
+    for n in range(12):
+        lead = f"L-{n}"
+        lines.append(
+            _ev(f"{lead}-c", "lead.created", lead, f"2026-03-02T09:{n:02d}:00Z", source="web_form")
+        )
+        lines.append(
+            _ev(
+                f"{lead}-o",
+                "lead.owner_assigned",
+                lead,
+                f"2026-03-02T09:{n:02d}:30Z",
+                owner_id="alice",
+            )
+        )
+        if n % 3 == 0:
+            lines.append(
+                _ev(
+                    f"{lead}-a",
+                    "lead.activity_logged",
+                    lead,
+                    f"2026-03-02T09:{n + 20:02d}:00Z",
+                    actor_id="alice",
+                    actor_kind="person",
+                    kind="call",
+                )
+            )
+    lines += [
+        lines[0],  # an identical repeat: a duplicate
+        lines[1],  # another
+        "{not json",  # invalid
+        "",  # blank
+        _ev("L-1-c", "lead.created", "L-1", "2026-03-02T08:00:00Z", source="chat"),  # conflict
+        _ev("x-c", "lead.created", "L-late", "9999-12-31T22:30:00Z", source="web_form"),  # rule 16
+        _ev("y-c", "lead.created", "L-later", "9999-12-31T23:30:00Z", source="web_form"),  # --now
+        _ev(
+            "h-1", "lead.owner_assigned", "L-ghost", "2026-03-02T09:00:00Z", owner_id="bob"
+        ),  # held
+        _ev(
+            "r-1",
+            "lead.breach_resolved",
+            "L-3",
+            "2026-03-02T09:30:00Z",
+            resolved_by="carol",
+            resolution_note="nothing",
+        ),  # L-3 was answered: never breached, refused
+    ]
+    return lines
+
+
+def test_the_summary_adds_up_with_every_kind_of_line(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join(_mixed_lines()) + "\n")
+    policy = tmp_path / "policy.toml"
+    policy.write_text('default_manager = "mgr"\n')
+    outputs = set()
+    for partitions in (1, 3):
+        out = tmp_path / f"out-{partitions}.jsonl"
+        s = replay.run_replay(
+            str(events),
+            str(policy),
+            str(out),
+            "9999-12-31T23:00:00Z",
+            jobs=1,
+            partitions=partitions,
+        )
+        outputs.add(out.read_bytes())
+        assert (s.duplicates, s.invalid_lines, s.blank_lines) == (2, 1, 1)
+        # the conflicting lead.created, the year-9999 lead, the held event, the resolution
+        assert s.refused == 4
+        assert s.after_now == 1
+        assert s.adds_up(), s.render()
+        assert s.lines_read == len(_mixed_lines())
+        reasons = " ".join(reason for _, reason in s.dead_letters)
+        assert "conflicting_duplicate" in reasons
+        assert "years 1-9999" in reasons
+        assert all(line > 0 for line, _ in s.dead_letters)
+    assert len(outputs) == 1
+
+
+@pytest.mark.parametrize(
+    "bad_at",
+    ["2026-03-09T09:00:00Z", "2026-03-09T09:00:00+01:00", "9999-99-99T99:99:99Z"],
+    ids=["later_invalid_event", "later_invalid_event_with_offset", "not_a_timestamp"],
+)
+def test_the_default_clock_is_right_when_the_latest_looking_line_is_invalid(
+    tmp_path: Path, bad_at: str
+) -> None:
+    """The spill bounds the clock from the raw lines; an invalid latest line must not move it."""
+    lines = _mixed_lines()[:20]
+    lines.append(_ev("bad", "lead.created", "L-x", bad_at, source=""))  # invalid
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join(lines) + "\n")
+    policy = tmp_path / "policy.toml"
+    policy.write_text('default_manager = "mgr"\n')
+    found = []
+    for partitions in (1, 2, 4):
+        out = tmp_path / f"out-{partitions}.jsonl"
+        s = replay.run_replay(str(events), str(policy), str(out), jobs=1, partitions=partitions)
+        assert s.invalid_lines == 1
+        found.append((s.now, out.read_bytes()))
+    assert found[0][0] is not None
+    assert found[0][0] < parse_rfc3339("2026-03-03T00:00:00Z")
+    assert found[1] == found[0] and found[2] == found[0]
+
+
+def test_lines_of_one_lead_land_in_one_partition_whatever_their_shape() -> None:
+    plain = _ev("e1", "lead.created", "L-7", "2026-03-02T09:00:00Z", source="chat").encode()
+    cloud = json.dumps(
+        {"specversion": "1.0", "id": "c", "source": "crm", "type": "x", "data": json.loads(plain)}
+    ).encode()
+    bom = b"\xef\xbb\xbf" + plain
+    keys = {lead_key(plain, 5), lead_key(cloud, 6), lead_key(bom, 1)}
+    assert keys == {"L-7"}
+    assert lead_key(b"{not json", 3) is None
+    assert lead_key(b"[]", 4) is None
+    assert {partition_of("L-7", 5) for _ in range(3)} == {partition_of("L-7", 5)}
+
+
+def test_small_files_stay_in_one_process_and_large_ones_use_every_job() -> None:
+    assert partition_count(10_000, 2) == 1
+    assert partition_count(10 << 20, 2) == 2
+    assert partition_count(30 << 20, 1) == 3
+    assert partition_count(100 << 20, 2) >= 4
+
+
+# --------------------------------------------------------------------------------------------
+# Property: line order never matters
+
+
+_HISTORY = _mixed_lines()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), partitions=st.integers(1, 4))
+def test_property_shuffling_the_lines_never_changes_the_output(
+    tmp_path_factory: pytest.TempPathFactory, seed: int, partitions: int
+) -> None:
+    tmp = tmp_path_factory.mktemp("shuffle")
+    policy = tmp / "policy.toml"
+    policy.write_text('default_manager = "mgr"\n[[targets]]\nminutes = 30\n')
+    reference = tmp / "reference.jsonl"
+    reference.write_text("\n".join(_HISTORY) + "\n")
+    expected = tmp / "expected.jsonl"
+    replay.run_replay(str(reference), str(policy), str(expected), jobs=1, partitions=1)
+    lines = list(_HISTORY)
+    random.Random(seed).shuffle(lines)
+    shuffled = tmp / "shuffled.jsonl"
+    shuffled.write_text("\n".join(lines) + "\n")
+    out = tmp / "out.jsonl"
+    summary = replay.run_replay(str(shuffled), str(policy), str(out), jobs=1, partitions=partitions)
+    assert out.read_bytes() == expected.read_bytes()
+    assert summary.adds_up()
