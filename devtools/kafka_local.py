@@ -11,6 +11,7 @@ Command line (from the repository root, with the project's virtualenv)::
     python -m devtools.kafka_local start  [--version V] [--state-file F] [--timeout S]
     python -m devtools.kafka_local status [--state-file F]
     python -m devtools.kafka_local stop   [--state-file F]
+    python -m devtools.kafka_local restart [--state-file F] [--timeout S] [--down S]
 
 ``start`` prints only the bootstrap address (``127.0.0.1:PORT``) on standard output, so
 ``BOOTSTRAP=$(python -m devtools.kafka_local start)`` works; progress goes to standard error. The
@@ -21,6 +22,12 @@ Python::
 
     with LocalKafka() as kafka:     # the broker dies with this process, even on kill -9
         use(kafka.bootstrap)
+        kafka.restart()             # same port, same data: clients see an outage, then carry on
+
+``restart`` (CLI) and ``LocalKafka.restart()`` stop the broker and start it again on the same
+port with the same data folder (topics, records and committed offsets survive);
+``local_broker_at(bootstrap)`` finds a broker this process started by its address (the
+integration tests' session broker), to restart it.
 
 Settings: ``KAFKA_VERSION`` (or ``--version``; default 3.9.2) and ``LEADSLA_KAFKA_CACHE`` (the
 cache root; default ``<repo>/.cache/kafka``; jars go to ``<root>/<version>/lib``). Optional:
@@ -60,6 +67,7 @@ from typing import Any
 DEFAULT_VERSION = "3.9.2"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR_PREFIX = "leadsla-kafka-"
+HIDDEN_PREFIX = "leadsla-restarting-"  # a broker folder while its broker restarts
 
 # Pinned so a fetch does not depend on which plugin version the local Maven defaults to.
 DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
@@ -418,6 +426,13 @@ def _cleanup_stale_run_dirs(log: Callable[[str], None]) -> None:
             continue
         log(f"removing stale broker data {run_dir}")
         shutil.rmtree(run_dir, ignore_errors=True)
+    # A folder hidden for a restart (_relaunch_in_place) is left behind only if its process died
+    # in the middle of it; a restart takes seconds.
+    for hidden in Path(tempfile.gettempdir()).glob(HIDDEN_PREFIX + "*"):
+        with contextlib.suppress(OSError):
+            if time.time() - hidden.stat().st_mtime > 3600:
+                log(f"removing stale broker data {hidden}")
+                shutil.rmtree(hidden, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- readiness
@@ -484,6 +499,7 @@ class LocalKafka:
         self.run_dir: Path | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self._bootstrap: str | None = None
+        self._port: int | None = None
         self.startup_seconds: float | None = None
 
     @property
@@ -524,6 +540,7 @@ class LocalKafka:
             self._discard()
             raise
         self.startup_seconds = time.monotonic() - started
+        _RUNNING[id(self)] = self
         self.log(
             f"Kafka {self.version} ready at {self._bootstrap} in {self.startup_seconds:.1f}s "
             f"(pid {self.process.pid if self.process else '?'}, log {self.log_file})"
@@ -541,8 +558,7 @@ class LocalKafka:
         level = os.environ.get("LEADSLA_KAFKA_LOG_LEVEL", "INFO")
         _, log_opt = _log_config(self.version, self.run_dir, level)
         java = _java()
-        classpath = f"{lib}/*"
-        common = [log_opt, "-Djava.awt.headless=true", "-cp", classpath]
+        common = _jvm_common(log_opt, lib)
 
         fmt_cmd = [
             java,
@@ -579,10 +595,19 @@ class LocalKafka:
             )
         self.log(f"storage formatted in {time.monotonic() - t0:.1f}s")
 
-        extra = os.environ.get("LEADSLA_KAFKA_JAVA_OPTS", "").split()
-        cmd = [java, "-Xmx512m", "-Xms128m", *extra, *common, "kafka.Kafka", str(props)]
+        self._port = port
+        self._launch(lib, fresh=True)
+
+    def _launch(self, lib: Path, *, fresh: bool) -> None:
+        """Run ``kafka.Kafka`` on this broker's folder (formatted already); wait until it answers.
+
+        ``fresh``: a new log file; else the log is appended to (a restart).
+        """
+        assert self.run_dir is not None and self._port is not None
+        cmd = broker_command(self.version, lib, self.run_dir)
         log_file = self.run_dir / "server.log"
-        with open(log_file, "wb") as out:
+        log_offset = 0 if fresh or not log_file.exists() else log_file.stat().st_size
+        with open(log_file, "wb" if fresh else "ab") as out:
             self.process = subprocess.Popen(
                 cmd,
                 stdin=subprocess.DEVNULL,
@@ -593,7 +618,7 @@ class LocalKafka:
                 preexec_fn=_pdeathsig_preexec() if self.die_with_parent else None,
             )
         self._bootstrap = None
-        bootstrap = f"127.0.0.1:{port}"
+        bootstrap = f"127.0.0.1:{self._port}"
         info = {
             "pid": self.process.pid,
             "bootstrap": bootstrap,
@@ -612,7 +637,7 @@ class LocalKafka:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 text = log_file.read_text(errors="replace")
-                if "Address already in use" in text:
+                if "Address already in use" in text[log_offset:]:
                     raise _PortTaken()
                 raise KafkaLocalError(
                     f"the broker exited with code {self.process.returncode} while starting: "
@@ -637,6 +662,23 @@ class LocalKafka:
         self._discard(timeout)
         self.log(f"broker stopped and its data removed in {time.monotonic() - stopped:.1f}s")
 
+    def restart(self, timeout: float = STOP_TIMEOUT_S, down_s: float = 0.0) -> str:
+        """Stop the broker (SIGTERM, SIGKILL after ``timeout``) and start it again on the SAME
+        port with the SAME data; returns the (unchanged) bootstrap address once it answers.
+
+        ``down_s``: extra seconds to stay down between the stop and the start. The topics, their
+        records and the committed consumer offsets survive; clients see a broker outage.
+        """
+        if self.process is None or self.run_dir is None or self._port is None:
+            raise KafkaLocalError("restart: this broker is not running")
+        started = time.monotonic()
+        _terminate(self.process.pid, timeout, self.process, self.log)
+        self.process = None
+        self._bootstrap = None
+        _relaunch_in_place(self, down_s)
+        self.log(f"broker restarted at {self._bootstrap} in {time.monotonic() - started:.1f}s")
+        return self.bootstrap
+
     def _discard(self, timeout: float = STOP_TIMEOUT_S) -> None:
         if self.process is not None:
             _terminate(self.process.pid, timeout, self.process, self.log)
@@ -648,10 +690,81 @@ class LocalKafka:
             with contextlib.suppress(FileNotFoundError):
                 self.state_file.unlink()
         self._bootstrap = None
+        self._port = None
+        _RUNNING.pop(id(self), None)
 
 
 class _PortTaken(Exception):
     pass
+
+
+_RUNNING: dict[int, LocalKafka] = {}
+"""The brokers this process started and has not stopped yet (for ``local_broker_at``)."""
+
+
+def local_broker_at(bootstrap: str) -> LocalKafka | None:
+    """The running broker at ``bootstrap`` that THIS process started, if any (for tests that
+    get only the session broker's address and must restart it: ``.restart()``)."""
+    for broker in list(_RUNNING.values()):
+        if broker._bootstrap == bootstrap:
+            return broker
+    return None
+
+
+def _relaunch_in_place(kafka: LocalKafka, down_s: float) -> None:
+    """Start a stopped broker again on its folder, port and data.
+
+    While it is down its folder is renamed away from ``RUN_DIR_PREFIX``: another process's
+    ``LocalKafka.start()`` removes folders whose broker is not running (``_cleanup_stale_run_dirs``)
+    and would otherwise delete this one, data and all, in the middle of the restart. A port the
+    old listener still holds is waited for (a few seconds at most).
+    """
+    run_dir = kafka.run_dir
+    assert run_dir is not None
+    hidden = run_dir.with_name(HIDDEN_PREFIX + run_dir.name[len(RUN_DIR_PREFIX) :])
+    run_dir.rename(hidden)
+    try:
+        lib = fetch_jars(kafka.version, kafka.root, kafka.log)
+        if down_s > 0:
+            time.sleep(down_s)
+        for attempt in range(1, 11):
+            hidden.rename(run_dir)
+            try:
+                kafka._launch(lib, fresh=False)
+                return
+            except _PortTaken:
+                run_dir.rename(hidden)
+                if attempt == 10:
+                    raise KafkaLocalError(
+                        "the broker's port stayed taken after a restart"
+                    ) from None
+                kafka.log("the port is still taken after the stop; retrying in 1 s")
+                time.sleep(1.0)
+    finally:
+        if hidden.exists() and not run_dir.exists():
+            hidden.rename(run_dir)
+
+
+def _jvm_common(log_opt: str, lib: Path) -> list[str]:
+    return [log_opt, "-Djava.awt.headless=true", "-cp", f"{lib}/*"]
+
+
+def broker_command(version: str, lib: Path, run_dir: Path) -> list[str]:
+    """The ``kafka.Kafka`` command line for a broker folder made by :class:`LocalKafka`."""
+    if major_version(version) >= 4:
+        log_opt = f"-Dlog4j2.configurationFile={run_dir / 'log4j2.properties'}"
+    else:
+        log_opt = f"-Dlog4j.configuration=file:{run_dir / 'log4j.properties'}"
+    extra = os.environ.get("LEADSLA_KAFKA_JAVA_OPTS", "").split()
+    return [
+        _java(),
+        "-Xmx512m",
+        "-Xms128m",
+        *extra,
+        *_jvm_common(log_opt, lib),
+        "kafka.Kafka",
+        str(run_dir / "server.properties"),
+    ]
 
 
 # --------------------------------------------------------------------------- state-file commands
@@ -688,6 +801,48 @@ def stop_from_state(
     with contextlib.suppress(FileNotFoundError):
         state_file.unlink()
     return was_running
+
+
+def restart_from_state(
+    state_file: Path,
+    timeout: float = STOP_TIMEOUT_S,
+    startup_timeout: float = 60.0,
+    down_s: float = 0.0,
+    log: Callable[[str], None] = _log,
+) -> str:
+    """Restart the broker a state file names on the same port and data; its bootstrap address.
+
+    The broker is stopped (SIGTERM, SIGKILL after ``timeout``) if it runs, then started again
+    detached from this process (like ``start``); the state file gets the new pid.
+    """
+    state = read_state(state_file)
+    if state is None:
+        raise KafkaLocalError(f"no broker recorded in {state_file}: `start` one first")
+    run_dir = Path(str(state["run_dir"]))
+    if not (run_dir / "server.properties").is_file():
+        raise KafkaLocalError(f"the broker's folder {run_dir} is gone: `stop`, then `start`")
+    if _running(state):
+        _terminate(int(state["pid"]), timeout, None, log)
+    bootstrap = str(state["bootstrap"])
+    kafka = LocalKafka(
+        str(state["version"]),
+        state_file=state_file,
+        startup_timeout=startup_timeout,
+        die_with_parent=False,
+        log=log,
+    )
+    kafka.run_dir = run_dir
+    kafka._port = int(bootstrap.rpartition(":")[2])
+    started = time.monotonic()
+    try:
+        _relaunch_in_place(kafka, down_s)
+    except BaseException:
+        if kafka.process is not None:  # never leave a half-started broker behind
+            _terminate(kafka.process.pid, timeout, kafka.process, log)
+        raise
+    log(f"broker restarted at {kafka.bootstrap} in {time.monotonic() - started:.1f}s")
+    kafka.process = None  # detach: the broker outlives this command; `stop` ends it
+    return kafka.bootstrap
 
 
 # --------------------------------------------------------------------------- CLI
@@ -737,6 +892,16 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return 0 if reason is None else 1
 
 
+def _cmd_restart(args: argparse.Namespace) -> int:
+    print(
+        restart_from_state(
+            Path(args.state_file), args.stop_timeout, args.timeout, down_s=args.down
+        ),
+        flush=True,
+    )
+    return 0
+
+
 def _cmd_stop(args: argparse.Namespace) -> int:
     if stop_from_state(Path(args.state_file), args.timeout):
         _log("broker stopped and its data removed")
@@ -756,6 +921,12 @@ def main(argv: list[str] | None = None) -> int:
         ("start", _cmd_start, "start a broker in the background (prints its bootstrap address)"),
         ("status", _cmd_status, "is the broker running and answering?"),
         ("stop", _cmd_stop, "stop the broker and remove its data"),
+        (
+            "restart",
+            _cmd_restart,
+            "stop the broker and start it again on the same port with the same data "
+            "(prints its bootstrap address)",
+        ),
     ):
         p = sub.add_parser(name, help=helptext, description=helptext)
         p.set_defaults(func=func)
@@ -771,8 +942,18 @@ def main(argv: list[str] | None = None) -> int:
                 default=str(default_state_file()),
                 help="where the running broker is recorded (default %(default)s)",
             )
-        if name == "start":
+        if name in ("start", "restart"):
             p.add_argument("--timeout", type=float, default=60.0, help="startup limit, seconds")
+        if name == "restart":
+            p.add_argument(
+                "--stop-timeout",
+                type=float,
+                default=STOP_TIMEOUT_S,
+                help="SIGTERM grace before SIGKILL, seconds",
+            )
+            p.add_argument(
+                "--down", type=float, default=0.0, help="seconds to stay down (default 0)"
+            )
         if name == "stop":
             p.add_argument(
                 "--timeout", type=float, default=STOP_TIMEOUT_S, help="SIGTERM grace, seconds"

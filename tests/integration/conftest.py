@@ -315,3 +315,21 @@ def faust_app_running() -> Callable[..., contextlib.AbstractAsyncContextManager[
             await asyncio.wait_for(app.stop(), 30.0)
 
     return running
+
+
+# --------------------------------------------------------------------------- live worker tests
+
+
+@pytest.fixture
+def worker_env(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[..., Any]:
+    """Factory: a fresh ``worker_harness.WorkerEnv`` (prefix, app id, data folder) on the
+    session's broker; keyword arguments override its fields (partitions, store, ...)."""
+    from .worker_harness import WorkerEnv
+
+    def make(**overrides: Any) -> WorkerEnv:
+        root = tmp_path_factory.mktemp("worker")
+        return WorkerEnv(bootstrap=kafka_bootstrap, data_root=root, **overrides)
+
+    return make
