@@ -17,6 +17,14 @@ Command line (from the repository root, with the project's virtualenv)::
 state file (default ``<cache root>/local-broker.json``) lets ``status`` and ``stop`` find the
 broker from another process.
 
+A second listener, SASL_PLAINTEXT with SCRAM-SHA-512, is on by default (``LEADSLA_KAFKA_SCRAM=0``
+turns it off): its user is created when the storage is formatted (``StorageTool format
+--add-scram``, KRaft keeps SCRAM credentials in the metadata log), with a random password made
+for each start. Its address, user and password are in the state file (``scram_bootstrap``,
+``scram_username``, ``scram_password``: a throwaway test broker's login, never printed), and on
+the ``LocalKafka`` object (``local_broker(bootstrap)`` finds a broker this process started).
+Inter-broker and controller traffic stay on PLAINTEXT.
+
 Python::
 
     with LocalKafka() as kafka:     # the broker dies with this process, even on kill -9
@@ -45,6 +53,7 @@ import fcntl
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -246,17 +255,44 @@ def _free_ports(count: int) -> list[int]:
             sock.close()
 
 
-def server_properties(version: str, port: int, controller_port: int, data_dir: Path) -> str:
+SCRAM_MECHANISM = "SCRAM-SHA-512"
+SCRAM_USERNAME = "lead-sla"
+
+
+def scram_enabled() -> bool:
+    """The SCRAM listener is on unless ``LEADSLA_KAFKA_SCRAM`` is 0/false/no/off."""
+    return os.environ.get("LEADSLA_KAFKA_SCRAM", "1").strip().lower() not in (
+        "0",
+        "false",
+        "no",
+        "off",
+    )
+
+
+def server_properties(
+    version: str,
+    port: int,
+    controller_port: int,
+    data_dir: Path,
+    scram_port: int | None = None,
+) -> str:
+    listeners = f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}"
+    advertised = f"PLAINTEXT://127.0.0.1:{port}"
+    protocols = "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+    if scram_port is not None:
+        listeners += f",SASL_PLAINTEXT://127.0.0.1:{scram_port}"
+        advertised += f",SASL_PLAINTEXT://127.0.0.1:{scram_port}"
+        protocols += ",SASL_PLAINTEXT:SASL_PLAINTEXT"
     props: dict[str, str] = {
         "process.roles": "broker,controller",
         "node.id": "1",
         # A static voter set: `StorageTool format` works without --standalone on 3.9 and 4.x.
         "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
-        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "listeners": listeners,
+        "advertised.listeners": advertised,
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "listener.security.protocol.map": protocols,
         "log.dirs": str(data_dir),
         "num.partitions": "4",
         "default.replication.factor": "1",
@@ -275,6 +311,12 @@ def server_properties(version: str, port: int, controller_port: int, data_dir: P
         "num.io.threads": "4",
         "log.retention.hours": "24",
     }
+    if scram_port is not None:
+        # The user itself is created by `StorageTool format --add-scram` (KRaft metadata).
+        props["sasl.enabled.mechanisms"] = SCRAM_MECHANISM
+        props[f"listener.name.sasl_plaintext.{SCRAM_MECHANISM.lower()}.sasl.jaas.config"] = (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        )
     if major_version(version) >= 4:
         props["share.coordinator.state.topic.replication.factor"] = "1"
         props["share.coordinator.state.topic.min.isr"] = "1"
@@ -473,9 +515,15 @@ class LocalKafka:
         state_file: Path | None = None,
         startup_timeout: float = 60.0,
         die_with_parent: bool = True,
+        scram: bool | None = None,
         log: Callable[[str], None] = _log,
     ) -> None:
         self.version = _check_version(version or default_version())
+        self.scram = scram_enabled() if scram is None else scram
+        self.scram_username = SCRAM_USERNAME
+        # Random per start: a dev broker's login, kept out of every log line.
+        self.scram_password = secrets.token_urlsafe(18) if self.scram else ""
+        self.scram_bootstrap: str | None = None
         self.root = root or cache_root()
         self.state_file = state_file
         self.startup_timeout = startup_timeout
@@ -533,10 +581,17 @@ class LocalKafka:
     def _start_once(self, lib: Path) -> None:
         self.run_dir = Path(tempfile.mkdtemp(prefix=RUN_DIR_PREFIX))
         data_dir = self.run_dir / "data"
-        port, controller_port = _free_ports(2)
+        port, controller_port, scram_port = _free_ports(3)
         props = self.run_dir / "server.properties"
         props.write_text(
-            server_properties(self.version, port, controller_port, data_dir), encoding="utf-8"
+            server_properties(
+                self.version,
+                port,
+                controller_port,
+                data_dir,
+                scram_port if self.scram else None,
+            ),
+            encoding="utf-8",
         )
         level = os.environ.get("LEADSLA_KAFKA_LOG_LEVEL", "INFO")
         _, log_opt = _log_config(self.version, self.run_dir, level)
@@ -558,6 +613,10 @@ class LocalKafka:
             str(props),
             "--ignore-formatted",
         ]
+        secret = f"{SCRAM_MECHANISM}=[name={self.scram_username},password={self.scram_password}]"
+        if self.scram:
+            fmt_cmd += ["--add-scram", secret]
+        shown = " ".join(fmt_cmd).replace(self.scram_password or "\0", "***")
         t0 = time.monotonic()
         try:
             fmt = subprocess.run(
@@ -570,12 +629,12 @@ class LocalKafka:
             )
         except subprocess.TimeoutExpired:
             raise KafkaLocalError(
-                f"formatting the storage took over {FORMAT_TIMEOUT_S:.0f}s: {' '.join(fmt_cmd)}"
+                f"formatting the storage took over {FORMAT_TIMEOUT_S:.0f}s: {shown}"
             ) from None
         if fmt.returncode != 0:
             raise KafkaLocalError(
-                f"formatting the storage failed (exit {fmt.returncode}): {' '.join(fmt_cmd)}\n"
-                + _tail(fmt.stdout + fmt.stderr, 30)
+                f"formatting the storage failed (exit {fmt.returncode}): {shown}\n"
+                + _tail(fmt.stdout + fmt.stderr, 30).replace(self.scram_password or "\0", "***")
             )
         self.log(f"storage formatted in {time.monotonic() - t0:.1f}s")
 
@@ -594,7 +653,7 @@ class LocalKafka:
             )
         self._bootstrap = None
         bootstrap = f"127.0.0.1:{port}"
-        info = {
+        info: dict[str, Any] = {
             "pid": self.process.pid,
             "bootstrap": bootstrap,
             "version": self.version,
@@ -602,6 +661,11 @@ class LocalKafka:
             "log_file": str(log_file),
             "started_at": time.time(),
         }
+        if self.scram:
+            info["scram_bootstrap"] = f"127.0.0.1:{scram_port}"
+            info["scram_mechanism"] = SCRAM_MECHANISM
+            info["scram_username"] = self.scram_username
+            info["scram_password"] = self.scram_password
         (self.run_dir / "broker.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
         if self.state_file is not None:
             self.state_file.parent.mkdir(parents=True, exist_ok=True)
@@ -621,6 +685,8 @@ class LocalKafka:
             reason = probe(bootstrap, timeout=3.0) or ""
             if not reason:
                 self._bootstrap = bootstrap
+                self.scram_bootstrap = info.get("scram_bootstrap")
+                _STARTED[bootstrap] = self
                 return
             time.sleep(0.25)
         raise KafkaLocalError(
@@ -638,6 +704,9 @@ class LocalKafka:
         self.log(f"broker stopped and its data removed in {time.monotonic() - stopped:.1f}s")
 
     def _discard(self, timeout: float = STOP_TIMEOUT_S) -> None:
+        if self._bootstrap is not None:
+            _STARTED.pop(self._bootstrap, None)
+        self.scram_bootstrap = None
         if self.process is not None:
             _terminate(self.process.pid, timeout, self.process, self.log)
             self.process = None
@@ -652,6 +721,14 @@ class LocalKafka:
 
 class _PortTaken(Exception):
     pass
+
+
+_STARTED: dict[str, LocalKafka] = {}
+
+
+def local_broker(bootstrap: str) -> LocalKafka | None:
+    """The running broker this process started at ``bootstrap`` (for its SCRAM listener)."""
+    return _STARTED.get(bootstrap)
 
 
 # --------------------------------------------------------------------------- state-file commands
@@ -730,9 +807,15 @@ def _cmd_status(args: argparse.Namespace) -> int:
         return 3
     reason = probe(str(state["bootstrap"]))
     health = "answering" if reason is None else f"NOT answering: {reason}"
+    scram = state.get("scram_bootstrap")
     print(
         f"running: Kafka {state['version']} at {state['bootstrap']}, pid {state['pid']}, "
         f"{health}, log {state['log_file']}"
+        + (
+            f"; SASL_PLAINTEXT/{SCRAM_MECHANISM} at {scram} (login in the state file)"
+            if scram
+            else ""
+        )
     )
     return 0 if reason is None else 1
 
