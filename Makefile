@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help venv lint typecheck test test-unit test-integration demo bench clean \
+.PHONY: help venv lint typecheck test test-unit test-integration demo bench clean recipe-tools \
 	kafka-fetch kafka-start kafka-stop kafka-status
 
 help:
@@ -43,8 +43,23 @@ test-integration: venv kafka-fetch
 	$(PY) -m pytest tests/integration -q
 
 # One pytest session: the integration tests start one local broker for the whole session.
-test: lint typecheck kafka-fetch
+test: lint typecheck kafka-fetch recipe-tools
 	$(PY) -m pytest tests -q
+
+# kcat and jq for the README's kcat recipes (tests/integration/test_kcat_recipes.py): Debian's
+# packages, installed when missing and apt-get can (as root). Without them the test skips, and
+# fails under CI=true.
+recipe-tools:
+	@missing=""; for tool in kcat jq; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "recipe-tools: installing$$missing (apt-get)"; \
+			export DEBIAN_FRONTEND=noninteractive; \
+			apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing </dev/null >/dev/null; \
+		else \
+			echo "recipe-tools: missing$$missing (apt-get install$$missing)"; \
+		fi; \
+	fi
 
 # The local broker's jars (Maven Central -> .cache/kafka/<version>/lib, reused). Skipped when
 # KAFKA_BOOTSTRAP_SERVERS names a broker; without Maven outside CI the tests fall back to
