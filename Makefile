@@ -34,7 +34,7 @@ lint: venv
 # Every module of the package under the name it runs as (leadsla.domain.engine), plus the tools.
 typecheck: venv
 	$(VENV)/bin/mypy -p leadsla
-	$(VENV)/bin/mypy devtools bench
+	$(VENV)/bin/mypy devtools bench examples/notifier/notifier.py
 
 test-unit: venv
 	$(PY) -m pytest tests/unit -q

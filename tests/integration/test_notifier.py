@@ -32,8 +32,13 @@ pytestmark = pytest.mark.kafka
 REPO = Path(__file__).resolve().parents[2]
 NOTIFIER = REPO / "examples" / "notifier" / "notifier.py"
 TASKS = ("sla.escalation_task", "sla.review_requested")
-ALERTS = ("sla.pre_breach_warning", "sla.breached", "sla.stale_lead", "sla.ownership_gap")
-ALERTS += ("sla.excluded",)
+ALERTS = (
+    "sla.pre_breach_warning",
+    "sla.breached",
+    "sla.stale_lead",
+    "sla.ownership_gap",
+    "sla.excluded",
+)
 
 
 def _replayed_outputs(tmp_path: Path) -> list[dict[str, Any]]:
