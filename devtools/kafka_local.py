@@ -23,6 +23,9 @@ turns it off): its user is created when the storage is formatted (``StorageTool 
 for each start. Its address, user and password are in the state file (``scram_bootstrap``,
 ``scram_username``, ``scram_password``: a throwaway test broker's login, never printed), and on
 the ``LocalKafka`` object (``local_broker(bootstrap)`` finds a broker this process started).
+When ``openssl`` is on PATH (and ``LEADSLA_KAFKA_SSL`` is not 0) a third listener, SASL_SSL with
+the same user, serves a certificate for 127.0.0.1 signed by a CA made for this start
+(``ssl_bootstrap``, ``ssl_cafile`` in the state file; a PEM key store, no Java keytool).
 Inter-broker and controller traffic stay on PLAINTEXT.
 
 Python::
@@ -259,6 +262,86 @@ SCRAM_MECHANISM = "SCRAM-SHA-512"
 SCRAM_USERNAME = "lead-sla"
 
 
+def tls_enabled() -> bool:
+    """The SASL_SSL listener is on when ``openssl`` is found, unless ``LEADSLA_KAFKA_SSL`` is
+    0/false/no/off (it also needs the SCRAM user)."""
+    setting = os.environ.get("LEADSLA_KAFKA_SSL", "1").strip().lower()
+    return setting not in ("0", "false", "no", "off") and shutil.which("openssl") is not None
+
+
+def make_tls_files(folder: Path, log: Callable[[str], None] = _log) -> tuple[Path, Path]:
+    """A throwaway CA and a certificate for 127.0.0.1/localhost signed by it, made with
+    ``openssl``: returns (the CA certificate, the broker's PEM key store: key + chain)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ca_key, ca_pem = folder / "ca.key", folder / "ca.pem"
+    key, csr, crt = folder / "broker.key", folder / "broker.csr", folder / "broker.crt"
+    ext = folder / "broker.ext"
+    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n", encoding="utf-8")
+    steps = [
+        [
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            ca_key,
+            "-out",
+            ca_pem,
+            "-days",
+            "7",
+            "-subj",
+            "/CN=lead-sla local test CA",
+        ],
+        [
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            key,
+            "-out",
+            csr,
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+        [
+            "x509",
+            "-req",
+            "-in",
+            csr,
+            "-CA",
+            ca_pem,
+            "-CAkey",
+            ca_key,
+            "-CAcreateserial",
+            "-out",
+            crt,
+            "-days",
+            "7",
+            "-extfile",
+            ext,
+        ],
+    ]
+    started = time.monotonic()
+    for step in steps:
+        done = subprocess.run(
+            ["openssl", *map(str, step)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise KafkaLocalError(f"openssl {step[0]} failed: {_tail(done.stderr, 10)}")
+    keystore = folder / "broker-keystore.pem"
+    keystore.write_text(key.read_text() + crt.read_text() + ca_pem.read_text(), encoding="utf-8")
+    keystore.chmod(0o600)
+    log(f"TLS files made with openssl in {time.monotonic() - started:.1f}s")
+    return ca_pem, keystore
+
+
 def scram_enabled() -> bool:
     """The SCRAM listener is on unless ``LEADSLA_KAFKA_SCRAM`` is 0/false/no/off."""
     return os.environ.get("LEADSLA_KAFKA_SCRAM", "1").strip().lower() not in (
@@ -275,6 +358,7 @@ def server_properties(
     controller_port: int,
     data_dir: Path,
     scram_port: int | None = None,
+    tls: tuple[int, Path] | None = None,
 ) -> str:
     listeners = f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}"
     advertised = f"PLAINTEXT://127.0.0.1:{port}"
@@ -283,6 +367,10 @@ def server_properties(
         listeners += f",SASL_PLAINTEXT://127.0.0.1:{scram_port}"
         advertised += f",SASL_PLAINTEXT://127.0.0.1:{scram_port}"
         protocols += ",SASL_PLAINTEXT:SASL_PLAINTEXT"
+    if tls is not None:
+        listeners += f",SASL_SSL://127.0.0.1:{tls[0]}"
+        advertised += f",SASL_SSL://127.0.0.1:{tls[0]}"
+        protocols += ",SASL_SSL:SASL_SSL"
     props: dict[str, str] = {
         "process.roles": "broker,controller",
         "node.id": "1",
@@ -317,6 +405,12 @@ def server_properties(
         props[f"listener.name.sasl_plaintext.{SCRAM_MECHANISM.lower()}.sasl.jaas.config"] = (
             "org.apache.kafka.common.security.scram.ScramLoginModule required;"
         )
+    if tls is not None:
+        props[f"listener.name.sasl_ssl.{SCRAM_MECHANISM.lower()}.sasl.jaas.config"] = (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        )
+        props["ssl.keystore.type"] = "PEM"
+        props["ssl.keystore.location"] = str(tls[1])
     if major_version(version) >= 4:
         props["share.coordinator.state.topic.replication.factor"] = "1"
         props["share.coordinator.state.topic.min.isr"] = "1"
@@ -524,6 +618,9 @@ class LocalKafka:
         # Random per start: a dev broker's login, kept out of every log line.
         self.scram_password = secrets.token_urlsafe(18) if self.scram else ""
         self.scram_bootstrap: str | None = None
+        self.tls = self.scram and tls_enabled()
+        self.ssl_bootstrap: str | None = None
+        self.ssl_cafile: Path | None = None
         self.root = root or cache_root()
         self.state_file = state_file
         self.startup_timeout = startup_timeout
@@ -581,7 +678,12 @@ class LocalKafka:
     def _start_once(self, lib: Path) -> None:
         self.run_dir = Path(tempfile.mkdtemp(prefix=RUN_DIR_PREFIX))
         data_dir = self.run_dir / "data"
-        port, controller_port, scram_port = _free_ports(3)
+        port, controller_port, scram_port, ssl_port = _free_ports(4)
+        tls = None
+        cafile: Path | None = None
+        if self.tls:
+            cafile, keystore = make_tls_files(self.run_dir / "tls", self.log)
+            tls = (ssl_port, keystore)
         props = self.run_dir / "server.properties"
         props.write_text(
             server_properties(
@@ -590,6 +692,7 @@ class LocalKafka:
                 controller_port,
                 data_dir,
                 scram_port if self.scram else None,
+                tls,
             ),
             encoding="utf-8",
         )
@@ -666,6 +769,9 @@ class LocalKafka:
             info["scram_mechanism"] = SCRAM_MECHANISM
             info["scram_username"] = self.scram_username
             info["scram_password"] = self.scram_password
+        if tls is not None:
+            info["ssl_bootstrap"] = f"127.0.0.1:{ssl_port}"
+            info["ssl_cafile"] = str(cafile)
         (self.run_dir / "broker.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
         if self.state_file is not None:
             self.state_file.parent.mkdir(parents=True, exist_ok=True)
@@ -686,6 +792,8 @@ class LocalKafka:
             if not reason:
                 self._bootstrap = bootstrap
                 self.scram_bootstrap = info.get("scram_bootstrap")
+                self.ssl_bootstrap = info.get("ssl_bootstrap")
+                self.ssl_cafile = Path(info["ssl_cafile"]) if "ssl_cafile" in info else None
                 _STARTED[bootstrap] = self
                 return
             time.sleep(0.25)
@@ -707,6 +815,8 @@ class LocalKafka:
         if self._bootstrap is not None:
             _STARTED.pop(self._bootstrap, None)
         self.scram_bootstrap = None
+        self.ssl_bootstrap = None
+        self.ssl_cafile = None
         if self.process is not None:
             _terminate(self.process.pid, timeout, self.process, self.log)
             self.process = None
@@ -807,15 +917,16 @@ def _cmd_status(args: argparse.Namespace) -> int:
         return 3
     reason = probe(str(state["bootstrap"]))
     health = "answering" if reason is None else f"NOT answering: {reason}"
-    scram = state.get("scram_bootstrap")
+    extra = ""
+    if state.get("scram_bootstrap"):
+        extra += f"; SASL_PLAINTEXT/{SCRAM_MECHANISM} at {state['scram_bootstrap']}"
+    if state.get("ssl_bootstrap"):
+        extra += f"; SASL_SSL at {state['ssl_bootstrap']} (CA {state.get('ssl_cafile')})"
+    if extra:
+        extra += " (login in the state file)"
     print(
         f"running: Kafka {state['version']} at {state['bootstrap']}, pid {state['pid']}, "
-        f"{health}, log {state['log_file']}"
-        + (
-            f"; SASL_PLAINTEXT/{SCRAM_MECHANISM} at {scram} (login in the state file)"
-            if scram
-            else ""
-        )
+        f"{health}, log {state['log_file']}{extra}"
     )
     return 0 if reason is None else 1
 

@@ -1,4 +1,4 @@
-"""Is the configured SASL login accepted? One check, shared by the commands that talk to Kafka.
+"""Does the broker accept our TLS trust and SASL login? One check, shared by the commands.
 
 kafka-python does not raise on a refused login: it logs the broker's answer and keeps retrying
 until its bootstrap time is up, then says only "Unable to bootstrap"; and kafka-python 3.0.12
@@ -9,7 +9,9 @@ lost connection. A worker would take either for an unreachable broker and retry 
 :func:`check_login` therefore opens one connection with aiokafka (the worker's own client,
 already pinned), which reads the broker's SaslAuthenticate answer reliably, and turns a refusal
 into :class:`LoginFailed` with a one-line message: the broker's reason, the user and the
-mechanism, never the password.
+mechanism, never the password. A broker certificate that the configured CA does not vouch for
+(``SSL``, ``SASL_SSL``) is reported the same way, rather than as "Unable to bootstrap" after the
+client's whole timeout.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ DEFAULT_TIMEOUT_S = 15.0
 
 
 class LoginFailed(RuntimeError):
-    """The broker refused the SASL login (wrong user, password or mechanism)."""
+    """The broker refused the SASL login (wrong user, password or mechanism), or its TLS
+    certificate is not signed by a CA we trust."""
 
 
 def _one_line(exc: BaseException) -> str:
@@ -62,6 +65,8 @@ async def _answer(
         )
     except (SaslAuthenticationFailed, UnsupportedSaslMechanismError) as exc:
         return True, _one_line(exc)
+    except ssl.SSLCertVerificationError as exc:
+        return True, f"TLS: {exc.verify_message or _one_line(exc)}"
     except Exception:  # unreachable, TLS trouble...: the caller's own client says so
         return False, None
     conn.close()
@@ -71,10 +76,10 @@ async def _answer(
 def check_login(settings: Settings, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
     """Raise :class:`LoginFailed` when the first broker that answers refuses this SASL login.
 
-    Returns when a broker accepted it, when the protocol uses no SASL, or when no broker
-    answered within ``timeout_s``.
+    Returns when a broker accepted it, with ``PLAINTEXT``, or when no broker answered within
+    ``timeout_s``.
     """
-    if not settings.security_protocol.startswith("SASL"):
+    if settings.security_protocol == "PLAINTEXT":
         return
     for address in settings.broker_hosts:
         host, _, port = address.rpartition(":")
@@ -86,6 +91,16 @@ def check_login(settings: Settings, timeout_s: float = DEFAULT_TIMEOUT_S) -> Non
             continue  # not host:port; the caller's client reports the address
         if not answered:
             continue
+        if reason is not None and reason.startswith("TLS: "):
+            raise LoginFailed(
+                f"the broker at {address} has a TLS certificate that "
+                + (
+                    f"LEADSLA_SSL_CAFILE={settings.ssl_cafile}"
+                    if settings.ssl_cafile
+                    else "the system's trust store (LEADSLA_SSL_CAFILE unset)"
+                )
+                + f" does not vouch for: {reason[5:]}"
+            )
         if reason is not None:
             raise LoginFailed(
                 f"the broker at {address} refused the {settings.sasl_mechanism} login of user "
