@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help venv lint typecheck test test-unit test-integration demo bench clean recipe-tools \
+.PHONY: help venv lint typecheck test test-unit test-integration demo bench clean readmodel-deps recipe-tools \
 	kafka-fetch kafka-start kafka-stop kafka-status
 
 help:
@@ -31,10 +31,12 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 
-# Every module of the package under the name it runs as (leadsla.domain.engine), plus the tools.
+# Every module of the package under the name it runs as (leadsla.domain.engine), plus the tools
+# and the tests.
 typecheck: venv
 	$(VENV)/bin/mypy -p leadsla
 	$(VENV)/bin/mypy devtools bench examples/notifier/notifier.py
+	$(VENV)/bin/mypy tests
 
 test-unit: venv
 	$(PY) -m pytest tests/unit -q
@@ -43,8 +45,26 @@ test-integration: venv kafka-fetch
 	$(PY) -m pytest tests/integration -q
 
 # One pytest session: the integration tests start one local broker for the whole session.
-test: lint typecheck kafka-fetch recipe-tools
+test: lint typecheck kafka-fetch readmodel-deps recipe-tools
 	$(PY) -m pytest tests -q
+
+# The read-model tests need a PostgreSQL server (initdb/pg_ctl on the PATH or under
+# `pg_config --bindir`) and Chromium (the HTML report check): installed from Debian's packages
+# when missing, as root, non-interactive. Not root: the tests skip them (fail under CI=true).
+readmodel-deps:
+	@missing=""; \
+	bindir=$$(pg_config --bindir 2>/dev/null || true); \
+	if ! { command -v initdb >/dev/null && command -v pg_ctl >/dev/null; } && \
+	   ! { [ -n "$$bindir" ] && [ -x "$$bindir/initdb" ] && [ -x "$$bindir/pg_ctl" ]; }; then \
+		missing="$$missing postgresql"; fi; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "== installing$$missing (apt)"; \
+			export DEBIAN_FRONTEND=noninteractive; \
+			apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing </dev/null; \
+		else echo "readmodel-deps: missing$$missing (install as root: apt-get install$$missing)"; fi; \
+	fi
 
 # kcat and jq for the README's kcat recipes (tests/integration/test_kcat_recipes.py): Debian's
 # packages, installed when missing and apt-get can (as root). Without them the test skips, and
@@ -88,6 +108,7 @@ demo: venv kafka-fetch
 
 bench: venv
 	$(PY) bench/bench_replay.py
+	$(PY) bench/bench_projection.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

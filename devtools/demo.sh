@@ -54,4 +54,7 @@ WORKER_PID=$!
 
 echo "== playing the story: eight leads, windows of 6-9 seconds (see devtools/demo_story.py)"
 "$PY" -m devtools.demo_story play
+echo "== projecting the output topics into SQLite read models; the manager's short list"
+"$PY" -m leadsla.cli project --db "sqlite:///$WORK/read-models.db" --policy "$WORK/policy.toml" --until-caught-up
+"$PY" -m leadsla.cli report --db "sqlite:///$WORK/read-models.db" --limit 10
 echo "== demo done"

@@ -25,7 +25,7 @@ Rule 17 (a policy change re-decides open leads only) is here too: a lead remembe
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from .engine import (
@@ -126,6 +126,11 @@ class LiveLead:
     """Wall clock of the last accepted input (retention)."""
     retired: bool = False
     """Decided long ago and no longer kept: only the final fact remains."""
+    legacy: tuple[Output, ...] = ()
+    """Alerts and tasks published under an earlier policy that the current one would not
+    raise (rule 17): they stand, and are retracted only if late input makes them untrue under
+    ``legacy_policy``."""
+    legacy_policy: str | None = None
 
     @property
     def event_ids(self) -> frozenset[str]:
@@ -159,8 +164,12 @@ class Step:
     """To publish, in order: new outputs, retractions, then the fact if it changed."""
     dead_letters: list[Rejection] = field(default_factory=list)
     duplicate: bool = False
+    """Every input given was a repeat (rule 15)."""
+    duplicates: int = 0
     held: bool = False
     """The input waits for its lead's ``lead.created`` (the caller records where it came from)."""
+    held_events: tuple[InputEvent, ...] = ()
+    """Which inputs wait (with :func:`step_many`, possibly several)."""
 
 
 def policy_for(state: LiveLead, current: Policy, known: Mapping[str, Policy]) -> Policy:
@@ -185,28 +194,84 @@ def step(
     *,
     wall: Instant | None = None,
     config: LiveConfig = DEFAULT_CONFIG,
+    known: Mapping[str, Policy] | None = None,
 ) -> Step:
     """Apply one input (or none: the clock moved) and say what to publish (rules 13-17)."""
+    return step_many(
+        state,
+        () if event is None else (event,),
+        now,
+        policy,
+        event_id_of,
+        wall=wall,
+        config=config,
+        known=known,
+    )
+
+
+def step_many(
+    state: LiveLead,
+    events: Sequence[InputEvent],
+    now: Instant,
+    policy: Policy,
+    event_id_of: EventIdOf,
+    *,
+    wall: Instant | None = None,
+    config: LiveConfig = DEFAULT_CONFIG,
+    known: Mapping[str, Policy] | None = None,
+) -> Step:
+    """Apply several inputs of one lead at once (a batch), then evaluate it once.
+
+    The same as applying them one by one and publishing only what stands at the end: an alert
+    that one input of the batch would raise and a later one would retract is never published.
+    ``known`` maps earlier policy versions to their policies (rule 17, :func:`policy_for`).
+    """
     wall = now if wall is None else wall
+    if state.decided and state.policy_version not in (None, policy.version):
+        # Rule 17: decided under a policy this worker does not know any more (policy_for
+        # found none): the decision and everything published stand, nothing is re-decided.
+        if not events:
+            return Step(state=replace(state, next_due=None))
+        reason = (
+            f"lead {state.lead_id} was decided under policy {state.policy_version!r}, which "
+            "this worker does not know any more; its decision stands (rule 17)"
+        )
+        return Step(state=state, dead_letters=[Rejection(e, reason) for e in events])
     if state.retired:
-        if event is None:
+        if not events:
             return Step(state=state)
         reason = (
             f"lead {state.lead_id} was retired: decided and without input for "
             f"{config.retention // DAY} days; its final fact stands"
         )
-        return Step(state=state, dead_letters=[Rejection(event, reason)])
-    if event is not None:
-        if event in state.events:
-            return Step(state=state, duplicate=True)  # rule 15: a repeat changes nothing
-        limit = policy.max_future_minutes * MINUTE
-        if event.occurred_at - wall > limit:
-            ahead = (event.occurred_at - wall) / MINUTE
-            reason = (
-                f"occurred_at is {ahead:.0f} minutes ahead of the worker's clock, more than "
-                f"max_future_minutes = {policy.max_future_minutes:g} (clock skew?)"
+        return Step(state=state, dead_letters=[Rejection(e, reason) for e in events])
+    refused: list[Rejection] = []
+    accepted: list[InputEvent] = []
+    repeats = 0
+    limit = policy.max_future_minutes * MINUTE
+    for candidate in events:
+        if candidate in state.events or candidate in accepted:
+            repeats += 1  # rule 15: a repeat changes nothing
+            continue
+        if candidate.occurred_at - wall > limit:
+            ahead = (candidate.occurred_at - wall) / MINUTE
+            refused.append(
+                Rejection(
+                    candidate,
+                    f"occurred_at is {ahead:.0f} minutes ahead of the worker's clock, more than "
+                    f"max_future_minutes = {policy.max_future_minutes:g} (clock skew?)",
+                )
             )
-            return Step(state=state, dead_letters=[Rejection(event, reason)])
+            continue
+        accepted.append(candidate)
+    if events and not accepted:
+        return Step(
+            state=state,
+            dead_letters=refused,
+            duplicate=repeats == len(events),
+            duplicates=repeats,
+        )
+    event = accepted[-1] if accepted else None
 
     # Rule 17: a lead evaluated under another policy version.
     switching = (
@@ -215,7 +280,7 @@ def step(
         and state.fact is not None
     )
 
-    events = state.events if event is None else (*state.events, event)
+    events = (*state.events, *accepted)
     held_since = state.held_since
     held_records = state.held_records
     expired: list[Rejection] = []
@@ -268,22 +333,43 @@ def step(
                 standing.append(output)
         fresh.append(output)
 
-    retractions: list[Output] = []
-    still_standing: list[Output] = []
-    for output in standing:
-        if _digest(output) in current:
-            still_standing.append(output)
-            continue
-        if switching:
-            continue  # rule 17: a policy change never retracts what was published
-        published.discard(_digest(output))  # should it become true again, it is published again
-        at = event.occurred_at if event is not None else now
+    at = event.occurred_at if event is not None else now
+
+    def retraction(output: Output) -> Output:
         data: dict[str, object] = {k: output.data.get(k) for k in _COMMON}
         data["retracted_event_id"] = event_id_of(state.lead_id, output)
         data["retracted_type"] = output.type
         data["reason"] = "late_activity"
         data["suppressed"] = False
-        retractions.append(Output(RETRACTED, max(at, output.occurred_at), data))
+        return Output(RETRACTED, max(at, output.occurred_at), data)
+
+    retractions: list[Output] = []
+    still_standing: list[Output] = []
+    legacy = list(state.legacy)
+    legacy_policy = state.legacy_policy
+    for output in standing:
+        if _digest(output) in current:
+            still_standing.append(output)
+            continue
+        if switching:
+            # Rule 17: a policy change never retracts what was published. It stands as it was
+            # said under the old policy, and is retracted only if late input makes it untrue
+            # under that policy (rule 14).
+            legacy.append(output)
+            legacy_policy = state.policy_version
+            continue
+        published.discard(_digest(output))  # should it become true again, it is published again
+        retractions.append(retraction(output))
+    old_policy = None if legacy_policy is None or known is None else known.get(legacy_policy)
+    if state.legacy and accepted and old_policy is not None:
+        under_old = {_digest(o) for o in evaluate(state.lead_id, events, now, old_policy).outputs}
+        kept = []
+        for output in legacy:
+            if output in state.legacy and _digest(output) not in under_old:
+                retractions.append(retraction(output))
+            else:
+                kept.append(output)
+        legacy = kept
 
     outputs = fresh + retractions
     version = state.version
@@ -296,8 +382,9 @@ def step(
             at = _fact_instant(result.outputs, now)
             outputs.append(Output(MEASURED, at, {**new_fact, "version": version}))
 
-    known = state.dead_lettered
-    dead = [r for r in (*expired, *result.rejected) if event_key(r.event) not in known]
+    lettered = state.dead_lettered
+    dead = [r for r in (*expired, *result.rejected) if event_key(r.event) not in lettered]
+    dead.extend(refused)
     held = event is not None and not created
     if held and held_since is None and not expired:
         held_since = wall
@@ -314,12 +401,14 @@ def step(
         standing=tuple(still_standing),
         fact=fact,
         version=version,
-        dead_lettered=known | {event_key(r.event) for r in dead},
+        dead_lettered=lettered | {event_key(r.event) for r in dead},
         next_due=result.next_due,
         policy_version=policy.version,
         held_since=held_since,
         held_records=held_records,
         last_input_at=last_input,
+        legacy=tuple(legacy),
+        legacy_policy=legacy_policy if legacy else None,
     )
     if event is None and not expired and _retire_due(new_state, wall, config):
         new_state = LiveLead(
@@ -330,7 +419,14 @@ def step(
             last_input_at=state.last_input_at,
             retired=True,
         )
-    return Step(state=new_state, outputs=outputs, dead_letters=dead, held=held and not expired)
+    return Step(
+        state=new_state,
+        outputs=outputs,
+        dead_letters=dead,
+        duplicates=repeats,
+        held=held and not expired,
+        held_events=tuple(accepted) if held and not expired else (),
+    )
 
 
 def _retire_due(state: LiveLead, wall: Instant, config: LiveConfig) -> bool:

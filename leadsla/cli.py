@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "schemas": ("leadsla.schemas.export", "JSON Schema files of every event (schemas export DIR)"),
     "topics": ("leadsla.streams.admin", "Kafka topic administration (topics create)"),
     "dlq": ("leadsla.dlq", "list dead letters and re-send chosen ones (dlq list, dlq resend)"),
+    "project": ("leadsla.projections.project", "keep the SQL read models up to date"),
+    "report": ("leadsla.projections.report", "the short list and compliance tables (SQL)"),
     "erase": ("leadsla.erase", "erasure on request: the worker forgets these leads"),
 }
 

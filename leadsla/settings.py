@@ -5,6 +5,12 @@ Nothing else in the project reads ``os.environ``; ``create_app`` and the CLI com
 projector (``projections/``) shares the connection settings without importing the worker. Every faust setting that matters is passed explicitly, so faust's own environment
 variables (``BROKER_SESSION_TIMEOUT`` and so on) cannot change the worker behind our back.
 
+``Settings`` is a pydantic-settings ``BaseSettings``: ``Settings.from_env`` reads the variables
+below with pydantic-settings' environment source (over the mapping it is given, so a test never
+touches ``os.environ``); ``Settings(...)`` itself reads nothing (``settings_customise_sources``
+keeps only the keyword arguments), so code that builds settings by hand gets exactly what it
+passed.
+
 | variable | field | default |
 |---|---|---|
 | ``LEADSLA_BOOTSTRAP_SERVERS`` | bootstrap_servers | ``kafka://127.0.0.1:9092`` (comma or semicolon separated; ``kafka://`` optional) |
@@ -44,7 +50,14 @@ import os
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
 
 ENV_PREFIX = "LEADSLA_"
 _ENV_EXCEPTIONS = {"policy_path": "LEADSLA_POLICY"}
@@ -59,8 +72,38 @@ class SettingsError(ValueError):
     """The environment holds a value the worker cannot use; the message names the variable."""
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class _Environment(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping instead of ``os.environ``.
+
+    pydantic-settings has no public way to pass the environment (pydantic/pydantic-settings#653);
+    its source reads it in ``_load_env_vars``, overridden here (pinned version). Only the exact
+    names of ``env_name`` are read (``LEADSLA_POLICY`` for ``policy_path``; a lower-case
+    ``leadsla_partitions`` or a ``LEADSLA_POLICY_PATH`` is ignored); empty values count as unset
+    (``env_ignore_empty``; ``LEADSLA_TOPIC_PREFIX=""`` then gives its default, ``""``).
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        # The name pydantic-settings looks up for a field is the prefix and the field's name.
+        exact = {env_name(field): ENV_PREFIX + field for field in self.settings_cls.model_fields}
+        found = {exact[name]: value for name, value in self._environ.items() if name in exact}
+        return parse_env_vars(
+            found, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
+        )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="forbid",
+        validate_default=False,
+        env_prefix=ENV_PREFIX,
+        case_sensitive=False,
+        env_ignore_empty=True,
+    )
 
     bootstrap_servers: str = "kafka://127.0.0.1:9092"
     topic_prefix: str = ""
@@ -105,23 +148,35 @@ class Settings(BaseModel):
         return self
 
     @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """``Settings(...)`` takes only its arguments: the environment is ``from_env``'s job."""
+        return (init_settings,)
+
+    @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Settings from ``LEADSLA_*`` variables (see the module docstring), then ``overrides``.
 
         ``environ`` defaults to the process environment. Empty variables count as unset, except
         ``LEADSLA_TOPIC_PREFIX``.
         """
-        if environ is None:
-            environ = os.environ
-        values: dict[str, object] = {}
-        for name in cls.model_fields:
-            raw = environ.get(env_name(name))
-            if raw is None or (raw == "" and name != "topic_prefix"):
-                continue
-            values[name] = raw
+        # BaseSettings.__init__ would take ``_env_prefix=`` and the like as its own options.
+        options = [key for key in overrides if key.startswith("_")]
+        if options:
+            problems = "; ".join(
+                f"{env_name(key)}: Extra inputs are not permitted" for key in options
+            )
+            raise SettingsError(f"invalid settings: {problems}")
+        values = _Environment(cls, os.environ if environ is None else environ)()
         values.update(overrides)
         try:
-            return cls.model_validate(values)
+            return cls(**values)
         except ValidationError as exc:
             problems = "; ".join(
                 f"{env_name(str(err['loc'][0])) if err['loc'] else 'settings'}: {err['msg']}"

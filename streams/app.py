@@ -45,7 +45,7 @@ from leadsla.topics import INPUT_TOPICS, OUTPUT_TOPICS
 from . import state as state_codec
 from .deadlines import BacklogGuard, DeadlineIndex
 from .metrics import Metrics
-from .process import Handled, LeadProcessor, Origin, OutRecord
+from .process import Accepted, Counts, LeadProcessor, Origin, OutRecord
 
 log = logging.getLogger("leadsla.worker")
 
@@ -97,6 +97,21 @@ def _headers(message_headers: object) -> list[tuple[str, bytes | None]]:
     if isinstance(message_headers, Mapping):
         return list(message_headers.items())
     return list(cast("Sequence[tuple[str, bytes | None]]", message_headers or ()))
+
+
+class _LeadWork:
+    """One lead's share of a batch."""
+
+    __slots__ = ("event", "fresh", "inputs", "now", "partition", "tick")
+
+    def __init__(self, event: EventT[bytes], partition: int) -> None:
+        self.event = event
+        """The lead's last record in the batch: its state is written as part of it."""
+        self.partition = partition
+        self.inputs: list[Accepted] = []
+        self.tick = False
+        self.fresh = False
+        self.now: Instant = 0
 
 
 class Worker:
@@ -173,25 +188,23 @@ class Worker:
                 os._exit(70)
 
     async def handle_batch(self, events: Sequence[EventT[bytes]]) -> None:
+        """One batch: decode every record, then each lead of the batch is evaluated once.
+
+        Per lead, its inputs of the batch are applied together (``domain.live.step_many``),
+        with the clock as it stood after the last of them was read: the same outcome as one by
+        one, one evaluation and one state write per lead instead of one per record.
+        """
         started = time.perf_counter()
         wall = wall_clock()
         processor = self.processor
-        processor.counts = type(processor.counts)()
-        cache: dict[str, tuple[LiveLead, EventT[bytes], int]] = {}
-        erased: dict[str, tuple[EventT[bytes], int]] = {}
-        records: list[OutRecord] = []
+        processor.counts = Counts()
         guard = self.guard
         highwater = self._highwater
         committed = self._committed
-
-        def state_of(lead_id: str) -> LiveLead | None:
-            cached = cache.get(lead_id)
-            if cached is not None:
-                return cached[0]
-            if lead_id in erased:
-                return None
-            raw = self.table.get(lead_id.encode())
-            return None if raw is None else state_codec.loads(raw)
+        records: list[OutRecord] = []
+        # Per lead, in order of first appearance: its inputs, a tick, the last record and clock.
+        work: dict[str, _LeadWork] = {}
+        erased: dict[str, tuple[EventT[bytes], int]] = {}
 
         for event in events:
             message = event.message
@@ -203,47 +216,70 @@ class Worker:
                     # Erasure on request (`lead-sla erase`): the lead's state goes, and its
                     # latest fact gets a tombstone on the compacted facts topic.
                     erased[lead_id] = (event, partition)
-                    cache.pop(lead_id, None)
+                    work.pop(lead_id, None)
                     records.append(OutRecord("sla.facts", lead_id.encode(), None, [], "erase"))
                     continue
-                if lead_id in erased:
-                    continue
-                state = state_of(lead_id)
+                item = work.get(lead_id)
+                if item is None:
+                    item = work[lead_id] = _LeadWork(event, partition)
+                item.tick = True
+                item.event = event
+                item.now = guard.clock(partition, wall, highwater, committed)
+                continue
+            suffix = self.names.get(topic, topic)
+            timestamp = round((message.timestamp or 0) * SECOND)
+            guard.observe(suffix, partition, message.offset, timestamp)
+            origin = Origin(
+                topic=topic,
+                partition=partition,
+                offset=message.offset,
+                received_at=wall,
+                key=message.key,
+                headers=tuple(_headers(message.headers)),
+            )
+            accepted, letters = processor.accept(event.value, origin)
+            records.extend(letters)
+            if accepted is None:
+                continue
+            lead_id = accepted.event.lead_id
+            self.metrics.observe_event_lag(suffix, (wall - accepted.event.occurred_at) / SECOND)
+            item = work.get(lead_id)
+            if item is None:
+                item = work[lead_id] = _LeadWork(event, partition)
+                item.fresh = lead_id in erased  # erased earlier in this batch: from nothing
+            item.inputs.append(accepted)
+            item.event = event
+            item.now = guard.clock(partition, wall, highwater, committed)
+
+        table = self.table
+        config = self.config
+        stored: list[tuple[str, LiveLead, EventT[bytes], int]] = []
+        for lead_id, item in work.items():
+            raw = None if item.fresh else table.get(lead_id.encode())
+            state = None if raw is None else state_codec.loads(raw)
+            if not item.inputs:  # only a tick
                 if state is None:
                     self.index.settle(lead_id)
                     continue
-                now = guard.clock(partition, wall, highwater, committed)
-                wake = state.wake(self.config)
+                wake = state.wake(config)
                 if wake is None:
                     self.index.settle(lead_id)
                     continue  # a stale tick: the lead needs the clock no more
-                if wake > now:
+                if wake > item.now:
                     # Not due on this clock (the lead moved on, or the guard holds the clock
                     # back now): keep it in the index so a later turn sends it again.
-                    if lead_id not in cache:
-                        self.index.schedule(partition, lead_id, wake)
+                    self.index.schedule(item.partition, lead_id, wake)
                     continue
-                handled = processor.on_tick(state, now, wall)
-            else:
-                suffix = self.names.get(topic, topic)
-                timestamp = round((message.timestamp or 0) * SECOND)
-                guard.observe(suffix, partition, message.offset, timestamp)
-                origin = Origin(
-                    topic=topic,
-                    partition=partition,
-                    offset=message.offset,
-                    received_at=wall,
-                    key=message.key,
-                    headers=tuple(_headers(message.headers)),
-                )
-                now = guard.clock(partition, wall, highwater, committed)
-                value = event.value
-                handled = processor.on_input(value, origin, state_of, now, wall)
-                self._observe_lag(suffix, value, wall, handled)
+
+            def state_of(_lead: str, known: LiveLead | None = state) -> LiveLead | None:
+                return known
+
+            handled = processor.advance(lead_id, item.inputs, state_of, item.now, wall)
             records.extend(handled.records)
-            if handled.lead_id is not None and handled.state is not None:
-                cache[handled.lead_id] = (handled.state, event, partition)
-        process_seconds = time.perf_counter() - started
+            if handled.state is not None:
+                stored.append((lead_id, handled.state, item.event, item.partition))
+            elif state is not None:
+                self.index.schedule(item.partition, lead_id, state.wake(config))
         self.metrics.observe_batch(
             processor.counts,
             [
@@ -251,26 +287,15 @@ class Worker:
                 for r in records
                 if r.topic != "sla.facts" and r.type not in ("dead_letter", "erase")
             ],
-            process_seconds,
+            time.perf_counter() - started,
         )
         await self.publish(records)
-        for lead_id, (state, event, partition) in cache.items():
-            raw = state_codec.dumps(state, partition, self.config)
-            self._write(event, lead_id.encode(), raw)
-            self.index.schedule(partition, lead_id, state.wake(self.config))
         for lead_id, (event, partition) in erased.items():
-            if lead_id not in cache:
-                self._write(event, lead_id.encode(), None)
-                self.index.schedule(partition, lead_id, None)
-
-    def _observe_lag(
-        self, suffix: str, value: bytes | None, wall: Instant, handled: Handled
-    ) -> None:
-        state = handled.state
-        if state is None or not state.events:
-            return
-        occurred = max(e.occurred_at for e in state.events[-1:])
-        self.metrics.observe_event_lag(suffix, (wall - occurred) / SECOND)
+            self._write(event, lead_id.encode(), None)
+            self.index.schedule(partition, lead_id, None)
+        for lead_id, state, event, partition in stored:
+            self._write(event, lead_id.encode(), state_codec.dumps(state, partition, config))
+            self.index.schedule(partition, lead_id, state.wake(config))
 
     def _write(self, event: EventT[bytes], key: bytes, value: bytes | None) -> None:
         """Store a lead's state as part of the record that changed it.

@@ -36,7 +36,7 @@ from leadsla.domain.live import (
     LiveLead,
     Step,
     policy_for,
-    step,
+    step_many,
 )
 from leadsla.domain.policy import Policy
 from leadsla.schemas.outputs import topics_for
@@ -89,6 +89,15 @@ class Counts:
     retractions: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """An input that decoded and is keyed by its lead: ready for the engine."""
+
+    event: InputEvent
+    origin: Origin
+    value: bytes | None
+
+
 @dataclass(slots=True)
 class Handled:
     lead_id: str | None
@@ -116,6 +125,117 @@ class LeadProcessor:
 
     # ------------------------------------------------------------------ inputs
 
+    def accept(
+        self, value: bytes | None, origin: Origin
+    ) -> tuple[Accepted | None, list[OutRecord]]:
+        """Decode a record and check its key: the accepted input, or its dead letter."""
+        try:
+            event = decode_input(value, origin.headers or None, origin.key)
+        except InvalidEvent as exc:
+            self._count_input("invalid")
+            return None, [self._dead(value, exc.reason, origin, exc.event_id, exc.lead_id)]
+        except Exception as exc:  # the codec must not raise anything else; if it does, keep it
+            self._count_input("invalid")
+            return None, [self._dead(value, f"decoding failed: {exc!r}", origin, kind="failed")]
+        self._count_input(TYPE_NAME[type(event)])
+        lead_id = event.lead_id
+        if origin.key is None or origin.key != lead_id.encode():
+            shown = "null" if origin.key is None else repr(origin.key[:140])
+            reason = (
+                f"the record's Kafka key ({shown}) is not its lead_id {lead_id!r}: input topics "
+                "are co-partitioned by lead_id, so every event must be keyed by it"
+            )
+            return None, [self._dead(value, reason, origin, event.event_id, lead_id, "key")]
+        return Accepted(event, origin, value), []
+
+    def advance(
+        self,
+        lead_id: str,
+        inputs: Sequence[Accepted],
+        state_of: Callable[[str], LiveLead | None],
+        now: Instant,
+        wall: Instant,
+    ) -> Handled:
+        """A lead's accepted inputs of one batch (none: a tick), applied and evaluated once.
+
+        Should the engine raise, the inputs are tried one by one, so that only the one that
+        makes it raise becomes a dead letter and the others are applied.
+        """
+        try:
+            state = state_of(lead_id) or LiveLead(lead_id)
+            return self._advance(state, inputs, now, wall)
+        except Exception as exc:
+            if not inputs:
+                log.exception("lead-sla worker: the clock cannot advance lead %r", lead_id)
+                return Handled(lead_id, None, [])
+            if len(inputs) > 1:
+                return self._one_by_one(lead_id, inputs, state_of, now, wall)
+            [single] = inputs
+            reason = f"processing failed: {type(exc).__name__}: {exc}"
+            event = single.event
+            letter = self._dead(
+                single.value, reason, single.origin, event.event_id, lead_id, "failed"
+            )
+            return Handled(lead_id, None, [letter])
+
+    def _one_by_one(
+        self,
+        lead_id: str,
+        inputs: Sequence[Accepted],
+        state_of: Callable[[str], LiveLead | None],
+        now: Instant,
+        wall: Instant,
+    ) -> Handled:
+        latest: LiveLead | None = None
+        records: list[OutRecord] = []
+
+        def current(lead: str) -> LiveLead | None:
+            return latest if latest is not None else state_of(lead)
+
+        for item in inputs:
+            handled = self.advance(lead_id, [item], current, now, wall)
+            records.extend(handled.records)
+            if handled.state is not None:
+                latest = handled.state
+        return Handled(lead_id, latest, records)
+
+    def _advance(
+        self, state: LiveLead, inputs: Sequence[Accepted], now: Instant, wall: Instant
+    ) -> Handled:
+        lead_id = state.lead_id
+        policy = policy_for(state, self.policy, self.known)
+        result = step_many(
+            state,
+            [item.event for item in inputs],
+            now,
+            policy,
+            _event_id_of,
+            wall=wall,
+            config=self.config,
+            known=self.known,
+        )
+        self.counts.duplicates += result.duplicates
+        if inputs and result.duplicate:
+            return Handled(lead_id, None, [])
+        new_state = result.state
+        if result.held_events:
+            stored = list(new_state.held_records)
+            for item in inputs:
+                if any(item.event is e for e in result.held_events):
+                    origin = item.origin
+                    stored.append(
+                        HeldRecord(
+                            item.event.event_id,
+                            origin.topic,
+                            origin.partition,
+                            origin.offset,
+                            item.value or b"",
+                        )
+                    )
+            new_state = replace(new_state, held_records=tuple(stored))
+        records = self._records(lead_id, result, state, inputs, wall)
+        return Handled(lead_id, new_state, records)
+
     def on_input(
         self,
         value: bytes | None,
@@ -125,68 +245,16 @@ class LeadProcessor:
         wall: Instant,
     ) -> Handled:
         """One input record: a dead letter, nothing (a repeat), or the lead's new outputs."""
-        try:
-            event = decode_input(value, origin.headers or None, origin.key)
-        except InvalidEvent as exc:
-            self._count_input("invalid")
-            return Handled(
-                None,
-                None,
-                [self._dead(value, exc.reason, origin, exc.event_id, exc.lead_id, "invalid")],
-            )
-        except Exception as exc:  # the codec must not raise anything else; if it does, keep it
-            self._count_input("invalid")
-            return Handled(
-                None, None, [self._dead(value, f"decoding failed: {exc!r}", origin, kind="failed")]
-            )
-        self._count_input(TYPE_NAME[type(event)])
-        lead_id = event.lead_id
-        if origin.key is None or origin.key != lead_id.encode():
-            shown = "null" if origin.key is None else repr(origin.key[:140])
-            reason = (
-                f"the record's Kafka key ({shown}) is not its lead_id {lead_id!r}: input topics "
-                "are co-partitioned by lead_id, so every event must be keyed by it"
-            )
-            return Handled(
-                None, None, [self._dead(value, reason, origin, event.event_id, lead_id, "key")]
-            )
-        try:
-            state = state_of(lead_id) or LiveLead(lead_id)
-            policy = policy_for(state, self.policy, self.known)
-            result = step(state, event, now, policy, _event_id_of, wall=wall, config=self.config)
-            if result.duplicate:
-                self.counts.duplicates += 1
-                return Handled(lead_id, None, [])
-            new_state = result.state
-            if result.held:
-                record = HeldRecord(
-                    event.event_id, origin.topic, origin.partition, origin.offset, value or b""
-                )
-                new_state = replace(new_state, held_records=(*new_state.held_records, record))
-            records = self._records(lead_id, result, state, origin, value, event)
-            return Handled(lead_id, new_state, records)
-        except Exception as exc:
-            reason = f"processing failed: {type(exc).__name__}: {exc}"
-            return Handled(
-                lead_id,
-                None,
-                [self._dead(value, reason, origin, event.event_id, lead_id, "failed")],
-            )
+        accepted, letters = self.accept(value, origin)
+        if accepted is None:
+            return Handled(None, None, letters)
+        return self.advance(accepted.event.lead_id, [accepted], state_of, now, wall)
 
     # ------------------------------------------------------------------ the clock
 
     def on_tick(self, state: LiveLead, now: Instant, wall: Instant) -> Handled:
         """The clock reached a lead's wake instant (a tick): fire what is due."""
-        lead_id = state.lead_id
-        try:
-            policy = policy_for(state, self.policy, self.known)
-            result = step(state, None, now, policy, _event_id_of, wall=wall, config=self.config)
-            origin = Origin("", 0, 0, wall, lead_id.encode())
-            records = self._records(lead_id, result, state, origin, None, None)
-            return Handled(lead_id, result.state, records)
-        except Exception:  # a lead the engine cannot advance must not stop the others
-            log.exception("lead-sla worker: the clock cannot advance lead %r", lead_id)
-            return Handled(lead_id, None, [])
+        return self.advance(state.lead_id, [], lambda _lead: state, now, wall)
 
     # ------------------------------------------------------------------ encoding
 
@@ -195,9 +263,8 @@ class LeadProcessor:
         lead_id: str,
         result: Step,
         before: LiveLead,
-        origin: Origin,
-        value: bytes | None,
-        event: InputEvent | None,
+        inputs: Sequence[Accepted],
+        wall: Instant,
     ) -> list[OutRecord]:
         key = lead_id.encode()
         records: list[OutRecord] = []
@@ -209,22 +276,22 @@ class LeadProcessor:
             elif output.data.get("suppressed") is True:
                 counts.suppressed += 1
         held = {h.event_id: h for h in before.held_records}
+        fallback = inputs[-1].origin if inputs else Origin("", 0, 0, wall, key)
         for rejection in result.dead_letters:
             refused = rejection.event
             kind = _reason_kind(rejection.reason)
             stored = held.get(refused.event_id)
-            if event is not None and refused == event:
-                original, where, reason = value, origin, rejection.reason
+            mine = next((item for item in inputs if item.event == refused), None)
+            if mine is not None:
+                original, where, reason = mine.value, mine.origin, rejection.reason
             elif stored is not None:
                 original = stored.value
-                where = Origin(
-                    stored.topic, stored.partition, stored.offset, origin.received_at, key
-                )
+                where = Origin(stored.topic, stored.partition, stored.offset, wall, key)
                 reason = rejection.reason
             else:
                 # An input accepted earlier and refused only now (the other version of a
                 # conflicting duplicate): its bytes are re-encoded from the worker's state.
-                original, where = encode_input(refused), origin
+                original, where = encode_input(refused), fallback
                 reason = rejection.reason + " (original re-encoded from the worker's state)"
             records.append(self._dead(original, reason, where, refused.event_id, lead_id, kind))
         return records
@@ -272,7 +339,15 @@ class LeadProcessor:
             event_id=event_id,
             lead_id=lead_id,
         )
-        return OutRecord(SLA_DLQ, dlq_key(origin.key) or b"", record, [], "dead_letter")
+        headers: Headers = [
+            ("ce_id", f"{origin.topic}/{origin.partition}/{origin.offset}".encode()),
+            ("ce_type", b"sla.dead_letter"),
+            ("ce_source", self.ce_source),
+            ("ce_time", format_utc(origin.received_at).encode()),
+            ("ce_specversion", CE_SPECVERSION),
+            ("content-type", CONTENT_TYPE),
+        ]
+        return OutRecord(SLA_DLQ, dlq_key(origin.key) or b"", record, headers, "dead_letter")
 
     def _count_input(self, type_: str) -> None:
         inputs = self.counts.inputs

@@ -87,6 +87,9 @@ def dumps(state: LiveLead, partition: int, config: LiveConfig = DEFAULT_CONFIG) 
         body["last_input"] = state.last_input_at
     if state.retired:
         body["retired"] = True
+    if state.legacy:
+        body["legacy"] = [[o.type, o.occurred_at, o.data] for o in state.legacy]
+        body["legacy_policy"] = state.legacy_policy
     header = _HEADER.pack(MAGIC, FORMAT, _NONE if wake is None else wake, partition)
     return header + orjson.dumps(body)
 
@@ -127,4 +130,6 @@ def loads(raw: bytes) -> LiveLead:
         ),
         last_input_at=body.get("last_input"),
         retired=bool(body.get("retired", False)),
+        legacy=tuple(Output(t, at, data) for t, at, data in body.get("legacy", ())),
+        legacy_policy=body.get("legacy_policy"),
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .runner import ReplayRunner
+from .runner import ReplayRunner, RunScenario
 
 
 @pytest.fixture
@@ -15,6 +15,6 @@ def runner(tmp_path: Path) -> ReplayRunner:
 
 
 @pytest.fixture
-def run(runner: ReplayRunner):
+def run(runner: ReplayRunner) -> RunScenario:
     """``run(events, policy_toml, now=None) -> Result`` through ``lead-sla replay``."""
     return runner.run

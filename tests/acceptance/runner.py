@@ -87,7 +87,8 @@ class Result:
         leads = {e["lead_id"] for e in found}
         assert found, f"no sla.measured (lead={lead}):\n{self.dump()}"
         assert len(leads) == 1, f"facts of several leads {sorted(leads)}: pass lead="
-        return max(found, key=lambda e: e["data"]["version"])["data"]
+        data: dict[str, Any] = max(found, key=lambda e: e["data"]["version"])["data"]
+        return data
 
     def by_id(self, event_id: str) -> dict[str, Any]:
         found = [e for e in self.outputs if e.get("event_id") == event_id]
@@ -110,6 +111,19 @@ class Runner(Protocol):
 
     def run(
         self, events: Sequence[dict[str, Any]], policy_toml: str, now: str | None = None
+    ) -> Result: ...
+
+
+class RunScenario(Protocol):
+    """The ``run`` fixture: ``run(events, policy_toml, now=None, *, extra_args=()) -> Result``."""
+
+    def __call__(
+        self,
+        events: Sequence[dict[str, Any] | str],
+        policy_toml: str,
+        now: str | None = None,
+        *,
+        extra_args: Sequence[str] = (),
     ) -> Result: ...
 
 

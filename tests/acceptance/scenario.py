@@ -36,7 +36,9 @@ def dt(at: float | str) -> datetime:
     return parse_ts(t(at))
 
 
-def _event(type_: str, lead: str, at: float | str, data: dict[str, Any], event_id: str | None):
+def _event(
+    type_: str, lead: str, at: float | str, data: dict[str, Any], event_id: str | None
+) -> dict[str, Any]:
     return {
         "event_id": event_id or f"in-{next(_ids):05d}",
         "type": type_,
@@ -138,7 +140,7 @@ def resolved(
 # --------------------------------------------------------------------------- a rich history
 
 
-def rich_history():
+def rich_history() -> list[dict[str, Any]]:
     """Several leads touching most rules: warnings, breaches, tasks, reviews, holds, exclusions."""
     return [
         created("L-a", at=0, source="pricing_page"),

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from .runner import ReplayRunner
+from .runner import ReplayRunner, Result
 from .scenario import (
     activity,
     approx,
@@ -26,7 +28,9 @@ NOW = t(300)
 _cache: dict[str, bytes] = {}
 
 
-def _replay(lines, policy_text=None, now=NOW):
+def _replay(
+    lines: Sequence[dict[str, Any] | str], policy_text: str | None = None, now: str | None = NOW
+) -> Result:
     with tempfile.TemporaryDirectory(prefix="leadsla-prop-") as tmp:
         result = ReplayRunner(Path(tmp), seed=None).run(lines, policy_text or rich_policy(), now)
     assert result.exit_code == 0, result.stderr
@@ -41,14 +45,18 @@ def _reference() -> bytes:
 
 @settings(max_examples=25, deadline=None, database=None, derandomize=True)
 @given(st.permutations(HISTORY))
-def test_rule_13_property_any_line_order_gives_the_same_bytes(order):
+def test_rule_13_property_any_line_order_gives_the_same_bytes(
+    order: list[dict[str, Any]],
+) -> None:
     """Rules 13/15 + section 7: any permutation of the lines gives the same output bytes."""
     assert _replay(order).raw == _reference()
 
 
 @settings(max_examples=25, deadline=None, database=None, derandomize=True)
 @given(st.permutations(HISTORY), st.lists(st.integers(0, len(HISTORY) - 1), min_size=1, max_size=5))
-def test_rule_15_property_duplicated_lines_change_nothing(order, repeats):
+def test_rule_15_property_duplicated_lines_change_nothing(
+    order: list[dict[str, Any]], repeats: list[int]
+) -> None:
     """Rule 15: repeating any lines (anywhere) gives the same output bytes."""
     lines = list(order)
     for i, index in enumerate(repeats):
@@ -62,7 +70,9 @@ def test_rule_15_property_duplicated_lines_change_nothing(order, repeats):
     answer_at=st.one_of(st.none(), st.integers(0, 150)),
     touch=st.booleans(),
 )
-def test_rule_03_property_response_within_window_never_breaches(assign_at, answer_at, touch):
+def test_rule_03_property_response_within_window_never_breaches(
+    assign_at: int | None, answer_at: int | None, touch: bool
+) -> None:
     """Rules 2/3/5: an owner's answer at or before +60 means met and no breach; else breached."""
     events = [created(at=0)]
     if assign_at is not None:

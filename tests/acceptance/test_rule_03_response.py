@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from .runner import RunScenario
 from .scenario import activity, approx, assert_at, assigned, created, policy, t
 
 NOW = t(240)
 
 
-def _owned(*more, source="web_form"):
+def _owned(*more: dict[str, Any], source: str = "web_form") -> list[dict[str, Any]]:
     return [created(at=0, source=source), assigned(at=0, owner="alice"), *more]
 
 
-def test_rule_03_response_within_window_stops_the_clock(run):
+def test_rule_03_response_within_window_stops_the_clock(run: RunScenario) -> None:
     """Rule 3: answered at +20: response_recorded (within_sla, 1200 s), nothing else fires."""
     r = run(_owned(activity(at=20, actor="alice")), policy(), now=NOW)
     response = r.one("sla.response_recorded")
@@ -29,7 +32,7 @@ def test_rule_03_response_within_window_stops_the_clock(run):
     assert fact["breach_reason"] is None
 
 
-def test_rule_03_response_exactly_at_deadline_is_within_sla(run):
+def test_rule_03_response_exactly_at_deadline_is_within_sla(run: RunScenario) -> None:
     """Rules 3+13: a response at exactly +60 is within the SLA: no breach, no escalation."""
     r = run(_owned(activity(at=60, actor="alice")), policy(), now=NOW)
     response = r.one("sla.response_recorded")
@@ -40,7 +43,7 @@ def test_rule_03_response_exactly_at_deadline_is_within_sla(run):
     assert r.final_fact()["status"] == "met"
 
 
-def test_rule_03_response_one_second_after_deadline_is_late(run):
+def test_rule_03_response_one_second_after_deadline_is_late(run: RunScenario) -> None:
     """Rule 3: a response at +60m01s is recorded with within_sla false; the lead stays breached."""
     late = "2026-03-02T10:00:01Z"
     r = run(_owned(activity(at=late, actor="alice")), policy(), now=NOW)
@@ -58,7 +61,7 @@ def test_rule_03_response_one_second_after_deadline_is_late(run):
     assert fact["breach_reason"] == "owner_no_action"
 
 
-def test_rule_03_late_response_cancels_level_2_and_stale(run):
+def test_rule_03_late_response_cancels_level_2_and_stale(run: RunScenario) -> None:
     """Rule 3: answered at +70 (late): no level-2 task at +90, no stale alert at +120."""
     events = _owned(activity(at=70, actor="alice", kind="call"), source="pricing_page")
     r = run(events, policy(), now=NOW)
@@ -72,7 +75,7 @@ def test_rule_03_late_response_cancels_level_2_and_stale(run):
     assert fact["escalation_level"] == 1
 
 
-def test_rule_03_only_the_first_meaningful_response_is_recorded(run):
+def test_rule_03_only_the_first_meaningful_response_is_recorded(run: RunScenario) -> None:
     """Rule 3: two responses: one response_recorded, for the first."""
     events = _owned(
         activity(at=20, actor="alice", kind="call"),
@@ -86,14 +89,14 @@ def test_rule_03_only_the_first_meaningful_response_is_recorded(run):
     assert_at(response["occurred_at"], 20)
 
 
-def test_rule_03_response_at_the_warning_point_prevents_the_warning(run):
+def test_rule_03_response_at_the_warning_point_prevents_the_warning(run: RunScenario) -> None:
     """Rules 3+13: a response exactly at the warning point (+45) applies before the warning."""
     r = run(_owned(activity(at=45, actor="alice")), policy(), now=NOW)
     r.none("sla.pre_breach_warning", "sla.breached")
     assert r.final_fact()["pre_breach_warned"] is False
 
 
-def test_rule_03_response_after_warning_before_deadline_is_met(run):
+def test_rule_03_response_after_warning_before_deadline_is_met(run: RunScenario) -> None:
     """Rule 3: a response at +50: the warning stood, the lead is met within SLA."""
     r = run(_owned(activity(at=50, actor="alice")), policy(), now=NOW)
     r.one("sla.pre_breach_warning")

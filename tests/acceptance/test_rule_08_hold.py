@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from .runner import Result, RunScenario
 from .scenario import activity, approx, assert_at, assigned, created, policy, t, updated
 
 NOW = t(240)
 PRESSURE = ("sla.pre_breach_warning", "sla.breached", "sla.escalation_task")
 
 
-def _review(r, reason):
+def _review(r: Result, reason: str) -> dict[str, Any]:
     found = [e for e in r.of_type("sla.review_requested") if e["data"]["reason"] == reason]
     assert len(found) == 1, f"expected one {reason} review:\n{r.dump()}"
     return found[0]
@@ -17,7 +20,7 @@ def _review(r, reason):
 # ----------------------------------------------------------------------------- consent
 
 
-def test_rule_08_consent_unclear_holds_the_lead(run):
+def test_rule_08_consent_unclear_holds_the_lead(run: RunScenario) -> None:
     """Rule 8: consent unclear: review (consent_unclear) to the manager; nothing else, held."""
     events = [created(at=0, consent="unclear"), assigned(at=1)]
     r = run(events, policy(), now=NOW)
@@ -30,7 +33,9 @@ def test_rule_08_consent_unclear_holds_the_lead(run):
     assert fact["eligible"] is False
 
 
-def test_rule_08_consent_granted_before_deadline_resumes_the_original_clock(run):
+def test_rule_08_consent_granted_before_deadline_resumes_the_original_clock(
+    run: RunScenario,
+) -> None:
     """Rule 8: granted at +30: hold review closed (hold_ended); warning +45, breach +60."""
     events = [created(at=0, consent="unclear"), assigned(at=0), updated(at=30, consent="granted")]
     r = run(events, policy(), now=NOW)
@@ -48,7 +53,7 @@ def test_rule_08_consent_granted_before_deadline_resumes_the_original_clock(run)
     assert fact["eligible"] is True
 
 
-def test_rule_08_consent_granted_after_deadline_breaches_at_once(run):
+def test_rule_08_consent_granted_after_deadline_breaches_at_once(run: RunScenario) -> None:
     """Rule 8: granted at +80 (deadline +60 passed): breach at once at +80, due_at +60."""
     events = [created(at=0, consent="unclear"), assigned(at=0), updated(at=80, consent="granted")]
     r = run(events, policy(), now=t(85))
@@ -62,7 +67,7 @@ def test_rule_08_consent_granted_after_deadline_breaches_at_once(run):
     assert_at(task["occurred_at"], 80)
 
 
-def test_rule_08_consent_granted_late_then_level_2_on_the_original_clock(run):
+def test_rule_08_consent_granted_late_then_level_2_on_the_original_clock(run: RunScenario) -> None:
     """Rule 8: the original clock stands: after a late grant (+80), level 2 still at +90."""
     events = [created(at=0, consent="unclear"), assigned(at=0), updated(at=80, consent="granted")]
     r = run(events, policy(), now=NOW)
@@ -73,7 +78,7 @@ def test_rule_08_consent_granted_late_then_level_2_on_the_original_clock(run):
     assert_at(levels[1][1], 90)
 
 
-def test_rule_08_consent_declined_ends_the_hold_as_excluded(run):
+def test_rule_08_consent_declined_ends_the_hold_as_excluded(run: RunScenario) -> None:
     """Rule 8: declined at +30: sla.excluded (consent_declined), hold review closed excluded."""
     events = [created(at=0, consent="unclear"), assigned(at=0), updated(at=30, consent="declined")]
     r = run(events, policy(), now=NOW)
@@ -90,7 +95,7 @@ def test_rule_08_consent_declined_ends_the_hold_as_excluded(run):
     assert fact["eligible"] is False
 
 
-def test_rule_08_consent_becoming_unclear_later_holds_from_then(run):
+def test_rule_08_consent_becoming_unclear_later_holds_from_then(run: RunScenario) -> None:
     """Rule 8: consent set to unclear at +10: review at +10, no warning/breach afterwards."""
     events = [created(at=0), assigned(at=0), updated(at=10, consent="unclear")]
     r = run(events, policy(), now=NOW)
@@ -104,7 +109,7 @@ def test_rule_08_consent_becoming_unclear_later_holds_from_then(run):
 # ----------------------------------------------------------------------------- ownership
 
 
-def test_rule_08_ownership_conflict_holds_the_lead(run):
+def test_rule_08_ownership_conflict_holds_the_lead(run: RunScenario) -> None:
     """Rule 8: dave (not owner/backup) emails alice's lead: review ownership_conflict; held."""
     events = [created(at=0), assigned(at=0, owner="alice"), activity(at=10, actor="dave")]
     r = run(events, policy(), now=NOW)
@@ -117,7 +122,7 @@ def test_rule_08_ownership_conflict_holds_the_lead(run):
     assert fact["eligible"] is False
 
 
-def test_rule_08_conflict_once_per_lead_and_actor(run):
+def test_rule_08_conflict_once_per_lead_and_actor(run: RunScenario) -> None:
     """Rule 8: dave twice and eve once: two ownership_conflict reviews, not three."""
     events = [
         created(at=0),
@@ -134,7 +139,9 @@ def test_rule_08_conflict_once_per_lead_and_actor(run):
     assert len({e["data"]["task_id"] for e in reviews}) == 2
 
 
-def test_rule_08_conflicting_responder_becoming_owner_counts_at_its_own_time(run):
+def test_rule_08_conflicting_responder_becoming_owner_counts_at_its_own_time(
+    run: RunScenario,
+) -> None:
     """Rule 8: dave answered at +10, made owner at +50: the response counts at +10 (600 s)."""
     events = [
         created(at=0),
@@ -160,7 +167,9 @@ def test_rule_08_conflicting_responder_becoming_owner_counts_at_its_own_time(run
     assert fact["owner_id"] == "dave"
 
 
-def test_rule_08_conflicting_responder_made_owner_after_deadline_still_met_in_time(run):
+def test_rule_08_conflicting_responder_made_owner_after_deadline_still_met_in_time(
+    run: RunScenario,
+) -> None:
     """Rule 8: dave answered at +10 and became owner at +100: within SLA, never breached."""
     events = [
         created(at=0),
@@ -174,7 +183,9 @@ def test_rule_08_conflicting_responder_made_owner_after_deadline_still_met_in_ti
     assert r.final_fact()["status"] == "met"
 
 
-def test_rule_08_conflict_resolved_by_another_owner_does_not_count_the_answer(run):
+def test_rule_08_conflict_resolved_by_another_owner_does_not_count_the_answer(
+    run: RunScenario,
+) -> None:
     """Rule 8: erin made owner at +50 (not dave): hold ends, dave's answer does not count."""
     events = [
         created(at=0),
@@ -190,7 +201,7 @@ def test_rule_08_conflict_resolved_by_another_owner_does_not_count_the_answer(ru
     assert r.final_fact()["status"] == "breached"
 
 
-def test_rule_08_conflict_ending_after_the_deadline_breaches_at_once(run):
+def test_rule_08_conflict_ending_after_the_deadline_breaches_at_once(run: RunScenario) -> None:
     """Rule 8: new owner erin at +80 ends the hold; deadline passed: breach at +80."""
     events = [
         created(at=0),
@@ -204,7 +215,9 @@ def test_rule_08_conflict_ending_after_the_deadline_breaches_at_once(run):
     assert_at(breach["data"]["due_at"], 60)
 
 
-def test_rule_08_non_meaningful_or_internal_activity_by_others_is_no_conflict(run):
+def test_rule_08_non_meaningful_or_internal_activity_by_others_is_no_conflict(
+    run: RunScenario,
+) -> None:
     """Rule 8: dave's internal note / call_attempt / automation touch open no conflict."""
     events = [
         created(at=0),
@@ -219,7 +232,7 @@ def test_rule_08_non_meaningful_or_internal_activity_by_others_is_no_conflict(ru
     r.one("sla.breached")
 
 
-def test_rule_08_no_conflict_under_any_person(run):
+def test_rule_08_no_conflict_under_any_person(run: RunScenario) -> None:
     """Rule 8: the conflict exists only under owner_or_backup."""
     events = [created(at=0), assigned(at=0, owner="alice"), activity(at=10, actor="dave")]
     r = run(events, policy('response_from = "any_person"'), now=NOW)
@@ -227,7 +240,7 @@ def test_rule_08_no_conflict_under_any_person(run):
     assert r.final_fact()["status"] == "met"
 
 
-def test_rule_08_breached_lead_stays_breached_when_held_later(run):
+def test_rule_08_breached_lead_stays_breached_when_held_later(run: RunScenario) -> None:
     """Rule 8 (decision): a conflict after the breach does not turn the fact into held."""
     events = [created(at=0), assigned(at=0, owner="alice"), activity(at=70, actor="dave")]
     r = run(events, policy(), now=t(80))
@@ -235,7 +248,7 @@ def test_rule_08_breached_lead_stays_breached_when_held_later(run):
     assert r.final_fact()["status"] == "breached"
 
 
-def test_rule_08_consent_review_is_closed_only_by_the_consent_update(run):
+def test_rule_08_consent_review_is_closed_only_by_the_consent_update(run: RunScenario) -> None:
     """Rule 8 (decision): an answer does not close the consent_unclear review; granted does."""
     events = [
         created(at=0, consent="unclear"),
@@ -253,7 +266,7 @@ def test_rule_08_consent_review_is_closed_only_by_the_consent_update(run):
     assert_at(closes[0]["occurred_at"], 30)
 
 
-def test_rule_08_answered_during_consent_hold_then_granted_is_met(run):
+def test_rule_08_answered_during_consent_hold_then_granted_is_met(run: RunScenario) -> None:
     """Rule 8: the owner answered (+20, within SLA) while consent was unclear; granted at +30.
 
     When the hold ends the lead is an ordinary answered lead: met, eligible, not held.
@@ -272,7 +285,9 @@ def test_rule_08_answered_during_consent_hold_then_granted_is_met(run):
     assert fact["within_sla"] is True
 
 
-def test_rule_08_conflicting_answer_after_breach_counts_late_once_its_author_owns_it(run):
+def test_rule_08_conflicting_answer_after_breach_counts_late_once_its_author_owns_it(
+    run: RunScenario,
+) -> None:
     """A conflict raised after the breach: assigning its author records that answer, late."""
     events = [
         created("L-cb", 0),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from .runner import RunScenario
 from .scenario import activity, assert_at, assigned, created, policy, status, t, updated
 
 NOW = t(240)
@@ -19,7 +20,7 @@ NEW_LEAD_ALERTS = (
 PRESSURE = ("sla.pre_breach_warning", "sla.breached", "sla.escalation_task", "sla.stale_lead")
 
 
-def test_rule_09_existing_customer_goes_to_support(run):
+def test_rule_09_existing_customer_goes_to_support(run: RunScenario) -> None:
     """Rule 9: customer_status existing_customer: sla.excluded route support, no timer at all."""
     events = [
         created(at=0, source="pricing_page", customer_status="existing_customer"),
@@ -36,7 +37,7 @@ def test_rule_09_existing_customer_goes_to_support(run):
     assert fact["eligible"] is False
 
 
-def test_rule_09_support_issue_goes_to_support(run):
+def test_rule_09_support_issue_goes_to_support(run: RunScenario) -> None:
     """Rule 9: category support_issue: sla.excluded (support_issue, route support), no timer."""
     r = run([created(at=0, category="support_issue"), assigned(at=0)], policy(), now=NOW)
     excluded = r.one("sla.excluded")
@@ -46,7 +47,7 @@ def test_rule_09_support_issue_goes_to_support(run):
     assert r.final_fact()["status"] == "excluded"
 
 
-def test_rule_09_existing_customer_complaint_gets_no_review(run):
+def test_rule_09_existing_customer_complaint_gets_no_review(run: RunScenario) -> None:
     """Rule 9: an existing customer's complaint is not a new lead: no review request."""
     events = [
         created(at=0, category="complaint", customer_status="existing_customer"),
@@ -57,7 +58,7 @@ def test_rule_09_existing_customer_complaint_gets_no_review(run):
     assert r.one("sla.excluded")["data"]["route"] == "support"
 
 
-def test_rule_09_updated_to_existing_customer_goes_to_support(run):
+def test_rule_09_updated_to_existing_customer_goes_to_support(run: RunScenario) -> None:
     """Rule 9: updated to existing_customer at +20 (unanswered): excluded, route support."""
     events = [created(at=0), assigned(at=0), updated(at=20, customer_status="existing_customer")]
     r = run(events, policy(), now=NOW)
@@ -68,7 +69,7 @@ def test_rule_09_updated_to_existing_customer_goes_to_support(run):
     assert r.final_fact()["status"] == "excluded"
 
 
-def test_rule_09_consent_declined_at_creation(run):
+def test_rule_09_consent_declined_at_creation(run: RunScenario) -> None:
     """Rule 9 (decision): consent declined: timer_started then excluded consent_declined, route null."""
     r = run([created(at=0, consent="declined"), assigned(at=0)], policy(), now=NOW)
     assert_at(r.one("sla.timer_started")["occurred_at"], 0)
@@ -81,7 +82,7 @@ def test_rule_09_consent_declined_at_creation(run):
     assert r.final_fact()["eligible"] is False
 
 
-def test_rule_09_consent_declined_by_update(run):
+def test_rule_09_consent_declined_by_update(run: RunScenario) -> None:
     """Rule 9: consent declined at +20: excluded at +20, no pressure afterwards."""
     events = [created(at=0), assigned(at=0), updated(at=20, consent="declined")]
     r = run(events, policy(), now=NOW)
@@ -94,7 +95,9 @@ def test_rule_09_consent_declined_by_update(run):
 @pytest.mark.parametrize(
     "st", ["opted_out", "consent_withdrawn", "disqualified", "duplicate", "spam"]
 )
-def test_rule_09_status_exclusion_before_response_stops_every_timer(run, st):
+def test_rule_09_status_exclusion_before_response_stops_every_timer(
+    run: RunScenario, st: str
+) -> None:
     """Rule 9: the status before a response: sla.excluded (reason = status), nothing after."""
     events = [created(at=0, source="pricing_page"), assigned(at=0), status(at=20, status=st)]
     r = run(events, policy(), now=NOW)
@@ -108,7 +111,7 @@ def test_rule_09_status_exclusion_before_response_stops_every_timer(run, st):
     assert fact["eligible"] is False
 
 
-def test_rule_09_exclusion_after_breach_keeps_it_breached(run):
+def test_rule_09_exclusion_after_breach_keeps_it_breached(run: RunScenario) -> None:
     """Rule 9: disqualified at +70 after the +60 breach: excluded emitted, fact stays breached."""
     events = [
         created(at=0, source="pricing_page"),
@@ -127,7 +130,7 @@ def test_rule_09_exclusion_after_breach_keeps_it_breached(run):
 
 
 @pytest.mark.parametrize("st", ["opted_out", "consent_withdrawn"])
-def test_rule_09_other_exclusions_after_breach_keep_it_breached(run, st):
+def test_rule_09_other_exclusions_after_breach_keep_it_breached(run: RunScenario, st: str) -> None:
     """Rule 9: only spam/duplicate can undo a breach; opted_out etc. cannot."""
     events = [created(at=0), assigned(at=0), status(at=70, status=st)]
     r = run(events, policy(), now=NOW)
@@ -135,7 +138,7 @@ def test_rule_09_other_exclusions_after_breach_keep_it_breached(run, st):
 
 
 @pytest.mark.parametrize("st", ["spam", "duplicate"])
-def test_rule_09_spam_or_duplicate_after_breach_excludes(run, st):
+def test_rule_09_spam_or_duplicate_after_breach_excludes(run: RunScenario, st: str) -> None:
     """Rule 9: spam/duplicate after the breach: the lead is excluded after all."""
     events = [created(at=0), assigned(at=0), status(at=70, status=st)]
     r = run(events, policy(), now=NOW)
@@ -148,7 +151,7 @@ def test_rule_09_spam_or_duplicate_after_breach_excludes(run, st):
 
 
 @pytest.mark.parametrize("st", ["closed", "converted"])
-def test_rule_09_closed_or_converted_before_deadline_is_excluded(run, st):
+def test_rule_09_closed_or_converted_before_deadline_is_excluded(run: RunScenario, st: str) -> None:
     """Rule 9: closed/converted at +30, unanswered, deadline ahead: excluded, no breach."""
     events = [created(at=0), assigned(at=0), status(at=30, status=st)]
     r = run(events, policy(), now=NOW)
@@ -160,7 +163,7 @@ def test_rule_09_closed_or_converted_before_deadline_is_excluded(run, st):
 
 
 @pytest.mark.parametrize("st", ["closed", "converted"])
-def test_rule_09_closed_or_converted_after_deadline_is_breached(run, st):
+def test_rule_09_closed_or_converted_after_deadline_is_breached(run: RunScenario, st: str) -> None:
     """Rule 9: closed/converted at +70, unanswered: the lead is breached; timers stop (no L2)."""
     events = [created(at=0, source="pricing_page"), assigned(at=0), status(at=70, status=st)]
     r = run(events, policy(), now=NOW)
@@ -172,7 +175,7 @@ def test_rule_09_closed_or_converted_after_deadline_is_breached(run, st):
     assert fact["eligible"] is True
 
 
-def test_rule_09_reopened_undoes_closed_with_the_original_clock(run):
+def test_rule_09_reopened_undoes_closed_with_the_original_clock(run: RunScenario) -> None:
     """Rule 9: closed at +30, reopened at +40: warning +45 and breach +60 as if never closed."""
     events = [
         created(at=0),
@@ -187,7 +190,7 @@ def test_rule_09_reopened_undoes_closed_with_the_original_clock(run):
     assert r.final_fact()["eligible"] is True
 
 
-def test_rule_09_reopened_after_the_deadline_is_breached(run):
+def test_rule_09_reopened_after_the_deadline_is_breached(run: RunScenario) -> None:
     """Rule 9: closed at +30, reopened at +70: the original deadline (+60) has passed: breached."""
     events = [
         created(at=0),
@@ -204,7 +207,7 @@ def test_rule_09_reopened_after_the_deadline_is_breached(run):
 @pytest.mark.parametrize(
     "st", ["spam", "disqualified", "opted_out", "duplicate", "consent_withdrawn"]
 )
-def test_rule_09_reopened_does_not_undo_other_exclusions(run, st):
+def test_rule_09_reopened_does_not_undo_other_exclusions(run: RunScenario, st: str) -> None:
     """Rule 9: reopened undoes closed only: a spam/disqualified/... lead stays excluded."""
     events = [
         created(at=0),
@@ -217,7 +220,7 @@ def test_rule_09_reopened_does_not_undo_other_exclusions(run, st):
     assert r.final_fact()["status"] == "excluded"
 
 
-def test_rule_09_status_after_a_response_is_not_an_exclusion(run):
+def test_rule_09_status_after_a_response_is_not_an_exclusion(run: RunScenario) -> None:
     """Rule 9: the exclusions apply before a meaningful response; a met lead stays met."""
     events = [
         created(at=0),
@@ -231,7 +234,7 @@ def test_rule_09_status_after_a_response_is_not_an_exclusion(run):
     assert fact["within_sla"] is True
 
 
-def test_rule_09_response_after_exclusion_changes_nothing(run):
+def test_rule_09_response_after_exclusion_changes_nothing(run: RunScenario) -> None:
     """Rule 9: excluded (opted_out at +10): a later email is not a response; no pressure."""
     events = [
         created(at=0),
@@ -244,7 +247,7 @@ def test_rule_09_response_after_exclusion_changes_nothing(run):
     assert r.final_fact()["status"] == "excluded"
 
 
-def test_rule_09_declined_twice_after_a_breach_is_one_exclusion(run):
+def test_rule_09_declined_twice_after_a_breach_is_one_exclusion(run: RunScenario) -> None:
     """Rule 9: consent declined, granted, declined again after the breach: one sla.excluded."""
     events = [
         created(at=0),

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from .runner import parse_ts
+from typing import Any
+
+from .runner import Result, RunScenario, parse_ts
 from .scenario import activity, assert_at, assigned, created, dt, policy, t, updated
 
 NOW = t(300)
 
 
-def _updates_from(r, at):
+def _updates_from(r: Result, at: float | str) -> list[dict[str, Any]]:
     """timer_updated outputs at or after ``at`` (owner assignments also update the timer)."""
     return [e for e in r.of_type("sla.timer_updated") if parse_ts(e["occurred_at"]) >= dt(at)]
 
@@ -28,7 +30,9 @@ minutes = 120
 """
 
 
-def test_rule_12_priority_change_repicks_the_target_from_the_original_occurred_at(run):
+def test_rule_12_priority_change_repicks_the_target_from_the_original_occurred_at(
+    run: RunScenario,
+) -> None:
     """Rule 12: normal (60) -> high (30) at +10: timer_updated due +30; warning +22.5; breach +30."""
     events = [created(at=0), assigned(at=0), updated(at=10, priority="high")]
     r = run(events, policy("", TARGETS), now=NOW)
@@ -47,7 +51,7 @@ def test_rule_12_priority_change_repicks_the_target_from_the_original_occurred_a
     assert_at(fact["due_at"], 30)
 
 
-def test_rule_12_priority_lowered_moves_the_deadline_later(run):
+def test_rule_12_priority_lowered_moves_the_deadline_later(run: RunScenario) -> None:
     """Rule 12: normal -> low (120 min) at +30: no breach at +60, breach at +120."""
     events = [created(at=0), assigned(at=0), updated(at=30, priority="low")]
     r = run(events, policy("", TARGETS), now=NOW)
@@ -57,7 +61,7 @@ def test_rule_12_priority_lowered_moves_the_deadline_later(run):
     assert_at(r.one("sla.pre_breach_warning")["occurred_at"], 90)
 
 
-def test_rule_12_new_deadline_already_past_breaches_at_once(run):
+def test_rule_12_new_deadline_already_past_breaches_at_once(run: RunScenario) -> None:
     """Rule 12: normal -> urgent (15 min) at +20: breach at +20 (the update), due_at +15."""
     events = [created(at=0), assigned(at=0), updated(at=20, priority="urgent")]
     r = run(events, policy("", TARGETS), now=NOW)
@@ -69,7 +73,7 @@ def test_rule_12_new_deadline_already_past_breaches_at_once(run):
     assert_at(level1["occurred_at"], 20)
 
 
-def test_rule_12_priority_change_after_answer_changes_nothing(run):
+def test_rule_12_priority_change_after_answer_changes_nothing(run: RunScenario) -> None:
     """Rule 12: answered at +10, made urgent at +20: no timer_updated, no breach, still met."""
     events = [
         created(at=0),
@@ -86,7 +90,7 @@ def test_rule_12_priority_change_after_answer_changes_nothing(run):
     assert_at(fact["due_at"], 60)
 
 
-def test_rule_12_priority_change_after_breach_changes_nothing(run):
+def test_rule_12_priority_change_after_breach_changes_nothing(run: RunScenario) -> None:
     """Rule 12: breached at +60, lowered at +70: no timer_updated, one breach, still breached."""
     events = [created(at=0), assigned(at=0), updated(at=70, priority="low")]
     r = run(events, policy("", TARGETS), now=NOW)
@@ -97,7 +101,7 @@ def test_rule_12_priority_change_after_breach_changes_nothing(run):
     assert_at(fact["due_at"], 60)
 
 
-def test_rule_12_new_owner_readdresses_later_alerts(run):
+def test_rule_12_new_owner_readdresses_later_alerts(run: RunScenario) -> None:
     """Rule 12: alice replaced by erin at +30: warning, breach, escalation follow erin."""
     events = [
         created(at=0),
@@ -115,7 +119,7 @@ def test_rule_12_new_owner_readdresses_later_alerts(run):
     assert level1["data"]["assignee_role"] == "manager"
 
 
-def test_rule_12_owner_change_after_answer_changes_nothing(run):
+def test_rule_12_owner_change_after_answer_changes_nothing(run: RunScenario) -> None:
     """Rule 12: answered by alice at +10, re-owned to erin at +20: the fact keeps alice, met."""
     events = [
         created(at=0),
@@ -129,7 +133,7 @@ def test_rule_12_owner_change_after_answer_changes_nothing(run):
     assert fact["owner_id"] == "alice"
 
 
-def test_rule_12_target_picked_by_source_and_first_match_wins(run):
+def test_rule_12_target_picked_by_source_and_first_match_wins(run: RunScenario) -> None:
     """Section 3 targets: first matching rule wins; no match: 60 minutes."""
     tables = """
 [[targets]]
@@ -159,7 +163,7 @@ minutes = 10
     assert_at(due["L-email"], 60)
 
 
-def test_rule_12_fractional_minutes(run):
+def test_rule_12_fractional_minutes(run: RunScenario) -> None:
     """Section 3: minutes may be fractional: 0.5 minutes = 30 s window."""
     tables = '[[targets]]\nsource = "chat"\nminutes = 0.5\n'
     r = run([created(at=0, source="chat"), assigned(at=0)], policy("", tables), now=t(5))
@@ -167,7 +171,7 @@ def test_rule_12_fractional_minutes(run):
     assert r.one("sla.timer_started")["data"]["target_minutes"] == 0.5
 
 
-def test_rule_12_business_clock_priority_change_with_past_deadline(run):
+def test_rule_12_business_clock_priority_change_with_past_deadline(run: RunScenario) -> None:
     """Rules 1+12 (business): Fri 16:30 lead made urgent (20 min) Mon 09:05: due Fri 16:50, past.
 
     The new deadline is counted in business time from the original occurred_at; it has passed,
@@ -187,7 +191,7 @@ def test_rule_12_business_clock_priority_change_with_past_deadline(run):
     r.none("sla.pre_breach_warning")
 
 
-def test_rule_12_reassigning_the_same_owner_changes_nothing(run):
+def test_rule_12_reassigning_the_same_owner_changes_nothing(run: RunScenario) -> None:
     """Rule 12: a new owner re-addresses; the same owner again is no change (no timer_updated)."""
     events = [created(at=0), assigned(at=1, owner="alice"), assigned(at=5, owner="alice")]
     r = run(events, policy(), now=t(30))

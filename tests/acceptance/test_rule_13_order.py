@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from .runner import mentions_line
+from .runner import ReplayRunner, RunScenario, mentions_line
 from .scenario import activity, approx, assert_at, assigned, created, policy, status, t, updated
 
 NOW = t(240)
 
 
-def test_rule_13_response_exactly_at_the_deadline_applies_before_the_breach_timer(run):
+def test_rule_13_response_exactly_at_the_deadline_applies_before_the_breach_timer(
+    run: RunScenario,
+) -> None:
     """Rule 13: inputs at an instant apply before timers due then: +60 response is within."""
     events = [created(at=0), assigned(at=0), activity(at=60, actor="alice", kind="call")]
     r = run(events, policy(), now=NOW)
@@ -16,7 +18,9 @@ def test_rule_13_response_exactly_at_the_deadline_applies_before_the_breach_time
     assert r.one("sla.response_recorded")["data"]["within_sla"] is True
 
 
-def test_rule_13_owner_assigned_at_creation_instant_applies_after_created(runner):
+def test_rule_13_owner_assigned_at_creation_instant_applies_after_created(
+    runner: ReplayRunner,
+) -> None:
     """Rule 13: assignment line before the creation line, same instant: the lead has alice."""
     runner.seed = None
     events = [assigned(at=0, owner="alice"), created(at=0)]
@@ -26,7 +30,7 @@ def test_rule_13_owner_assigned_at_creation_instant_applies_after_created(runner
     assert warning["data"]["reason"] == "owner_no_action"
 
 
-def test_rule_13_assignment_before_activity_at_the_same_instant(run):
+def test_rule_13_assignment_before_activity_at_the_same_instant(run: RunScenario) -> None:
     """Rule 13: dave assigned and dave's email both at +10: the assignment applies first."""
     events = [
         created(at=0),
@@ -41,7 +45,7 @@ def test_rule_13_assignment_before_activity_at_the_same_instant(run):
     r.none("sla.review_requested")
 
 
-def test_rule_13_update_before_activity_at_the_same_instant(run):
+def test_rule_13_update_before_activity_at_the_same_instant(run: RunScenario) -> None:
     """Rule 13: consent declined and an email at +10: lead.updated first, so it is excluded."""
     events = [
         created(at=0),
@@ -54,7 +58,7 @@ def test_rule_13_update_before_activity_at_the_same_instant(run):
     assert r.final_fact()["status"] == "excluded"
 
 
-def test_rule_13_activity_before_status_at_the_same_instant(run):
+def test_rule_13_activity_before_status_at_the_same_instant(run: RunScenario) -> None:
     """Rule 13: an email and status spam at +10: activity first, the lead was answered."""
     events = [
         created(at=0),
@@ -67,7 +71,7 @@ def test_rule_13_activity_before_status_at_the_same_instant(run):
     assert r.final_fact()["within_sla"] is True
 
 
-def test_rule_13_same_type_same_instant_ordered_by_event_id(run):
+def test_rule_13_same_type_same_instant_ordered_by_event_id(run: RunScenario) -> None:
     """Rule 13: two answers at +10: the one with the smaller event_id is the first response."""
     events = [
         created(at=0),
@@ -81,7 +85,7 @@ def test_rule_13_same_type_same_instant_ordered_by_event_id(run):
     assert response["data"]["kind"] == "email"
 
 
-def test_rule_13_events_before_creation_are_held_and_applied(run):
+def test_rule_13_events_before_creation_are_held_and_applied(run: RunScenario) -> None:
     """Rule 13: an assignment timed before the lead's creation applies when it is created."""
     events = [assigned(at=-10, owner="alice"), created(at=0)]
     r = run(events, policy(), now=t(50))
@@ -91,7 +95,7 @@ def test_rule_13_events_before_creation_are_held_and_applied(run):
     assert r.exit_code == 0
 
 
-def test_rule_13_answer_timed_before_creation_counts_at_creation(run):
+def test_rule_13_answer_timed_before_creation_counts_at_creation(run: RunScenario) -> None:
     """Rule 13: alice emailed at -5, the lead was created at 0: response at 0, 0 seconds."""
     events = [assigned(at=-10, owner="alice"), activity(at=-5, actor="alice"), created(at=0)]
     r = run(events, policy(), now=NOW)
@@ -106,7 +110,9 @@ def test_rule_13_answer_timed_before_creation_counts_at_creation(run):
     assert_at(fact["responded_at"], 0)
 
 
-def test_rule_13_unowned_answer_before_creation_takes_the_lead_at_creation(run):
+def test_rule_13_unowned_answer_before_creation_takes_the_lead_at_creation(
+    run: RunScenario,
+) -> None:
     """Rules 2+13: dave answered before creation of an unowned lead: met at creation, owner dave."""
     events = [activity(at=-3, actor="dave", kind="call"), created(at=0)]
     r = run(events, policy(), now=NOW)
@@ -116,7 +122,7 @@ def test_rule_13_unowned_answer_before_creation_takes_the_lead_at_creation(run):
     assert r.final_fact()["owner_id"] == "dave"
 
 
-def test_rule_13_events_whose_lead_never_appears_are_dead_lettered(runner):
+def test_rule_13_events_whose_lead_never_appears_are_dead_lettered(runner: ReplayRunner) -> None:
     """Rules 13+16: activity for a lead never created: reported with its line number, no output."""
     runner.seed = None
     events = [created("L-1", at=0), activity("L-ghost", at=5, actor="alice")]
@@ -126,7 +132,7 @@ def test_rule_13_events_whose_lead_never_appears_are_dead_lettered(runner):
     assert mentions_line(r.stderr, 2), f"no dead letter naming line 2 on stderr:\n{r.stderr}"
 
 
-def test_rule_13_created_line_last_in_file_still_starts_the_clock(runner):
+def test_rule_13_created_line_last_in_file_still_starts_the_clock(runner: ReplayRunner) -> None:
     """Rule 13: all of a lead's other lines come before its lead.created in the file."""
     runner.seed = None
     events = [
@@ -139,7 +145,7 @@ def test_rule_13_created_line_last_in_file_still_starts_the_clock(runner):
     assert r.one("sla.response_recorded")["data"]["within_sla"] is False
 
 
-def test_rule_13_closed_exactly_at_the_deadline_applies_before_the_breach(run):
+def test_rule_13_closed_exactly_at_the_deadline_applies_before_the_breach(run: RunScenario) -> None:
     """Rules 9+13: closed at exactly +60: the input applies before the +60 timer: excluded.
 
     ASSUMPTION: like a response at the deadline, a close at the deadline comes before the breach

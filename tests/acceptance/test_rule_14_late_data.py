@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from .runner import ReplayRunner, RunScenario
 from .scenario import activity, assert_at, assigned, autoresponder, created, policy, t
 
 NOW = t(240)
 
 
-def test_rule_14_response_written_after_later_events_applies_at_its_own_time(runner):
+def test_rule_14_response_written_after_later_events_applies_at_its_own_time(
+    runner: ReplayRunner,
+) -> None:
     """Rule 14: the +50 answer is the last line of the file: no breach, nothing to retract."""
     runner.seed = None
     events = [
@@ -23,7 +26,9 @@ def test_rule_14_response_written_after_later_events_applies_at_its_own_time(run
     assert r.final_fact()["status"] == "met"
 
 
-def test_rule_14_owner_assignment_timed_before_an_activity_is_applied_first(runner):
+def test_rule_14_owner_assignment_timed_before_an_activity_is_applied_first(
+    runner: ReplayRunner,
+) -> None:
     """Rule 14: alice's +20 call precedes (in the file) her +10 assignment: it is her answer."""
     runner.seed = None
     events = [
@@ -38,7 +43,7 @@ def test_rule_14_owner_assignment_timed_before_an_activity_is_applied_first(runn
     r.none("sla.review_requested", "sla.alert_retracted")
 
 
-def test_rule_14_replay_never_retracts_and_never_suppresses(run):
+def test_rule_14_replay_never_retracts_and_never_suppresses(run: RunScenario) -> None:
     """Section 7: replay has all input at once: no sla.alert_retracted, suppressed is false."""
     events = [
         created("L-1", at=-5000, source="pricing_page"),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .runner import ReplayRunner
+from pathlib import Path
+
+from .runner import ReplayRunner, RunScenario
 from .scenario import (
     activity,
     assigned,
@@ -17,7 +19,9 @@ from .scenario import (
 NOW = t(300)
 
 
-def test_rule_15_repeated_lines_give_byte_identical_output(runner: ReplayRunner, tmp_path):
+def test_rule_15_repeated_lines_give_byte_identical_output(
+    runner: ReplayRunner, tmp_path: Path
+) -> None:
     """Rule 15: every line written twice: the output file is byte for byte the same."""
     events = rich_history()
     once = runner.run(events, rich_policy(), now=NOW)
@@ -31,7 +35,7 @@ def test_rule_15_repeated_lines_give_byte_identical_output(runner: ReplayRunner,
     assert "lead.created" not in twice.stderr
 
 
-def test_rule_15_duplicate_autoresponder_is_one_touch(run):
+def test_rule_15_duplicate_autoresponder_is_one_touch(run: RunScenario) -> None:
     """Rule 15: a repeated activity event changes nothing (still one touch, one warning)."""
     touch = autoresponder(at=1)
     events = [created(at=0), assigned(at=0), touch, dict(touch), dict(touch)]
@@ -40,7 +44,7 @@ def test_rule_15_duplicate_autoresponder_is_one_touch(run):
     r.one("sla.breached")
 
 
-def test_rule_15_duplicate_created_does_not_restart_the_clock(run):
+def test_rule_15_duplicate_created_does_not_restart_the_clock(run: RunScenario) -> None:
     """Rule 15: the same lead.created twice: one timer, one breach at +60."""
     c = created(at=0)
     r = run([c, dict(c), assigned(at=0)], policy(), now=NOW)
@@ -48,7 +52,7 @@ def test_rule_15_duplicate_created_does_not_restart_the_clock(run):
     r.one("sla.breached")
 
 
-def test_rule_15_same_event_id_on_another_lead_is_not_a_duplicate(run):
+def test_rule_15_same_event_id_on_another_lead_is_not_a_duplicate(run: RunScenario) -> None:
     """Rule 15: a duplicate is a repeated event_id FOR THE SAME LEAD; other leads still count."""
     events = [
         created("L-1", at=0),
@@ -62,7 +66,7 @@ def test_rule_15_same_event_id_on_another_lead_is_not_a_duplicate(run):
     assert sorted(e["lead_id"] for e in r.of_type("sla.response_recorded")) == ["L-1", "L-2"]
 
 
-def test_rule_15_output_event_ids_are_deterministic_across_runs(runner: ReplayRunner):
+def test_rule_15_output_event_ids_are_deterministic_across_runs(runner: ReplayRunner) -> None:
     """Rule 15: two runs (different line orders) give the same output event_ids."""
     events = rich_history()
     first = runner.run(events, rich_policy(), now=NOW)
@@ -73,7 +77,7 @@ def test_rule_15_output_event_ids_are_deterministic_across_runs(runner: ReplayRu
     assert len(set(ids_first)) == len(ids_first), "output event_ids are not unique"
 
 
-def test_rule_15_output_ids_derive_from_the_lead_and_transition_only(run):
+def test_rule_15_output_ids_derive_from_the_lead_and_transition_only(run: RunScenario) -> None:
     """Rule 15: a lead's output ids do not depend on the other leads in the file."""
     alone = run([created("L-a", at=0), assigned("L-a", at=0)], policy(), now=NOW)
     together = run(

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
-from .runner import ReplayRunner, mentions_line
+from .runner import ReplayRunner, RunScenario, mentions_line
 from .scenario import activity, assert_at, assigned, created, policy, resolved, t
 
 NOW = t(50)
 
 
-def _line(event) -> str:
+def _line(event: dict[str, Any] | str) -> str:
     return json.dumps(event) if not isinstance(event, str) else event
 
 
-def _without(event, *keys, data_keys=()):
-    event = json.loads(json.dumps(event))
+def _without(
+    original: dict[str, Any], *keys: str, data_keys: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads(json.dumps(original))
     for key in keys:
         event.pop(key)
     for key in data_keys:
@@ -25,8 +28,8 @@ def _without(event, *keys, data_keys=()):
     return event
 
 
-def _with(event, **changes):
-    event = json.loads(json.dumps(event))
+def _with(original: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads(json.dumps(original))
     for key, value in changes.items():
         if key.startswith("data_"):
             event["data"][key[5:]] = value
@@ -35,7 +38,7 @@ def _with(event, **changes):
     return event
 
 
-INVALID = {
+INVALID: dict[str, dict[str, Any] | str] = {
     "not_json": "{this is not json",
     "json_array": "[1, 2, 3]",
     "json_string": '"lead.created"',
@@ -76,8 +79,8 @@ INVALID = {
 
 @pytest.mark.parametrize("name", list(INVALID), ids=list(INVALID))
 def test_rule_16_invalid_line_is_reported_with_its_line_number_and_skipped(
-    runner: ReplayRunner, name
-):
+    runner: ReplayRunner, name: str
+) -> None:
     """Rule 16 + section 7: line 2 is invalid: named on stderr, skipped, the rest applied, exit 0."""
     runner.seed = None
     lines = [
@@ -97,7 +100,7 @@ def test_rule_16_invalid_line_is_reported_with_its_line_number_and_skipped(
     assert not [e for e in r.outputs if e["lead_id"] != "L-1"]
 
 
-def test_rule_16_several_invalid_lines_each_reported(runner: ReplayRunner):
+def test_rule_16_several_invalid_lines_each_reported(runner: ReplayRunner) -> None:
     """Rule 16: lines 2 and 4 invalid: both reported, lines 1, 3, 5 applied."""
     runner.seed = None
     lines = [
@@ -113,7 +116,7 @@ def test_rule_16_several_invalid_lines_each_reported(runner: ReplayRunner):
     assert r.one("sla.response_recorded")["data"]["responder_id"] == "alice"
 
 
-def test_rule_16_unknown_extra_fields_are_kept_but_ignored(run):
+def test_rule_16_unknown_extra_fields_are_kept_but_ignored(run: RunScenario) -> None:
     """Section 2: unknown extra fields in data (and schema_version 1) are accepted."""
     c = created(at=0, crm_campaign="spring", utm={"medium": "cpc"})
     c["schema_version"] = 1
@@ -123,7 +126,9 @@ def test_rule_16_unknown_extra_fields_are_kept_but_ignored(run):
     assert r.one("sla.breached")["data"]["owner_id"] == "alice"
 
 
-def test_rule_16_breach_resolved_for_a_never_breached_lead_is_rejected(runner: ReplayRunner):
+def test_rule_16_breach_resolved_for_a_never_breached_lead_is_rejected(
+    runner: ReplayRunner,
+) -> None:
     """Rule 16: breach_resolved for a met lead: reported (line 4), not applied, exit 0."""
     runner.seed = None
     lines = [
@@ -141,7 +146,7 @@ def test_rule_16_breach_resolved_for_a_never_breached_lead_is_rejected(runner: R
     assert fact["resolved_by"] is None
 
 
-def test_rule_16_breach_resolved_fills_the_resolution(run):
+def test_rule_16_breach_resolved_fills_the_resolution(run: RunScenario) -> None:
     """Rules 5+16: a breached lead resolved: resolution_note and resolved_by on the fact."""
     events = [
         created(at=0),
@@ -156,7 +161,7 @@ def test_rule_16_breach_resolved_fills_the_resolution(run):
     assert fact["status"] == "breached"
 
 
-def test_rule_16_breach_resolved_reason_code_overrides_the_breach_reason(run):
+def test_rule_16_breach_resolved_reason_code_overrides_the_breach_reason(run: RunScenario) -> None:
     """Section 2: reason_code on lead.breach_resolved overrides the derived breach_reason."""
     events = [
         created(at=0),

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from .runner import parse_ts
+from .runner import Result, RunScenario, parse_ts
 from .scenario import (
     TIMESTAMP_KEYS,
     activity,
@@ -121,7 +121,7 @@ ALERTS_AND_TASKS = {
     "sla.review_requested",
     "sla.task_closed",
 }
-ENUMS = {
+ENUMS: dict[tuple[str, str], set[str | None]] = {
     ("sla.escalation_task", "assignee_role"): {"backup_owner", "manager"},
     ("sla.review_requested", "reason"): {
         "complaint",
@@ -140,13 +140,13 @@ ENUMS = {
 
 
 @pytest.fixture
-def rich(run):
+def rich(run: RunScenario) -> Result:
     r = run(rich_history(), rich_policy(), now=NOW)
     assert r.exit_code == 0, r.stderr
     return r
 
 
-def test_section_5_every_output_has_the_envelope(rich):
+def test_section_5_every_output_has_the_envelope(rich: Result) -> None:
     """Section 5: event_id, type, lead_id, occurred_at, data on every output."""
     assert rich.outputs
     for event in rich.outputs:
@@ -155,21 +155,21 @@ def test_section_5_every_output_has_the_envelope(rich):
         assert event["type"] in REQUIRED, f"unknown output type {event['type']}"
 
 
-def test_section_5_rich_history_covers_the_output_types(rich):
+def test_section_5_rich_history_covers_the_output_types(rich: Result) -> None:
     """Section 5 (sanity of the scenario): the rich history produces most output types."""
     seen = set(rich.types())
     expected = set(REQUIRED) - {"sla.alert_retracted"}
     assert expected <= seen, f"missing: {sorted(expected - seen)}"
 
 
-def test_section_5_every_type_carries_its_required_fields(rich):
+def test_section_5_every_type_carries_its_required_fields(rich: Result) -> None:
     """Section 5: each output type's data has the fields of the table."""
     for event in rich.outputs:
         missing = [k for k in REQUIRED[event["type"]] if k not in event["data"]]
         assert not missing, f"{event['type']} lacks {missing}: {event}"
 
 
-def test_section_5_enumerated_values(rich):
+def test_section_5_enumerated_values(rich: Result) -> None:
     """Section 5: enumerated fields use the spelled-out values."""
     for event in rich.outputs:
         for (type_, key), allowed in ENUMS.items():
@@ -177,7 +177,7 @@ def test_section_5_enumerated_values(rich):
                 assert event["data"][key] in allowed, event
 
 
-def test_section_5_every_alert_and_task_carries_lookup_free_fields(rich):
+def test_section_5_every_alert_and_task_carries_lookup_free_fields(rich: Result) -> None:
     """Section 5: source, priority, created_at, owner_id, due_at (and suppressed) on each."""
     checked = 0
     for event in rich.outputs:
@@ -189,7 +189,7 @@ def test_section_5_every_alert_and_task_carries_lookup_free_fields(rich):
     assert checked > 10
 
 
-def test_section_5_alert_fields_have_the_lead_values(run):
+def test_section_5_alert_fields_have_the_lead_values(run: RunScenario) -> None:
     """Section 5: the carried fields are the lead's: source, priority, created_at, owner, due."""
     events = [
         created(at=0, source="pricing_page", priority="high"),
@@ -212,7 +212,7 @@ def test_section_5_alert_fields_have_the_lead_values(run):
             assert_at(data["due_at"], 60)
 
 
-def test_section_5_timestamps_are_utc_with_z(rich):
+def test_section_5_timestamps_are_utc_with_z(rich: Result) -> None:
     """Section 5: every timestamp in the outputs is UTC with Z."""
     for event in rich.outputs:
         assert_z(event["occurred_at"])
@@ -221,7 +221,7 @@ def test_section_5_timestamps_are_utc_with_z(rich):
                 assert_z(event["data"][key])
 
 
-def test_section_5_output_is_ordered_by_instant_lead_type_id(rich):
+def test_section_5_output_is_ordered_by_instant_lead_type_id(rich: Result) -> None:
     """Section 7: outputs ordered by (occurred_at, lead_id, type, event_id)."""
     keys = [
         (parse_ts(e["occurred_at"]), e["lead_id"], e["type"], e["event_id"]) for e in rich.outputs
@@ -229,7 +229,7 @@ def test_section_5_output_is_ordered_by_instant_lead_type_id(rich):
     assert keys == sorted(keys)
 
 
-def test_section_5_output_occurred_at_is_the_logical_instant(run):
+def test_section_5_output_occurred_at_is_the_logical_instant(run: RunScenario) -> None:
     """Section 5: occurred_at is the warning point / deadline / response, not the wall clock."""
     events = [created(at=0), assigned(at=0), activity(at=75, actor="alice")]
     r = run(events, policy(), now=NOW)
@@ -239,7 +239,7 @@ def test_section_5_output_occurred_at_is_the_logical_instant(run):
     assert_at(r.one("sla.response_recorded")["occurred_at"], 75)
 
 
-def test_section_5_timer_started_fields(run):
+def test_section_5_timer_started_fields(run: RunScenario) -> None:
     """Section 5: timer_started: nulls where no owner; due/warn, target, clock, source, priority."""
     r = run([created(at=0, source="chat", priority="high")], policy(), now=t(1))
     started = r.one("sla.timer_started")
@@ -255,7 +255,7 @@ def test_section_5_timer_started_fields(run):
     assert data["priority"] == "high"
 
 
-def test_section_5_fact_versions_grow_by_one(rich):
+def test_section_5_fact_versions_grow_by_one(rich: Result) -> None:
     """Section 5 (decision): each lead's facts are versions 1, 2, 3, ... in output order."""
     leads = {e["lead_id"] for e in rich.of_type("sla.measured")}
     assert len(leads) >= 5
@@ -264,7 +264,7 @@ def test_section_5_fact_versions_grow_by_one(rich):
         assert versions == list(range(1, len(versions) + 1)), (lead, versions)
 
 
-def test_section_5_fact_changes_produce_new_versions(rich):
+def test_section_5_fact_changes_produce_new_versions(rich: Result) -> None:
     """Section 5: a fact is re-emitted only when it changes (no two identical in a row)."""
     for lead in {e["lead_id"] for e in rich.of_type("sla.measured")}:
         facts = rich.facts(lead)
@@ -274,7 +274,7 @@ def test_section_5_fact_changes_produce_new_versions(rich):
             assert a != b, f"{lead}: version {after['data']['version']} repeats the fact"
 
 
-def test_section_5_final_fact_of_a_breached_escalated_lead(rich):
+def test_section_5_final_fact_of_a_breached_escalated_lead(rich: Result) -> None:
     """Section 5: L-a: breached (autoresponder_only), escalated L2, meeting after escalation."""
     fact = rich.final_fact("L-a")
     assert fact["status"] == "breached"
@@ -301,7 +301,7 @@ def test_section_5_final_fact_of_a_breached_escalated_lead(rich):
     assert fact["policy_version"] == "acc-1"
 
 
-def test_section_5_final_fact_of_a_met_lead(rich):
+def test_section_5_final_fact_of_a_met_lead(rich: Result) -> None:
     """Section 5: L-b (complaint answered at +15 after creation): met, in review."""
     fact = rich.final_fact("L-b")
     assert fact["status"] == "met"
@@ -315,7 +315,7 @@ def test_section_5_final_fact_of_a_met_lead(rich):
     assert any(f["data"]["in_review"] for f in rich.facts("L-b"))
 
 
-def test_section_5_fact_of_stale_unowned_lead(rich):
+def test_section_5_fact_of_stale_unowned_lead(rich: Result) -> None:
     """Section 5: L-i (demo_request, never owned): breached no_owner, stale, owner null."""
     fact = rich.final_fact("L-i")
     assert fact["status"] == "breached"
@@ -325,13 +325,13 @@ def test_section_5_fact_of_stale_unowned_lead(rich):
     assert fact["manager_id"] == "mgr"
 
 
-def test_section_5_policy_version_on_every_fact(rich):
+def test_section_5_policy_version_on_every_fact(rich: Result) -> None:
     """Section 3/5: policy_version is the policy's version label on every fact."""
     for event in rich.of_type("sla.measured"):
         assert event["data"]["policy_version"] == "acc-1"
 
 
-def test_section_5_policy_version_defaults_to_a_hash_of_the_file(run):
+def test_section_5_policy_version_defaults_to_a_hash_of_the_file(run: RunScenario) -> None:
     """Section 3: without version, policy_version is a short hash that differs per file."""
     events = [created(at=0), assigned(at=0)]
     first = run(events, policy(version=""), now=t(5)).final_fact()["policy_version"]
@@ -344,7 +344,7 @@ def test_section_5_policy_version_defaults_to_a_hash_of_the_file(run):
     assert first != second
 
 
-def test_section_5_queue_owner_is_null_owner_in_outputs(run):
+def test_section_5_queue_owner_is_null_owner_in_outputs(run: RunScenario) -> None:
     """Section 5 (decision): a queue owner appears as owner_id null in alerts and facts."""
     events = [created(at=0), assigned(at=0, owner="q-inbound", kind="queue")]
     r = run(events, policy(), now=t(70))
@@ -353,7 +353,7 @@ def test_section_5_queue_owner_is_null_owner_in_outputs(run):
     assert r.final_fact()["owner_id"] is None
 
 
-def test_section_5_display_name_absent_by_default(rich):
+def test_section_5_display_name_absent_by_default(rich: Result) -> None:
     """Section 5: without include_contact_details no alert or task carries the display name."""
     for event in rich.outputs:
         if event["type"] in ALERTS_AND_TASKS:
@@ -363,7 +363,7 @@ def test_section_5_display_name_absent_by_default(rich):
     )
 
 
-def test_section_5_display_name_with_include_contact_details(run):
+def test_section_5_display_name_with_include_contact_details(run: RunScenario) -> None:
     """Section 5: include_contact_details = true copies display_name into alerts and tasks."""
     r = run(rich_history(), rich_policy("include_contact_details = true"), now=NOW)
     checked = 0
@@ -375,7 +375,7 @@ def test_section_5_display_name_with_include_contact_details(run):
     assert checked >= 4
 
 
-def test_section_5_response_recorded_fields(run):
+def test_section_5_response_recorded_fields(run: RunScenario) -> None:
     """Section 5: responder, kind, calendar seconds, business_seconds null (calendar clock)."""
     events = [created(at=0), assigned(at=0), activity(at=12.5, actor="bob", kind="sms")]
     r = run(events, policy(), now=t(20))

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
-from .runner import ReplayRunner, run_cli
+from .runner import ReplayRunner, RunScenario, run_cli
 from .scenario import activity, assert_at, assigned, created, policy, t
 
 
-def test_section_7_now_defaults_to_the_latest_occurred_at(run):
+def test_section_7_now_defaults_to_the_latest_occurred_at(run: RunScenario) -> None:
     """Section 7: no --now: the clock advances to the latest event (+50): warned, not breached."""
     events = [
         created(at=0),
@@ -25,26 +26,26 @@ def test_section_7_now_defaults_to_the_latest_occurred_at(run):
     assert r.final_fact()["status"] == "open"
 
 
-def test_section_7_default_now_fires_timers_due_at_that_instant(run):
+def test_section_7_default_now_fires_timers_due_at_that_instant(run: RunScenario) -> None:
     """Section 7: the latest event is another lead created at +60: L-1's +60 deadline fires."""
     events = [created("L-1", at=0), assigned("L-1", at=0), created("L-2", at=60)]
     r = run(events, policy())
     assert_at(r.one("sla.breached", lead="L-1")["occurred_at"], 60)
 
 
-def test_section_7_now_is_inclusive(run):
+def test_section_7_now_is_inclusive(run: RunScenario) -> None:
     """Section 7: --now exactly at the deadline: the breach due then is emitted."""
     r = run([created(at=0), assigned(at=0)], policy(), now=t(60))
     assert_at(r.one("sla.breached")["occurred_at"], 60)
 
 
-def test_section_7_now_later_than_all_events_runs_the_timers(run):
+def test_section_7_now_later_than_all_events_runs_the_timers(run: RunScenario) -> None:
     """Section 7: --now beyond the input advances the clock: L1 and L2 tasks fire."""
     r = run([created(at=0), assigned(at=0)], policy(), now=t(95))
     assert sorted(e["data"]["level"] for e in r.of_type("sla.escalation_task")) == [1, 2]
 
 
-def test_section_7_events_after_now_are_not_applied_and_are_counted(run):
+def test_section_7_events_after_now_are_not_applied_and_are_counted(run: RunScenario) -> None:
     """Section 7: seven events after --now: not applied (no response), counted in the summary."""
     events = [created("L-1", at=0), assigned("L-1", at=0)]
     events += [activity("L-1", at=70 + i, actor="alice", kind="call") for i in range(4)]
@@ -62,7 +63,7 @@ def test_section_7_events_after_now_are_not_applied_and_are_counted(run):
     assert r.final_fact("L-1")["status"] == "breached"
 
 
-def test_section_7_no_output_after_now(run):
+def test_section_7_no_output_after_now(run: RunScenario) -> None:
     """Section 7: nothing is emitted with an occurred_at after --now."""
     from .runner import parse_ts
     from .scenario import dt
@@ -73,7 +74,7 @@ def test_section_7_no_output_after_now(run):
     r.none("sla.stale_lead")
 
 
-def test_section_7_summary_on_stderr_and_exit_code_zero(run):
+def test_section_7_summary_on_stderr_and_exit_code_zero(run: RunScenario) -> None:
     """Section 7: a short summary on standard error; exit code 0."""
     r = run([created(at=0), assigned(at=0)], policy(), now=t(70))
     assert r.exit_code == 0
@@ -81,7 +82,7 @@ def test_section_7_summary_on_stderr_and_exit_code_zero(run):
     assert "Traceback" not in r.stderr
 
 
-def test_section_7_output_to_stdout_without_out(runner: ReplayRunner, tmp_path):
+def test_section_7_output_to_stdout_without_out(runner: ReplayRunner, tmp_path: Path) -> None:
     """Section 7: without --out the output goes to standard output, same lines as --out."""
     events = [created(at=0), assigned(at=0), activity(at=70, actor="alice")]
     with_file = runner.run(events, policy(), now=t(100))
@@ -96,14 +97,14 @@ def test_section_7_output_to_stdout_without_out(runner: ReplayRunner, tmp_path):
     assert [json.loads(line) for line in stdout.splitlines() if line.strip()] == with_file.outputs
 
 
-def test_section_7_empty_event_file_is_fine(runner: ReplayRunner):
+def test_section_7_empty_event_file_is_fine(runner: ReplayRunner) -> None:
     """Section 7: an empty file: no output, exit 0."""
     r = runner.run([], policy(), now=t(0))
     assert r.exit_code == 0
     assert r.outputs == []
 
 
-def test_section_7_missing_event_file_is_an_error(tmp_path):
+def test_section_7_missing_event_file_is_an_error(tmp_path: Path) -> None:
     """Section 7: an unusable events file: non-zero exit code."""
     policy_path = tmp_path / "p.toml"
     policy_path.write_text(policy())
@@ -121,7 +122,7 @@ def test_section_7_missing_event_file_is_an_error(tmp_path):
     assert stderr.strip()
 
 
-def test_section_7_missing_policy_file_is_an_error(tmp_path):
+def test_section_7_missing_policy_file_is_an_error(tmp_path: Path) -> None:
     """Section 7: an unusable policy file: non-zero exit code."""
     events_path = tmp_path / "e.jsonl"
     events_path.write_text(json.dumps(created(at=0)) + "\n")
@@ -179,7 +180,9 @@ BAD_POLICIES = {
 
 
 @pytest.mark.parametrize("name", list(BAD_POLICIES), ids=list(BAD_POLICIES))
-def test_section_7_bad_policy_is_refused_naming_key_and_line(runner: ReplayRunner, name):
+def test_section_7_bad_policy_is_refused_naming_key_and_line(
+    runner: ReplayRunner, name: str
+) -> None:
     """Sections 3+7: a bad policy: non-zero exit, message names the key and the line."""
     text, key, line = BAD_POLICIES[name]
     r = runner.run([created(at=0)], text, now=t(10))
@@ -193,7 +196,7 @@ def test_section_7_bad_policy_is_refused_naming_key_and_line(runner: ReplayRunne
         )
 
 
-def test_section_7_line_order_does_not_matter(runner: ReplayRunner):
+def test_section_7_line_order_does_not_matter(runner: ReplayRunner) -> None:
     """Section 7: the same events in three line orders give byte-identical output."""
     from .scenario import rich_history, rich_policy
 
@@ -206,7 +209,7 @@ def test_section_7_line_order_does_not_matter(runner: ReplayRunner):
 
 
 @pytest.mark.parametrize("bad_now", ["yesterday", "2026-03-02T10:00:00"])
-def test_section_7_unusable_now_is_refused(runner: ReplayRunner, bad_now):
+def test_section_7_unusable_now_is_refused(runner: ReplayRunner, bad_now: str) -> None:
     """Section 7: --now must be an RFC 3339 timestamp with offset; otherwise non-zero exit."""
     r = runner.run([created(at=0)], policy(), now=bad_now)
     assert r.exit_code not in (0, None)
@@ -214,7 +217,9 @@ def test_section_7_unusable_now_is_refused(runner: ReplayRunner, bad_now):
     assert "Traceback" not in r.stderr
 
 
-def test_section_7_a_byte_order_mark_on_the_first_line_is_not_an_invalid_line(tmp_path):
+def test_section_7_a_byte_order_mark_on_the_first_line_is_not_an_invalid_line(
+    tmp_path: Path,
+) -> None:
     """Spreadsheet and Windows exports start files with a UTF-8 BOM; the first event still counts."""
     import orjson
 

@@ -6,25 +6,23 @@ testcontainers' Kafka when a Docker engine answers. With none, a test that needs
 FAILURE under ``CI=true`` and a skip (with the reason) elsewhere.
 
 Every test that uses the broker must be marked ``@pytest.mark.kafka``; such a test is bounded in
-time (``KAFKA_TEST_LIMIT_S``, or ``LEADSLA_KAFKA_TEST_LIMIT_S``): past it a SIGALRM fails the
-test, and a hard limit later dumps every thread's stack and ends the session.
+time by pytest-timeout: ``LEADSLA_KAFKA_TEST_LIMIT_S`` (60 s by default), or its own
+``@pytest.mark.timeout(N)`` (or ``@pytest.mark.kafka(limit_s=N)``). Past it the test fails with
+every thread's stack and the session goes on (pyproject's ``timeout_method = "signal"``);
+pyproject's global ``timeout`` bounds every other test as a backstop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import faulthandler
 import os
-import signal
 import sys
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import orjson
@@ -35,7 +33,6 @@ if str(REPO_ROOT) not in sys.path:  # devtools/ is not an installed package
     sys.path.insert(0, str(REPO_ROOT))
 
 KAFKA_TEST_LIMIT_S = float(os.environ.get("LEADSLA_KAFKA_TEST_LIMIT_S", "60"))
-HARD_LIMIT_EXTRA_S = 60.0
 TESTCONTAINERS_IMAGE = os.environ.get(
     "LEADSLA_TESTCONTAINERS_KAFKA_IMAGE", "confluentinc/cp-kafka:7.6.0"
 )
@@ -62,38 +59,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             "tests that use the Kafka broker must be marked @pytest.mark.kafka: "
             + ", ".join(unmarked)
         )
+    for item in items:
+        if item.get_closest_marker("kafka") is not None:
+            item.add_marker(kafka_time_limit(item), append=False)
 
 
-class KafkaTestTimeout(Exception):
-    """A kafka-marked test ran past its time limit."""
+def kafka_time_limit(item: pytest.Item) -> pytest.MarkDecorator:
+    """The pytest-timeout marker of a kafka-marked test (put first, so it is the closest one).
 
-
-@pytest.fixture(autouse=True)
-def _kafka_test_time_limit(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Bound every kafka-marked test: SIGALRM fails it; a hard limit dumps stacks and exits.
-
-    The session's broker start-up is not counted (session fixtures are set up first).
+    Its own ``@pytest.mark.timeout(...)``, else ``@pytest.mark.kafka(limit_s=N)`` (times
+    ``LEADSLA_KAFKA_LIMIT_FACTOR``), else ``KAFKA_TEST_LIMIT_S``. Only the test function is
+    timed (``func_only``): the session's broker start-up, done in the set-up of the first test
+    that needs it and bounded by its own start-up timeout, is not counted against that test.
     """
-    if request.node.get_closest_marker("kafka") is None:
-        yield
-        return
-    if threading.current_thread() is not threading.main_thread():  # pragma: no cover
-        yield
-        return
-    limit = KAFKA_TEST_LIMIT_S
-
-    def on_alarm(signum: int, frame: FrameType | None) -> None:
-        raise KafkaTestTimeout(f"{request.node.nodeid} ran past its {limit:.0f}s limit")
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, limit)
-    faulthandler.dump_traceback_later(limit + HARD_LIMIT_EXTRA_S, exit=True)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        faulthandler.cancel_dump_traceback_later()
+    own = item.get_closest_marker("timeout")
+    if own is not None:
+        return pytest.mark.timeout.with_args(*own.args, **{"func_only": True, **own.kwargs})
+    kafka = item.get_closest_marker("kafka")
+    limit_s = kafka.kwargs.get("limit_s") if kafka is not None else None
+    if limit_s is not None:
+        factor = float(os.environ.get("LEADSLA_KAFKA_LIMIT_FACTOR", "1"))
+        return pytest.mark.timeout.with_args(float(limit_s) * factor, func_only=True)
+    return pytest.mark.timeout.with_args(KAFKA_TEST_LIMIT_S, func_only=True)
 
 
 # --------------------------------------------------------------------------- the broker
@@ -109,7 +96,7 @@ def _no_broker(reasons: list[str]) -> None:
 def _docker_answers() -> str | None:
     """None when a Docker engine answers, else why not."""
     try:
-        import docker
+        import docker  # type: ignore[import-untyped]  # docker-py ships no type information
 
         client = docker.from_env(timeout=3)
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
+from pathlib import Path
 
 import orjson
 import pytest
@@ -13,7 +14,7 @@ from devtools import kafka_local
 from leadsla.domain.policy import Policy, TargetRule
 from leadsla.schemas.dlq import DeadLetter
 from leadsla.settings import Settings, SettingsError
-from leadsla.streams.process import LeadProcessor, Origin
+from leadsla.streams.process import LeadProcessor, Origin, OutRecord
 
 NOW = 1_772_442_000_000_000  # 2026-03-02T09:00:00Z: the wall clock of these steps
 
@@ -23,7 +24,13 @@ def process_created(
 ) -> list[tuple[str, bytes, bytes]]:
     """One record through the worker's per-record work, as (topic, key, value)."""
     handled = LeadProcessor(policy).on_input(value, origin, lambda _lead: None, NOW, NOW)
-    return [(r.topic, r.key, r.value) for r in handled.records]
+    return [(r.topic, r.key, _value(r)) for r in handled.records]
+
+
+def _value(record: OutRecord) -> bytes:
+    """A published record's value (these inputs never erase a lead, so never a tombstone)."""
+    assert record.value is not None, f"unexpected tombstone on {record.topic}"
+    return record.value
 
 
 POLICY = Policy(default_manager="mgr-ines", targets=(TargetRule(minutes=90),), warn_at=0.5)
@@ -132,7 +139,7 @@ def test_invalid_input_becomes_one_dead_letter(value: bytes, reason: str) -> Non
 
 
 @pytest.mark.parametrize("version", ["3.9.2", "4.1.1"])
-def test_broker_properties_are_a_single_kraft_node(version: str, tmp_path) -> None:
+def test_broker_properties_are_a_single_kraft_node(version: str, tmp_path: Path) -> None:
     text = kafka_local.server_properties(version, 9092, 9093, tmp_path)
     props = dict(line.split("=", 1) for line in text.splitlines() if not line.startswith("#"))
     assert props["process.roles"] == "broker,controller"

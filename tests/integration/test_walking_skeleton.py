@@ -14,13 +14,23 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pytest
 
 from leadsla.domain.policy import Policy, TargetRule
+from leadsla.settings import Settings
 from leadsla.streams.admin import create_topics
+
+if TYPE_CHECKING:
+    from .conftest import KafkaIO
+
+RunningApp = Callable[..., AbstractAsyncContextManager[Any]]
+"""The ``faust_app_running`` fixture: ``async with faust_app_running(settings, policy) as app``."""
 
 pytestmark = pytest.mark.kafka
 
@@ -43,7 +53,9 @@ def lead_created(lead_id: str, occurred_at: str, source: str, priority: str) -> 
     )
 
 
-def test_lead_created_starts_the_timer(kafka_settings, kafka_io, faust_app_running) -> None:
+def test_lead_created_starts_the_timer(
+    kafka_settings: Callable[..., Settings], kafka_io: KafkaIO, faust_app_running: RunningApp
+) -> None:
     settings = kafka_settings()
     assert all(s == "created" for s in create_topics(settings).values())
     kafka_io.produce(
@@ -108,7 +120,7 @@ def test_lead_created_starts_the_timer(kafka_settings, kafka_io, faust_app_runni
 
 
 def test_invalid_input_goes_to_the_dead_letter_topic(
-    kafka_settings, kafka_io, faust_app_running
+    kafka_settings: Callable[..., Settings], kafka_io: KafkaIO, faust_app_running: RunningApp
 ) -> None:
     settings = kafka_settings()
     create_topics(settings)
@@ -152,7 +164,9 @@ def test_invalid_input_goes_to_the_dead_letter_topic(
     assert kafka_io.read([settings.topic("sla.measurements")], count=1, timeout_s=1.0) == []
 
 
-def test_worker_command_runs_and_stops_on_sigterm(kafka_settings, kafka_io, tmp_path) -> None:
+def test_worker_command_runs_and_stops_on_sigterm(
+    kafka_settings: Callable[..., Settings], kafka_io: KafkaIO, tmp_path: Path
+) -> None:
     """`lead-sla topics create` and `lead-sla worker` as a user runs them, configured by env."""
     settings = kafka_settings()
     policy = tmp_path / "policy.toml"

@@ -11,6 +11,7 @@ Given any mix of inputs for a lead, whatever the delivery order:
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -59,7 +60,9 @@ created = st.builds(
 )
 
 
-def _activity(at: int, actor: str, kind: str, actor_kind: str, direction: str, auto: bool) -> dict:
+def _activity(
+    at: int, actor: str, kind: str, actor_kind: str, direction: str, auto: bool
+) -> dict[str, Any]:
     return {
         "at": at,
         "actor_id": actor,
@@ -105,7 +108,7 @@ other = st.one_of(
 )
 
 
-def _build(spec: tuple, index: int) -> InputEvent:
+def _build(spec: tuple[Any, ...], index: int) -> InputEvent:
     eid = f"e{index:02d}"
     kind = spec[0]
     if kind == "own":

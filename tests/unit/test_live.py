@@ -38,7 +38,9 @@ def _id_of(lead_id: str, output: Output) -> str:
     return f"{lead_id}:{output.type}:{output.occurred_at}"
 
 
-def _run(events: list[InputEvent], clock: list[int], policy: Policy) -> tuple[LiveLead, list]:
+def _run(
+    events: list[InputEvent], clock: list[int], policy: Policy
+) -> tuple[LiveLead, list[Output]]:
     state = LiveLead("L")
     published: list[Output] = []
     for event, now in zip(events, clock, strict=True):

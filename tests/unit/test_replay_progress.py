@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 import orjson
+import pytest
 
 from leadsla import replay
 from leadsla.domain.instant import parse_rfc3339
@@ -28,7 +29,9 @@ def _workload(tmp_path: Path, leads: int) -> tuple[str, str]:
     return str(events), str(policy)
 
 
-def test_progress_bar_on_a_terminal_ends_at_100_percent(tmp_path: Path, monkeypatch) -> None:
+def test_progress_bar_on_a_terminal_ends_at_100_percent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(replay, "PROGRESS_EVERY", 500)
     events, policy = _workload(tmp_path, 300)
     err = _Terminal()
@@ -38,7 +41,9 @@ def test_progress_bar_on_a_terminal_ends_at_100_percent(tmp_path: Path, monkeypa
     assert drawn.endswith(f"100%  {summary.lines_read:,} lines\n")
 
 
-def test_no_progress_bar_when_standard_error_is_not_a_terminal(tmp_path: Path, monkeypatch) -> None:
+def test_no_progress_bar_when_standard_error_is_not_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(replay, "PROGRESS_EVERY", 500)
     events, policy = _workload(tmp_path, 300)
     err = io.StringIO()

@@ -15,6 +15,7 @@ from leadsla.schemas import inputs
 from leadsla.schemas.common import format_validation_error, parse_timestamp
 from leadsla.schemas.dlq import DeadLetter
 from leadsla.schemas.export import (
+    OTHER_DOCUMENTS,
     REGENERATE_COMMAND,
     check_schemas,
     export_schemas,
@@ -127,7 +128,8 @@ BAD_ENUMS = [
 ]
 
 
-def envelope(type_: str, data: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+def envelope(type_: str, data: Any = None, **fields: Any) -> dict[str, Any]:
+    """An input event of ``type_``; ``data`` may be any JSON value (invalid shapes are tested)."""
     event: dict[str, Any] = {
         "event_id": "evt-1",
         "type": type_,
@@ -778,7 +780,11 @@ def test_the_checked_in_json_schema_files_match_the_models(tmp_path: Path) -> No
     fresh = tmp_path / "json"
     export_schemas(fresh)
     fresh_files = {path.name: path.read_bytes() for path in fresh.glob("*.json")}
-    checked_in = {path.name: path.read_bytes() for path in CHECKED_IN.glob("*.json")}
+    checked_in = {
+        path.name: path.read_bytes()
+        for path in CHECKED_IN.glob("*.json")
+        if path.name not in OTHER_DOCUMENTS  # drift-checked by their own module's test
+    }
 
     changed = sorted(
         name

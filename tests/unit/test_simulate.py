@@ -65,7 +65,7 @@ def test_generate_is_lazy() -> None:
 
 
 def test_every_line_is_a_valid_input_event(workload: list[bytes]) -> None:
-    types = Counter()
+    types: Counter[str] = Counter()
     for line in workload:
         model = validate_input(orjson.loads(line))
         types[model.type] += 1

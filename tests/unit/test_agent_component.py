@@ -1,0 +1,406 @@
+"""Component test of the faust wiring (``streams/app.py``) without a broker.
+
+The real app from ``create_app`` with a ``memory://`` store is driven through its own
+``Worker.handle_batch`` (the agent body) and ``Worker.tick`` (the deadline loop) on a simulated
+wall clock; only the edges that need a broker are replaced: ``publish`` (capture the records),
+``_write`` (store into the table's memory store), the high-water marks, the partition
+assignment and the ticks topic (ticks sent are fed back through ``handle_batch``, as the broker
+would). The acceptance scenarios' rich history, with late, held, repeated and mis-keyed inputs
+on top, must end where the engine's ``evaluate`` ends: the same final facts (all but
+``version``) and the same standing alerts and tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
+
+import orjson
+import pytest
+from faust.types import EventT
+
+import leadsla.streams.app as app_module
+from leadsla.codec import decode_line, output_event_id
+from leadsla.domain.engine import ALERT_TYPES, RETRACTED, TASK_TYPES, evaluate
+from leadsla.domain.events import InputEvent
+from leadsla.domain.instant import MINUTE, SECOND, Instant, parse_rfc3339
+from leadsla.domain.policy import Policy, parse_policy
+from leadsla.settings import Settings
+from leadsla.streams import state as state_codec
+from leadsla.streams.app import TICK, Worker, create_app
+from leadsla.streams.process import OutRecord
+from leadsla.topics import INPUT_TOPICS, LEADS_ACTIVITY, LEADS_CREATED, LEADS_OWNERSHIP, SLA_DLQ
+
+from ..acceptance.scenario import BASE, activity, assigned, created, rich_history, rich_policy
+
+PARTITIONS = 3
+PREFIX = "unit."
+T0 = parse_rfc3339(BASE.isoformat())
+TOPIC_OF_TYPE = {
+    "lead.created": LEADS_CREATED,
+    "lead.owner_assigned": LEADS_OWNERSHIP,
+    "lead.updated": LEADS_CREATED,
+    "lead.activity_logged": LEADS_ACTIVITY,
+    "lead.status_changed": LEADS_ACTIVITY,
+    "lead.breach_resolved": LEADS_ACTIVITY,
+}
+
+
+def partition_of(key: bytes) -> int:
+    return zlib.crc32(key) % PARTITIONS
+
+
+@dataclass
+class Delivery:
+    """One input record and the wall-clock minute (after BASE) at which it is read."""
+
+    envelope: dict[str, Any]
+    read_minute: float
+    key: bytes | None = None
+    keyed_by_lead: bool = True
+
+    @property
+    def value(self) -> bytes:
+        return orjson.dumps(self.envelope)
+
+    @property
+    def record_key(self) -> bytes | None:
+        return str(self.envelope["lead_id"]).encode() if self.keyed_by_lead else self.key
+
+
+@dataclass
+class Harness:
+    """The real faust app's worker, with the broker's part played here."""
+
+    worker: Worker
+    wall: Instant = T0
+    published: list[OutRecord] = field(default_factory=list)
+    log_end: dict[tuple[str, int], int] = field(default_factory=dict)
+    pending_ticks: list[tuple[bytes, int]] = field(default_factory=list)
+    ticks_sent: int = 0
+
+    # -- the broker's side
+    async def publish(self, records: Sequence[OutRecord]) -> None:
+        self.published.extend(records)
+
+    def write(self, event: EventT[bytes], key: bytes, value: bytes) -> None:
+        self.worker.table.data[key] = value
+
+    def highwater(self, topic: str, partition: int) -> int | None:
+        return self.log_end.get((topic, partition), 0)
+
+    def committed(self, topic: str, partition: int) -> int | None:
+        return None
+
+    async def send_tick(
+        self, *, key: bytes, value: bytes, partition: int, force: bool = False
+    ) -> None:
+        assert value == TICK and force
+        self.pending_ticks.append((key, partition))
+        self.ticks_sent += 1
+
+    # -- driving it
+    def _event(self, topic: str, partition: int, key: bytes | None, value: bytes) -> EventT[bytes]:
+        tp = (topic, partition)
+        offset = self.log_end.get(tp, 0)
+        self.log_end[tp] = offset + 1
+        message = SimpleNamespace(
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            key=key,
+            headers=[],
+            timestamp=self.wall / SECOND,
+        )
+        return cast("EventT[bytes]", SimpleNamespace(message=message, value=value))
+
+    def read(self, deliveries: Sequence[Delivery]) -> None:
+        events = []
+        for d in deliveries:
+            topic = TOPIC_OF_TYPE[str(d.envelope["type"])]
+            key = d.record_key
+            partition = partition_of(str(d.envelope["lead_id"]).encode())
+            events.append(self._event(PREFIX + topic, partition, key, d.value))
+        asyncio.run(self.worker.handle_batch(events))
+
+    def run_clock(self) -> None:
+        """One turn of the deadline loop, and the ticks it sent read back by the agent."""
+        for _ in range(10):
+            asyncio.run(self.worker.tick())
+            if not self.pending_ticks:
+                return
+            ticks, self.pending_ticks = self.pending_ticks, []
+            events = [self._event(self.worker.ticks_name, p, key, TICK) for key, p in ticks]
+            asyncio.run(self.worker.handle_batch(events))
+        raise AssertionError("the deadline loop does not settle")
+
+    def facts(self) -> dict[str, dict[str, Any]]:
+        latest: dict[str, dict[str, Any]] = {}
+        for record in self.published:
+            if record.topic != "sla.facts" or record.value is None:  # None: an erasure
+                continue
+            value = orjson.loads(record.value)
+            lead = value["lead_id"]
+            if lead not in latest or value["data"]["version"] > latest[lead]["data"]["version"]:
+                latest[lead] = value
+        return latest
+
+    def outputs(self) -> Iterator[dict[str, Any]]:
+        seen: set[str] = set()
+        for record in self.published:
+            if record.topic == SLA_DLQ or record.value is None:
+                continue
+            value = orjson.loads(record.value)
+            if value["event_id"] not in seen:
+                seen.add(value["event_id"])
+                yield value
+
+    def letters(self) -> list[dict[str, Any]]:
+        return [orjson.loads(r.value or b"null") for r in self.published if r.topic == SLA_DLQ]
+
+
+@pytest.fixture
+def policy() -> Policy:
+    return parse_policy(rich_policy())
+
+
+def make_harness(tmp_path: Path, policy: Policy, monkeypatch: pytest.MonkeyPatch) -> Harness:
+    """A fresh app (as a restarted worker process would build it) with its broker edges."""
+    settings = Settings(
+        store="memory://",
+        data_dir=str(tmp_path),
+        app_id="component",
+        topic_prefix=PREFIX,
+        partitions=PARTITIONS,
+        bootstrap_servers="kafka://127.0.0.1:1",  # never contacted
+    )
+    app = create_app(settings, policy)
+    worker = cast("Worker", app.worker)  # type: ignore[attr-defined]
+    harness = Harness(worker)
+    monkeypatch.setattr(app_module, "wall_clock", lambda: harness.wall)
+    monkeypatch.setattr(worker, "publish", harness.publish)
+    monkeypatch.setattr(worker, "_write", harness.write)
+    monkeypatch.setattr(worker, "_highwater", lambda topic, p: harness.highwater(PREFIX + topic, p))
+    monkeypatch.setattr(worker, "_committed", harness.committed)
+    monkeypatch.setattr(worker, "assigned_partitions", lambda: frozenset(range(PARTITIONS)))
+    monkeypatch.setattr(worker, "ticks", SimpleNamespace(send=harness.send_tick))
+    return harness
+
+
+@pytest.fixture
+def harness(tmp_path: Path, policy: Policy, monkeypatch: pytest.MonkeyPatch) -> Harness:
+    return make_harness(tmp_path, policy, monkeypatch)
+
+
+def _deliveries() -> list[Delivery]:
+    """The rich history read 30 s after each event, plus late, held, repeated, mis-keyed input."""
+    history = rich_history()
+    deliveries = [Delivery(e, float(_minute(e)) + 0.5) for e in history]
+    # a late answer: made at +30 (inside the window), read at +75 (after the breach at +60)
+    deliveries += [
+        Delivery(created("L-late", at=0), 0.5),
+        Delivery(assigned("L-late", at=0, owner="alice"), 0.5),
+        Delivery(activity("L-late", at=30, actor="alice", kind="call"), 75.5),
+    ]
+    # a held lead: its owner arrives 2 minutes before the lead itself (inside the 300 s wait)
+    deliveries += [
+        Delivery(assigned("L-held", at=40, owner="alice"), 40.5),
+        Delivery(created("L-held", at=40), 42.5),
+    ]
+    # a repeat (the same record read again) and a record keyed by another lead
+    deliveries.append(Delivery(deliveries[0].envelope, 3.5))
+    deliveries.append(Delivery(activity("L-d", at=21, actor="dave"), 21.5, b"L-a", False))
+    return deliveries
+
+
+def _minute(envelope: dict[str, Any]) -> float:
+    return (parse_rfc3339(str(envelope["occurred_at"])) - T0) / MINUTE
+
+
+def _run(harness: Harness, deliveries: list[Delivery], until_minute: int) -> Instant:
+    by_minute: dict[int, list[Delivery]] = {}
+    for d in deliveries:
+        by_minute.setdefault(int(d.read_minute), []).append(d)
+    for minute in range(until_minute + 1):
+        harness.wall = T0 + minute * MINUTE + 30 * SECOND
+        batch = by_minute.pop(minute, [])
+        if batch:
+            harness.read(batch)
+        harness.run_clock()
+    assert not by_minute
+    return harness.wall
+
+
+def _standing(outputs: list[dict[str, Any]]) -> set[str]:
+    retracted = {o["data"]["retracted_event_id"] for o in outputs if o["type"] == RETRACTED}
+    return {
+        o["event_id"]
+        for o in outputs
+        if o["type"] in ALERT_TYPES | TASK_TYPES
+        and o["event_id"] not in retracted
+        and not o["data"].get("suppressed")
+    }
+
+
+def test_the_real_app_ends_where_the_engine_ends(harness: Harness, policy: Policy) -> None:
+    # Given the acceptance scenarios' rich history and the extra cases, read on a wall clock
+    # running alongside the events, the deadline loop turning every minute
+    deliveries = _deliveries()
+    end = _run(harness, deliveries, until_minute=400)
+    # Then for every lead the final fact is the engine's over the same inputs, but the version
+    accepted: dict[str, list[InputEvent]] = {}
+    for d in deliveries:
+        if d.keyed_by_lead:
+            event = decode_line(d.value)
+            accepted.setdefault(event.lead_id, []).append(event)
+    facts = harness.facts()
+    assert set(facts) == set(accepted)
+    outputs = list(harness.outputs())
+    wanted_standing: set[str] = set()
+    for lead_id, events in accepted.items():
+        replay = evaluate(lead_id, events, end, policy)
+        assert replay.fact is not None
+        live = {k: v for k, v in facts[lead_id]["data"].items() if k != "version"}
+        assert live == {k: v for k, v in replay.fact.items() if k != "version"}, lead_id
+        wanted_standing |= {
+            output_event_id(lead_id, o.type, o.occurred_at, o.data)
+            for o in replay.outputs
+            if o.type in ALERT_TYPES | TASK_TYPES
+        }
+    # and the alerts and tasks still standing are the engine's, with the same event ids
+    assert _standing(outputs) == wanted_standing
+    # The late answer retracted what it made untrue, on the topic that carried it
+    late = [o for o in outputs if o["lead_id"] == "L-late"]
+    assert {o["data"]["retracted_type"] for o in late if o["type"] == RETRACTED} >= {
+        "sla.breached",
+        "sla.escalation_task",
+    }
+    assert facts["L-late"]["data"]["status"] == "met"
+    # The mis-keyed record is one dead letter; nothing else was refused
+    letters = harness.letters()
+    assert len(letters) == 1 and "Kafka key" in letters[0]["reason"]
+    assert letters[0]["topic"] == PREFIX + LEADS_ACTIVITY
+    # The metrics saw the repeat, the dead letter, and the ticks the deadline loop sent
+    metrics = harness.worker.metrics
+    assert metrics.duplicates == 1
+    assert metrics.dead_letters["key"] == 1
+    assert metrics.ticks == harness.ticks_sent > 0
+
+
+def test_the_table_holds_every_lead_in_its_own_partition(harness: Harness) -> None:
+    _run(harness, _deliveries(), until_minute=200)
+    stored = {bytes(k).decode(): bytes(v) for k, v in harness.worker.table.data.items()}
+    assert "L-a" in stored and "L-held" in stored
+    for lead_id, raw in stored.items():
+        wake, partition = state_codec.header(raw)
+        state = state_codec.loads(raw)
+        assert state.lead_id == lead_id
+        assert partition == partition_of(lead_id.encode())
+        assert wake == state.wake(harness.worker.config)
+        # and the deadline index knows exactly the leads that still need the clock
+        scheduled = harness.worker.index.scheduled.get(lead_id)
+        assert scheduled == (None if wake is None else (partition, wake))
+
+
+def test_the_backlog_guard_holds_a_lagging_partition_back(harness: Harness) -> None:
+    # Given a lead read at +0.5 whose deadline (+60) has passed on the wall clock
+    lead = created("L-lag", at=0)
+    harness.read([Delivery(lead, 0.5)])
+    partition = partition_of(b"L-lag")
+    # while its partition still has unread input on leads.activity (appended, not read)
+    harness.log_end[(PREFIX + LEADS_ACTIVITY, partition)] = 5
+    harness.wall = T0 + 120 * MINUTE
+    harness.run_clock()
+    # Then no deadline of that partition fires past the record time read there
+    assert harness.ticks_sent == 0
+    assert not [o for o in harness.outputs() if o["type"] == "sla.breached"]
+    # When the partition has caught up, the breach goes out
+    harness.log_end[(PREFIX + LEADS_ACTIVITY, partition)] = 0
+    harness.run_clock()
+    breaches = [o for o in harness.outputs() if o["type"] == "sla.breached"]
+    assert [b["lead_id"] for b in breaches] == ["L-lag"]
+
+
+def test_a_restarted_worker_rebuilds_its_deadlines_from_the_table(
+    harness: Harness, tmp_path: Path, policy: Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a worker that read a lead and stopped before its deadline
+    harness.read([Delivery(created("L-r", at=0), 0.5)])
+    assert not [o for o in harness.outputs() if o["type"] == "sla.breached"]
+    stored = dict(harness.worker.table.data.items())
+    # When a new worker starts with the recovered table and the wall clock is past the deadline
+    (tmp_path / "again").mkdir()
+    fresh = make_harness(tmp_path / "again", policy, monkeypatch)
+    for key, value in stored.items():
+        fresh.worker.table.data[key] = value
+    fresh.log_end = {(PREFIX + t, p): 0 for t in INPUT_TOPICS for p in range(PARTITIONS)}
+    fresh.wall = T0 + 61 * MINUTE
+    fresh.run_clock()
+    # Then the deadline fires from the rebuilt index
+    breaches = [o for o in fresh.outputs() if o["type"] == "sla.breached"]
+    assert [b["lead_id"] for b in breaches] == ["L-r"]
+
+
+def test_a_tick_read_while_the_partition_fell_behind_is_not_lost(harness: Harness) -> None:
+    # Given a lead L read at +0.5 and another lead M of the same partition read at +1.5 (the
+    # last record read on leads.activity there), L's deadline at +60
+    lead = "L-tick"
+    partition = partition_of(lead.encode())
+    other = next(f"M-{i}" for i in range(100) if partition_of(f"M-{i}".encode()) == partition)
+    harness.read([Delivery(created(lead, at=0), 0.5)])
+    harness.wall = T0 + MINUTE + 30 * SECOND
+    harness.read([Delivery(created(other, at=1, customer_status="existing_customer"), 1.5)])
+    # When the deadline loop sends L's tick at +61 (the partition caught up)
+    harness.wall = T0 + 61 * MINUTE
+    asyncio.run(harness.worker.tick())
+    assert [key for key, _ in harness.pending_ticks] == [lead.encode()]
+    # and, before the tick is read, a new record for M is appended on leads.activity there
+    appended = [Delivery(activity(other, at=61, actor="dave", kind="note"), 61.0)]
+    behind = (PREFIX + LEADS_ACTIVITY, partition)
+    before = harness.log_end.get(behind, 0)
+    harness.log_end[behind] = before + 1
+    ticks, harness.pending_ticks = harness.pending_ticks, []
+    tick_events = [harness._event(harness.worker.ticks_name, p, k, TICK) for k, p in ticks]
+    asyncio.run(harness.worker.handle_batch(tick_events))
+    # and then read (the partition has caught up again), the wall clock running on
+    harness.log_end[behind] = before  # the appended record is the next one read
+    harness.read(appended)
+    for minute in range(62, 70):
+        harness.wall = T0 + minute * MINUTE
+        harness.run_clock()
+    # Then L's breach has been published: a deadline may fire late, never not at all
+    breaches = [o for o in harness.outputs() if o["type"] == "sla.breached"]
+    assert [b["lead_id"] for b in breaches] == [lead]
+
+
+def test_a_tick_that_could_not_be_sent_is_sent_on_a_later_turn(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a lead whose deadline (+60) has passed, and a broker that refuses the first send
+    harness.read([Delivery(created("L-send", at=0), 0.5)])
+    harness.wall = T0 + 61 * MINUTE
+    refused: list[bytes] = []
+
+    async def flaky(*, key: bytes, value: bytes, partition: int, force: bool = False) -> None:
+        if not refused:
+            refused.append(key)
+            raise ConnectionError("broker unreachable")
+        await harness.send_tick(key=key, value=value, partition=partition, force=force)
+
+    monkeypatch.setattr(harness.worker, "ticks", SimpleNamespace(send=flaky))
+    # When the deadline loop turns (the send fails: the app's timer logs it and goes on) and
+    # turns again
+    with contextlib.suppress(ConnectionError):
+        asyncio.run(harness.worker.tick())
+    harness.wall += MINUTE
+    harness.run_clock()
+    # Then the breach goes out, late but not never
+    assert refused == [b"L-send"]
+    breaches = [o for o in harness.outputs() if o["type"] == "sla.breached"]
+    assert [b["lead_id"] for b in breaches] == ["L-send"]
