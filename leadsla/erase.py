@@ -9,11 +9,17 @@ changelog) and publishes a tombstone (key = lead id, null value) for the lead's 
 compacted ``sla.facts`` topic, so compaction drops every earlier fact; a later input for that
 lead starts from nothing.
 
+With ``--db URL`` it then deletes the leads' rows from every read-model table that has a
+``lead_id`` (facts, timers, alerts, tasks, closings, retractions, responses, dead letters), in
+one transaction (:func:`erase_read_models`).
+
 What this command does not erase: the input topics and the non-compacted output topics
 (``sla.alerts``, ``sla.tasks``, ``sla.measurements``, ``sla.dlq``) keep their records until
-their retention ends; the read models are erased by the projector's own command when there is
-one. Exit codes: 0 sent and acknowledged, 2 bad settings, refused login or no worker topic with
-that name, 1 the broker could not be reached or did not acknowledge within ``--timeout``.
+their retention ends, so a read model rebuilt from them (``lead-sla project --rebuild``) within
+that time brings the lead's rows back: erase again after a rebuild. Exit codes: 0 done, 2 bad
+settings or arguments, refused login, no worker topic with that name or no read models at
+``--db``, 1 the broker could not be reached or did not acknowledge within ``--timeout``, or the
+database failed.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from leadsla.settings import Settings, SettingsError, client_config
@@ -113,6 +120,44 @@ def erase(settings: Settings, lead_ids: Sequence[str], timeout_s: float) -> list
         producer.close(timeout=5)
 
 
+def erase_read_models(url: str, lead_ids: Sequence[str]) -> dict[str, int]:
+    """Delete the leads' rows from every read-model table with a ``lead_id``, in one
+    transaction; returns the rows deleted per table (tables with none left out)."""
+    from leadsla.projections.schema import TABLES
+    from leadsla.projections.store import Store, StoreError, mask_url, sqlite_path
+
+    if url.startswith("sqlite:"):
+        path = sqlite_path(url)
+        if path != ":memory:" and not Path(path).is_file():  # Store would create an empty one
+            raise EraseError(f"{mask_url(url)}: no such database file", 2)
+    try:
+        with Store(url) as store:
+            existing = store.existing_tables()
+            if "lead_facts" not in existing:
+                raise EraseError(
+                    f"{store.masked_url} holds no read models (lead-sla project creates them)", 2
+                )
+            tables = [t for t in TABLES if t in existing and "lead_id" in store.columns(t)]
+            marks = ", ".join("?" for _ in lead_ids)
+            deleted: dict[str, int] = {}
+            if not lead_ids:
+                return deleted
+            with store.transaction() as cur:
+                for table in tables:
+                    store.execute(cur, f"DELETE FROM {table} WHERE lead_id IN ({marks})", lead_ids)
+                    if cur.rowcount:
+                        deleted[table] = int(cur.rowcount)
+            return deleted
+    except StoreError as exc:
+        raise EraseError(str(exc), 1) from None
+    except EraseError:
+        raise
+    except Exception as exc:  # the database failed half-way: rolled back, said in one line
+        from leadsla.projections.store import _scrub
+
+        raise EraseError(f"read models: {_scrub(str(exc), url).strip()}", 1) from None
+
+
 def _partition_counts(
     settings: Settings, config: dict[str, Any], names: Sequence[str], timeout_ms: int
 ) -> dict[str, int | None]:
@@ -160,6 +205,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prefix", default=None, help="topic prefix (LEADSLA_TOPIC_PREFIX)")
     parser.add_argument("--app-id", default=None, help="the worker's app id (LEADSLA_APP_ID)")
     parser.add_argument(
+        "--db",
+        default=None,
+        metavar="URL",
+        help="also delete the leads' rows from these read models (sqlite:///path or "
+        "postgresql://...), after the erase records were sent",
+    )
+    parser.add_argument(
         "--timeout",
         type=float,
         default=DEFAULT_TIMEOUT_S,
@@ -188,6 +240,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"lead-sla erase: {exc}", file=sys.stderr)
         return 2
     try:
+        if args.db:
+            erase_read_models(args.db, [])  # usable read models? (deletes nothing)
         partitions = erase(settings, args.lead_ids, args.timeout)
     except EraseError as exc:
         print(f"lead-sla erase: {exc}", file=sys.stderr)
@@ -195,4 +249,12 @@ def run(args: argparse.Namespace) -> int:
     topic = ticks_topic(settings)
     for lead_id, partition in zip(args.lead_ids, partitions, strict=True):
         print(f"{lead_id}\terase sent to {topic} partition {partition}")
+    if args.db:
+        try:
+            deleted = erase_read_models(args.db, args.lead_ids)
+        except EraseError as exc:
+            print(f"lead-sla erase: {exc}", file=sys.stderr)
+            return exc.code
+        rows = ", ".join(f"{table} {count}" for table, count in deleted.items()) or "none"
+        print(f"read models: {sum(deleted.values())} rows deleted ({rows})")
     return 0

@@ -1,13 +1,14 @@
 """Erasure on request on the real broker: `lead-sla erase LEAD_ID` and the worker's answer.
 
-A lead the worker processed is erased: its fact gets a tombstone on the compacted ``sla.facts``
-topic, and after a restart of the worker (state recovered from the changelog) the lead is still
+A lead the worker processed is erased: its rows leave the read models (``--db``), its fact gets
+a tombstone on the compacted ``sla.facts`` topic, and after a restart of the worker (state recovered from the changelog) the lead is still
 gone: a new activity for it is held like any input before its ``lead.created`` (and
 dead-lettered when the wait ends), while another lead carries on.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,11 @@ from .processes import lead_event, read_until, run_cli, running_worker, worker_e
 pytestmark = pytest.mark.kafka
 
 POLICY = 'default_manager = "mgr-ines"\n\n[[targets]]\nminutes = 60\n'
+
+
+def _fact_rows(db: Path) -> set[str]:
+    with sqlite3.connect(db) as conn:
+        return {str(row[0]) for row in conn.execute("SELECT lead_id FROM lead_facts")}
 
 
 def _types(records: list[Record], lead_id: str) -> list[str]:
@@ -68,10 +74,18 @@ def test_an_erased_lead_gets_a_fact_tombstone_and_stays_gone_after_a_restart(
         )
         assert {r.key for r in records} >= {b"lead-gone", b"lead-kept"}, log.read_text()[-3000:]
 
-        # When the lead is erased on request
-        erased = run_cli(["erase", "lead-gone"], env, timeout=60)
+        # and read models projected from the worker's outputs
+        db = tmp_path / "rm.db"
+        projected = run_cli(["project", "--until-caught-up", "--db", f"sqlite:///{db}"], env)
+        assert projected.returncode == 0, projected.stderr
+        assert _fact_rows(db) == {"lead-gone", "lead-kept"}
+
+        # When the lead is erased on request, from the worker and the read models
+        erased = run_cli(["erase", "lead-gone", "--db", f"sqlite:///{db}"], env, timeout=60)
         assert erased.returncode == 0, erased.stderr
         assert erased.stdout.startswith(f"lead-gone\terase sent to {settings.topic_prefix}")
+        assert "read models: " in erased.stdout and "lead_facts 1" in erased.stdout
+        assert _fact_rows(db) == {"lead-kept"}
 
         # Then its fact gets a tombstone on sla.facts, after its last fact
         def tombstoned(rs: list[Record]) -> bool:
