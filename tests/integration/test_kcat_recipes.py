@@ -22,6 +22,8 @@ from typing import Any
 import pytest
 from kafka.partitioner.default import murmur2
 
+from leadsla.schemas.inputs import validate_input
+
 from .conftest import KafkaIO
 from .processes import run_cli, running_worker, worker_env
 
@@ -111,6 +113,11 @@ def test_the_readme_kcat_recipes_give_the_documented_outputs(
     inputs = [settings.topic(t) for t in ("leads.created", "leads.ownership", "leads.activity")]
     records = kafka_io.read(inputs, count=7, timeout_s=20)
     assert len(records) == 7
+    # and each is a valid input event (the recipe's times filled in by the shell), keyed by
+    # its lead_id
+    for record in records:
+        event = validate_input(record.json())
+        assert record.key == event.lead_id.encode()
     for record in records:
         assert record.key is not None
         assert record.partition == (murmur2(record.key) & 0x7FFFFFFF) % settings.partitions
