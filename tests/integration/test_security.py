@@ -164,7 +164,7 @@ def test_a_wrong_password_fails_in_one_line_without_a_traceback(
     wrong = "not-the-password-" + scram.password[:4]
     env = _scram_env(settings, policy, scram, wrong)
 
-    for args in (["topics", "create"], ["worker"], ["erase", "lead-1"]):
+    for args in (["topics", "create"], ["worker"], ["erase", "lead-1"], ["dlq", "list"]):
         # When a command connects (bounded by the subprocess timeout)
         done = run_cli(args, env, timeout=45)
 
