@@ -66,11 +66,12 @@ readmodel-deps:
 		else echo "readmodel-deps: missing$$missing (install as root: apt-get install$$missing)"; fi; \
 	fi
 
-# kcat and jq for the README's kcat recipes (tests/integration/test_kcat_recipes.py): Debian's
-# packages, installed when missing and apt-get can (as root). Without them the test skips, and
-# fails under CI=true.
+# kcat and jq for the README's kcat recipes (tests/integration/test_kcat_recipes.py), openssl
+# for the local broker's SASL_SSL listener (tests/integration/test_security.py): Debian's
+# packages, installed when missing and apt-get can (as root). Without them those tests skip, and
+# fail under CI=true.
 recipe-tools:
-	@missing=""; for tool in kcat jq; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	@missing=""; for tool in kcat jq openssl; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			echo "recipe-tools: installing$$missing (apt-get)"; \
