@@ -773,9 +773,11 @@ class LocalKafka:
             info["ssl_bootstrap"] = f"127.0.0.1:{ssl_port}"
             info["ssl_cafile"] = str(cafile)
         (self.run_dir / "broker.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+        (self.run_dir / "broker.json").chmod(0o600)  # it holds the SCRAM login
         if self.state_file is not None:
             self.state_file.parent.mkdir(parents=True, exist_ok=True)
             self.state_file.write_text(json.dumps(info, indent=2), encoding="utf-8")
+            self.state_file.chmod(0o600)
 
         deadline = time.monotonic() + self.startup_timeout
         reason = "not probed yet"
