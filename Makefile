@@ -5,13 +5,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help venv lint typecheck test test-unit test-integration demo bench clean readmodel-deps recipe-tools \
+.PHONY: help venv lint typecheck test test-unit test-integration demo bench clean readmodel-deps \
+	ops-tools recipe-tools stack stack-stop \
 	kafka-fetch kafka-start kafka-stop kafka-status
 
 help:
 	@echo "make test   lint, types, unit and integration tests (starts its own Kafka broker)"
 	@echo "make demo   local broker + worker + sample leads, prints what came out"
 	@echo "make bench  benchmarks (not part of make test)"
+	@echo "make stack / stack-stop   local broker + worker with metrics, health and readiness URLs"
 	@echo "make kafka-start / kafka-status / kafka-stop   a local broker from Maven jars (no Docker)"
 	@echo "            (KAFKA_VERSION=4.1.1 make kafka-start for another version; default 3.9.2)"
 
@@ -45,7 +47,7 @@ test-integration: venv kafka-fetch
 	$(PY) -m pytest tests/integration -q
 
 # One pytest session: the integration tests start one local broker for the whole session.
-test: lint typecheck kafka-fetch readmodel-deps recipe-tools
+test: lint typecheck kafka-fetch readmodel-deps ops-tools recipe-tools
 	$(PY) -m pytest tests -q
 
 # The read-model tests need a PostgreSQL server (initdb/pg_ctl on the PATH or under
@@ -113,3 +115,18 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+
+# The contract and operations checks' tools: @asyncapi/parser and ajv (npm, pinned by
+# devtools/asyncapi/package-lock.json, into .cache/node), promtool and docker-compose (apt).
+# Under CI=true a tool that cannot be installed fails; elsewhere its tests are skipped.
+ops-tools:
+	bash devtools/ops_tools.sh
+
+# The stack without Docker (docker-compose.yml is the same with Docker): a local broker, the
+# worker with /metrics, /healthz and /readyz on LEADSLA_METRICS_PORT (default 9108); prints the
+# URLs and keeps running until `make stack-stop` (README.md, "The stack").
+stack: venv kafka-fetch
+	PY=$(PY) bash devtools/stack.sh start
+
+stack-stop:
+	PY=$(if $(wildcard $(PY)),$(PY),$(PYTHON)) bash devtools/stack.sh stop

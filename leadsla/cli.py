@@ -17,7 +17,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("leadsla.replay", "replay input events from a JSON-lines file, no broker"),
     "compare": ("leadsla.compare", "replay one history under two policies and compare"),
     "simulate": ("leadsla.simulate", "generate a reproducible, realistic input workload"),
-    "schemas": ("leadsla.schemas.export", "JSON Schema files of every event (schemas export DIR)"),
+    "schemas": (
+        "leadsla.schemas.export",
+        "JSON Schemas of every event, the AsyncAPI document (schemas export DIR, schemas asyncapi FILE)",
+    ),
     "topics": ("leadsla.streams.admin", "Kafka topic administration (topics create)"),
     "dlq": ("leadsla.dlq", "list dead letters and re-send chosen ones (dlq list, dlq resend)"),
     "project": ("leadsla.projections.project", "keep the SQL read models up to date"),

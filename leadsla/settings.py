@@ -30,6 +30,7 @@ passed.
 | ``LEADSLA_WEB_ENABLED`` / ``LEADSLA_WEB_HOST`` / ``LEADSLA_WEB_PORT`` | web_* | off / ``127.0.0.1`` / ``6066`` |
 | ``LEADSLA_METRICS_PORT`` | metrics_port | none: off (else Prometheus metrics on ``web_host``, this port) |
 | ``LEADSLA_LOG_LEVEL`` | log_level | ``info`` |
+| ``LEADSLA_LOG_FORMAT`` | log_format | ``text`` (``json``: one JSON object per line, ``leadsla/logs.py``) |
 | ``LEADSLA_SECURITY_PROTOCOL`` | security_protocol | ``PLAINTEXT`` (``SSL``, ``SASL_PLAINTEXT``, ``SASL_SSL``) |
 | ``LEADSLA_SASL_MECHANISM`` / ``LEADSLA_SASL_USERNAME`` / ``LEADSLA_SASL_PASSWORD`` | sasl_* | ``PLAIN`` / none / none (secret) |
 | ``LEADSLA_SSL_CAFILE`` | ssl_cafile | none (system trust store) |
@@ -124,6 +125,7 @@ class Settings(BaseSettings):
     web_port: int = Field(default=6066, ge=1, le=65535)
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     log_level: str = "info"
+    log_format: Literal["json", "text"] = "text"
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: str = "PLAIN"
     sasl_username: str | None = None

@@ -108,9 +108,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="write nothing; exit 1 when DIR differs from what export would write",
     )
+    from .asyncapi import add_parser as add_asyncapi_parser
+
+    add_asyncapi_parser(actions)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.schemas_action == "asyncapi":
+        from .asyncapi import run as run_asyncapi
+
+        return run_asyncapi(args)
     if args.schemas_action != "export":  # pragma: no cover - argparse refuses other actions
         raise SystemExit(f"unknown schemas action {args.schemas_action!r}")
     if args.check:

@@ -166,7 +166,11 @@ class LeadProcessor:
             return self._advance(state, inputs, now, wall)
         except Exception as exc:
             if not inputs:
-                log.exception("lead-sla worker: the clock cannot advance lead %r", lead_id)
+                log.exception(
+                    "lead-sla worker: the clock cannot advance lead %r",
+                    lead_id,
+                    extra={"lead_id": lead_id},
+                )
                 return Handled(lead_id, None, [])
             if len(inputs) > 1:
                 return self._one_by_one(lead_id, inputs, state_of, now, wall)

@@ -2,7 +2,9 @@
 
 Configuration comes from the environment (``leadsla/settings.py``); the policy file from
 ``--policy`` or ``LEADSLA_POLICY``. With ``LEADSLA_METRICS_PORT`` set, Prometheus metrics
-(``streams/metrics.py``) are served over HTTP on ``LEADSLA_WEB_HOST`` and that port. Exit codes:
+(``streams/metrics.py``) are served over HTTP on ``LEADSLA_WEB_HOST`` and that port, with
+``/healthz`` (liveness) and ``/readyz`` (readiness) beside them. ``LEADSLA_LOG_FORMAT=json``
+makes every log line a JSON object (``leadsla/logs.py``). Exit codes:
 0 after a clean stop, 2 when the settings, the policy or the metrics port are unusable, faust's
 own code otherwise.
 """
@@ -12,10 +14,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
     from wsgiref.simple_server import WSGIServer
+    from wsgiref.types import StartResponse
 
     from leadsla.domain.policy import Policy
     from leadsla.settings import Settings
@@ -36,19 +40,80 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def serve_metrics(settings: Settings, metrics: Metrics) -> WSGIServer | None:
-    """Serve ``metrics.registry`` on ``web_host:metrics_port`` (a daemon thread); None when off.
+def serve_metrics(
+    settings: Settings, metrics: Metrics, ready: Callable[[], bool] | None = None
+) -> WSGIServer | None:
+    """Serve ``/metrics``, ``/healthz`` and ``/readyz`` on ``web_host:metrics_port`` (a daemon
+    thread); None when the port is not set.
 
-    The caller stops it with ``server.shutdown()``; an unusable address raises ``OSError``.
+    ``/metrics``: ``metrics.registry`` in Prometheus' text format. ``/healthz``: 200 while the
+    process serves at all (liveness). ``/readyz``: 200 when ``ready()`` says so, else 503
+    (readiness: partitions assigned and the table recovered, :func:`worker_ready`); without
+    ``ready`` it is always 200. The caller stops it with ``server.shutdown()``; an unusable
+    address raises ``OSError``.
     """
     if settings.metrics_port is None:
         return None
-    from prometheus_client import start_http_server
+    import socket
+    import threading
+    from socketserver import ThreadingMixIn
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-    server, _thread = start_http_server(
-        settings.metrics_port, addr=settings.web_host or "127.0.0.1", registry=metrics.registry
-    )
+    from prometheus_client import make_wsgi_app
+
+    host = settings.web_host or "127.0.0.1"
+    family = socket.getaddrinfo(host, settings.metrics_port, type=socket.SOCK_STREAM)[0][0]
+
+    class Server(ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+        address_family = family
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # no line per scrape
+            pass
+
+    serve_registry = make_wsgi_app(metrics.registry)
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO") or "/"
+        if path in ("/metrics", "/"):
+            scraped: Iterable[bytes] = serve_registry(environ, start_response)
+            return scraped
+        if path == "/healthz":
+            status, body = "200 OK", b"ok\n"
+        elif path == "/readyz":
+            try:
+                is_ready = ready is None or ready()
+            except Exception:
+                is_ready = False
+            status, body = (
+                ("200 OK", b"ready\n") if is_ready else ("503 Service Unavailable", b"not ready\n")
+            )
+        else:
+            status, body = "404 Not Found", b"not found: /metrics, /healthz, /readyz\n"
+        start_response(
+            status,
+            [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
+        )
+        return [body]
+
+    server = make_server(host, settings.metrics_port, app, Server, handler_class=Quiet)
+    threading.Thread(target=server.serve_forever, name="lead-sla-metrics", daemon=True).start()
     return server
+
+
+def worker_ready(app: Any) -> bool:
+    """The worker has partitions assigned and its table recovered: it is processing.
+
+    Read from another thread (the HTTP server's): only attributes, no calls into the consumer.
+    The deadline loop sets ``worker.indexed`` to the assigned partitions once a rebalance and
+    the table's recovery are over.
+    """
+    worker = getattr(app, "worker", None)
+    if worker is None or getattr(app, "rebalancing", True) or getattr(app, "in_recovery", True):
+        return False
+    indexed = getattr(worker, "indexed", None)
+    return indexed is not None and bool(indexed[0])
 
 
 def policies_topic_name(settings: Settings) -> str:
@@ -108,6 +173,14 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"lead-sla worker: {exc}", file=sys.stderr)
         return 2
+    from leadsla import logs
+
+    loglevel = args.loglevel or settings.log_level
+    try:
+        logs.configure(settings.log_format, loglevel)
+    except ValueError as exc:
+        print(f"lead-sla worker: --loglevel/LEADSLA_LOG_LEVEL: {exc}", file=sys.stderr)
+        return 2
     policy_path = args.policy or settings.policy_path
     if not policy_path:
         print(
@@ -163,14 +236,19 @@ def run(args: argparse.Namespace) -> int:
     metrics = Metrics()
     app = create_app(settings, policy, metrics, known_policies=known, partitions=partitions)
     try:
-        server = serve_metrics(settings, metrics)
+        server = serve_metrics(settings, metrics, ready=lambda: worker_ready(app))
     except OSError as exc:
         print(
             f"lead-sla worker: metrics port {settings.web_host}:{settings.metrics_port}: {exc}",
             file=sys.stderr,
         )
         return 2
-    worker = faust.Worker(app, loglevel=args.loglevel or settings.log_level, quiet=True)
+    worker = faust.Worker(
+        app,
+        loglevel=loglevel,
+        quiet=True,
+        logging_config=logs.logging_config(settings.log_format, loglevel),
+    )
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
