@@ -18,7 +18,15 @@ import orjson
 import pytest
 
 from .conftest import KafkaIO, Record
-from .processes import lead_event, read_until, run_cli, running_worker, worker_env
+from .processes import (
+    free_port,
+    lead_event,
+    read_until,
+    run_cli,
+    running_worker,
+    wait_ready,
+    worker_env,
+)
 
 pytestmark = pytest.mark.kafka
 
@@ -105,7 +113,10 @@ def test_an_erased_lead_gets_a_fact_tombstone_and_stays_gone_after_a_restart(
         "kind": "email",
         "direction": "outbound",
     }
-    with running_worker(env, log):
+    log = tmp_path / "worker-restarted.log"
+    port = free_port()
+    with running_worker({**env, "LEADSLA_METRICS_PORT": str(port)}, log):
+        assert wait_ready(port), log.read_text()[-3000:]
         kafka_io.produce(
             settings.topic("leads.activity"),
             [
@@ -131,7 +142,7 @@ def test_an_erased_lead_gets_a_fact_tombstone_and_stays_gone_after_a_restart(
         )
 
     # Then the kept lead is answered as usual
-    assert "sla.response_recorded" in _types(records, "lead-kept"), log.read_text()[-3000:]
+    assert "sla.response_recorded" in _types(records, "lead-kept"), log.read_text()[-12000:]
     # and the erased lead starts from nothing: its answer waited for a lead.created that never
     # came (held), then went to the dead letters; nothing was measured for it after the erase
     letters = [orjson.loads(r.value) for r in records if r.topic == dlq]
