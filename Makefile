@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
 .PHONY: help venv lint typecheck test test-unit test-integration demo bench clean readmodel-deps \
-	ops-tools stack stack-stop \
+	ops-tools recipe-tools stack stack-stop \
 	kafka-fetch kafka-start kafka-stop kafka-status
 
 help:
@@ -37,7 +37,7 @@ lint: venv
 # and the tests.
 typecheck: venv
 	$(VENV)/bin/mypy -p leadsla
-	$(VENV)/bin/mypy devtools bench
+	$(VENV)/bin/mypy devtools bench examples/notifier/notifier.py
 	$(VENV)/bin/mypy tests
 
 test-unit: venv
@@ -47,7 +47,7 @@ test-integration: venv kafka-fetch
 	$(PY) -m pytest tests/integration -q
 
 # One pytest session: the integration tests start one local broker for the whole session.
-test: lint typecheck kafka-fetch readmodel-deps ops-tools
+test: lint typecheck kafka-fetch readmodel-deps ops-tools recipe-tools
 	$(PY) -m pytest tests -q
 
 # The read-model tests need a PostgreSQL server (initdb/pg_ctl on the PATH or under
@@ -66,6 +66,22 @@ readmodel-deps:
 			export DEBIAN_FRONTEND=noninteractive; \
 			apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing </dev/null; \
 		else echo "readmodel-deps: missing$$missing (install as root: apt-get install$$missing)"; fi; \
+	fi
+
+# kcat and jq for the README's kcat recipes (tests/integration/test_kcat_recipes.py), openssl
+# for the local broker's SASL_SSL listener (tests/integration/test_security.py): Debian's
+# packages, installed when missing and apt-get can (as root). Without them those tests skip, and
+# fail under CI=true.
+recipe-tools:
+	@missing=""; for tool in kcat jq openssl; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "recipe-tools: installing$$missing (apt-get)"; \
+			export DEBIAN_FRONTEND=noninteractive; \
+			apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing </dev/null >/dev/null; \
+		else \
+			echo "recipe-tools: missing$$missing (apt-get install$$missing)"; \
+		fi; \
 	fi
 
 # The local broker's jars (Maven Central -> .cache/kafka/<version>/lib, reused). Skipped when

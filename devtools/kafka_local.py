@@ -18,6 +18,17 @@ Command line (from the repository root, with the project's virtualenv)::
 state file (default ``<cache root>/local-broker.json``) lets ``status`` and ``stop`` find the
 broker from another process.
 
+A second listener, SASL_PLAINTEXT with SCRAM-SHA-512, is on by default (``LEADSLA_KAFKA_SCRAM=0``
+turns it off): its user is created when the storage is formatted (``StorageTool format
+--add-scram``, KRaft keeps SCRAM credentials in the metadata log), with a random password made
+for each start. Its address, user and password are in the state file (``scram_bootstrap``,
+``scram_username``, ``scram_password``: a throwaway test broker's login, never printed), and on
+the ``LocalKafka`` object (``local_broker(bootstrap)`` finds a broker this process started).
+When ``openssl`` is on PATH (and ``LEADSLA_KAFKA_SSL`` is not 0) a third listener, SASL_SSL with
+the same user, serves a certificate for 127.0.0.1 signed by a CA made for this start
+(``ssl_bootstrap``, ``ssl_cafile`` in the state file; a PEM key store, no Java keytool).
+Inter-broker and controller traffic stay on PLAINTEXT.
+
 Python::
 
     with LocalKafka() as kafka:     # the broker dies with this process, even on kill -9
@@ -52,6 +63,7 @@ import fcntl
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -254,17 +266,129 @@ def _free_ports(count: int) -> list[int]:
             sock.close()
 
 
-def server_properties(version: str, port: int, controller_port: int, data_dir: Path) -> str:
+SCRAM_MECHANISM = "SCRAM-SHA-512"
+SCRAM_USERNAME = "lead-sla"
+
+
+def tls_enabled() -> bool:
+    """The SASL_SSL listener is on when ``openssl`` is found, unless ``LEADSLA_KAFKA_SSL`` is
+    0/false/no/off (it also needs the SCRAM user)."""
+    setting = os.environ.get("LEADSLA_KAFKA_SSL", "1").strip().lower()
+    return setting not in ("0", "false", "no", "off") and shutil.which("openssl") is not None
+
+
+def make_tls_files(folder: Path, log: Callable[[str], None] = _log) -> tuple[Path, Path]:
+    """A throwaway CA and a certificate for 127.0.0.1/localhost signed by it, made with
+    ``openssl``: returns (the CA certificate, the broker's PEM key store: key + chain)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ca_key, ca_pem = folder / "ca.key", folder / "ca.pem"
+    key, csr, crt = folder / "broker.key", folder / "broker.csr", folder / "broker.crt"
+    ext = folder / "broker.ext"
+    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n", encoding="utf-8")
+    steps = [
+        [
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            ca_key,
+            "-out",
+            ca_pem,
+            "-days",
+            "7",
+            "-subj",
+            "/CN=lead-sla local test CA",
+        ],
+        [
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            key,
+            "-out",
+            csr,
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+        [
+            "x509",
+            "-req",
+            "-in",
+            csr,
+            "-CA",
+            ca_pem,
+            "-CAkey",
+            ca_key,
+            "-CAcreateserial",
+            "-out",
+            crt,
+            "-days",
+            "7",
+            "-extfile",
+            ext,
+        ],
+    ]
+    started = time.monotonic()
+    for step in steps:
+        done = subprocess.run(
+            ["openssl", *map(str, step)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise KafkaLocalError(f"openssl {step[0]} failed: {_tail(done.stderr, 10)}")
+    keystore = folder / "broker-keystore.pem"
+    keystore.write_text(key.read_text() + crt.read_text() + ca_pem.read_text(), encoding="utf-8")
+    keystore.chmod(0o600)
+    log(f"TLS files made with openssl in {time.monotonic() - started:.1f}s")
+    return ca_pem, keystore
+
+
+def scram_enabled() -> bool:
+    """The SCRAM listener is on unless ``LEADSLA_KAFKA_SCRAM`` is 0/false/no/off."""
+    return os.environ.get("LEADSLA_KAFKA_SCRAM", "1").strip().lower() not in (
+        "0",
+        "false",
+        "no",
+        "off",
+    )
+
+
+def server_properties(
+    version: str,
+    port: int,
+    controller_port: int,
+    data_dir: Path,
+    scram_port: int | None = None,
+    tls: tuple[int, Path] | None = None,
+) -> str:
+    listeners = f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}"
+    advertised = f"PLAINTEXT://127.0.0.1:{port}"
+    protocols = "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+    if scram_port is not None:
+        listeners += f",SASL_PLAINTEXT://127.0.0.1:{scram_port}"
+        advertised += f",SASL_PLAINTEXT://127.0.0.1:{scram_port}"
+        protocols += ",SASL_PLAINTEXT:SASL_PLAINTEXT"
+    if tls is not None:
+        listeners += f",SASL_SSL://127.0.0.1:{tls[0]}"
+        advertised += f",SASL_SSL://127.0.0.1:{tls[0]}"
+        protocols += ",SASL_SSL:SASL_SSL"
     props: dict[str, str] = {
         "process.roles": "broker,controller",
         "node.id": "1",
         # A static voter set: `StorageTool format` works without --standalone on 3.9 and 4.x.
         "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
-        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "listeners": listeners,
+        "advertised.listeners": advertised,
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "listener.security.protocol.map": protocols,
         "log.dirs": str(data_dir),
         "num.partitions": "4",
         "default.replication.factor": "1",
@@ -283,6 +407,18 @@ def server_properties(version: str, port: int, controller_port: int, data_dir: P
         "num.io.threads": "4",
         "log.retention.hours": "24",
     }
+    if scram_port is not None:
+        # The user itself is created by `StorageTool format --add-scram` (KRaft metadata).
+        props["sasl.enabled.mechanisms"] = SCRAM_MECHANISM
+        props[f"listener.name.sasl_plaintext.{SCRAM_MECHANISM.lower()}.sasl.jaas.config"] = (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        )
+    if tls is not None:
+        props[f"listener.name.sasl_ssl.{SCRAM_MECHANISM.lower()}.sasl.jaas.config"] = (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        )
+        props["ssl.keystore.type"] = "PEM"
+        props["ssl.keystore.location"] = str(tls[1])
     if major_version(version) >= 4:
         props["share.coordinator.state.topic.replication.factor"] = "1"
         props["share.coordinator.state.topic.min.isr"] = "1"
@@ -488,9 +624,18 @@ class LocalKafka:
         state_file: Path | None = None,
         startup_timeout: float = 60.0,
         die_with_parent: bool = True,
+        scram: bool | None = None,
         log: Callable[[str], None] = _log,
     ) -> None:
         self.version = _check_version(version or default_version())
+        self.scram = scram_enabled() if scram is None else scram
+        self.scram_username = SCRAM_USERNAME
+        # Random per start: a dev broker's login, kept out of every log line.
+        self.scram_password = secrets.token_urlsafe(18) if self.scram else ""
+        self.scram_bootstrap: str | None = None
+        self.tls = self.scram and tls_enabled()
+        self.ssl_bootstrap: str | None = None
+        self.ssl_cafile: Path | None = None
         self.root = root or cache_root()
         self.state_file = state_file
         self.startup_timeout = startup_timeout
@@ -500,6 +645,7 @@ class LocalKafka:
         self.process: subprocess.Popen[bytes] | None = None
         self._bootstrap: str | None = None
         self._port: int | None = None
+        self._listeners: dict[str, Any] = {}
         self.startup_seconds: float | None = None
 
     @property
@@ -550,10 +696,23 @@ class LocalKafka:
     def _start_once(self, lib: Path) -> None:
         self.run_dir = Path(tempfile.mkdtemp(prefix=RUN_DIR_PREFIX))
         data_dir = self.run_dir / "data"
-        port, controller_port = _free_ports(2)
+        port, controller_port, scram_port, ssl_port = _free_ports(4)
+        tls = None
+        cafile: Path | None = None
+        if self.tls:
+            cafile, keystore = make_tls_files(self.run_dir / "tls", self.log)
+            tls = (ssl_port, keystore)
         props = self.run_dir / "server.properties"
         props.write_text(
-            server_properties(self.version, port, controller_port, data_dir), encoding="utf-8"
+            server_properties(
+                self.version,
+                port,
+                controller_port,
+                data_dir,
+                scram_port if self.scram else None,
+                tls,
+            ),
+            encoding="utf-8",
         )
         level = os.environ.get("LEADSLA_KAFKA_LOG_LEVEL", "INFO")
         _, log_opt = _log_config(self.version, self.run_dir, level)
@@ -574,6 +733,10 @@ class LocalKafka:
             str(props),
             "--ignore-formatted",
         ]
+        secret = f"{SCRAM_MECHANISM}=[name={self.scram_username},password={self.scram_password}]"
+        if self.scram:
+            fmt_cmd += ["--add-scram", secret]
+        shown = " ".join(fmt_cmd).replace(self.scram_password or "\0", "***")
         t0 = time.monotonic()
         try:
             fmt = subprocess.run(
@@ -586,16 +749,26 @@ class LocalKafka:
             )
         except subprocess.TimeoutExpired:
             raise KafkaLocalError(
-                f"formatting the storage took over {FORMAT_TIMEOUT_S:.0f}s: {' '.join(fmt_cmd)}"
+                f"formatting the storage took over {FORMAT_TIMEOUT_S:.0f}s: {shown}"
             ) from None
         if fmt.returncode != 0:
             raise KafkaLocalError(
-                f"formatting the storage failed (exit {fmt.returncode}): {' '.join(fmt_cmd)}\n"
-                + _tail(fmt.stdout + fmt.stderr, 30)
+                f"formatting the storage failed (exit {fmt.returncode}): {shown}\n"
+                + _tail(fmt.stdout + fmt.stderr, 30).replace(self.scram_password or "\0", "***")
             )
         self.log(f"storage formatted in {time.monotonic() - t0:.1f}s")
 
         self._port = port
+        listeners: dict[str, Any] = {}
+        if self.scram:
+            listeners["scram_bootstrap"] = f"127.0.0.1:{scram_port}"
+            listeners["scram_mechanism"] = SCRAM_MECHANISM
+            listeners["scram_username"] = self.scram_username
+            listeners["scram_password"] = self.scram_password
+        if tls is not None:
+            listeners["ssl_bootstrap"] = f"127.0.0.1:{ssl_port}"
+            listeners["ssl_cafile"] = str(cafile)
+        self._listeners = listeners
         self._launch(lib, fresh=True)
 
     def _launch(self, lib: Path, *, fresh: bool) -> None:
@@ -619,7 +792,7 @@ class LocalKafka:
             )
         self._bootstrap = None
         bootstrap = f"127.0.0.1:{self._port}"
-        info = {
+        info: dict[str, Any] = {
             "pid": self.process.pid,
             "bootstrap": bootstrap,
             "version": self.version,
@@ -627,10 +800,14 @@ class LocalKafka:
             "log_file": str(log_file),
             "started_at": time.time(),
         }
+        # The secured listeners (start() picked their ports; a restart keeps them).
+        info.update(self._listeners)
         (self.run_dir / "broker.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+        (self.run_dir / "broker.json").chmod(0o600)  # it holds the SCRAM login
         if self.state_file is not None:
             self.state_file.parent.mkdir(parents=True, exist_ok=True)
             self.state_file.write_text(json.dumps(info, indent=2), encoding="utf-8")
+            self.state_file.chmod(0o600)
 
         deadline = time.monotonic() + self.startup_timeout
         reason = "not probed yet"
@@ -646,6 +823,10 @@ class LocalKafka:
             reason = probe(bootstrap, timeout=3.0) or ""
             if not reason:
                 self._bootstrap = bootstrap
+                self.scram_bootstrap = info.get("scram_bootstrap")
+                self.ssl_bootstrap = info.get("ssl_bootstrap")
+                self.ssl_cafile = Path(info["ssl_cafile"]) if "ssl_cafile" in info else None
+                _STARTED[bootstrap] = self
                 return
             time.sleep(0.25)
         raise KafkaLocalError(
@@ -680,6 +861,11 @@ class LocalKafka:
         return self.bootstrap
 
     def _discard(self, timeout: float = STOP_TIMEOUT_S) -> None:
+        if self._bootstrap is not None:
+            _STARTED.pop(self._bootstrap, None)
+        self.scram_bootstrap = None
+        self.ssl_bootstrap = None
+        self.ssl_cafile = None
         if self.process is not None:
             _terminate(self.process.pid, timeout, self.process, self.log)
             self.process = None
@@ -767,6 +953,14 @@ def broker_command(version: str, lib: Path, run_dir: Path) -> list[str]:
     ]
 
 
+_STARTED: dict[str, LocalKafka] = {}
+
+
+def local_broker(bootstrap: str) -> LocalKafka | None:
+    """The running broker this process started at ``bootstrap`` (for its SCRAM listener)."""
+    return _STARTED.get(bootstrap)
+
+
 # --------------------------------------------------------------------------- state-file commands
 
 
@@ -833,6 +1027,9 @@ def restart_from_state(
     )
     kafka.run_dir = run_dir
     kafka._port = int(bootstrap.rpartition(":")[2])
+    kafka._listeners = {
+        key: value for key, value in state.items() if key.startswith(("scram_", "ssl_"))
+    }
     started = time.monotonic()
     try:
         _relaunch_in_place(kafka, down_s)
@@ -885,9 +1082,16 @@ def _cmd_status(args: argparse.Namespace) -> int:
         return 3
     reason = probe(str(state["bootstrap"]))
     health = "answering" if reason is None else f"NOT answering: {reason}"
+    extra = ""
+    if state.get("scram_bootstrap"):
+        extra += f"; SASL_PLAINTEXT/{SCRAM_MECHANISM} at {state['scram_bootstrap']}"
+    if state.get("ssl_bootstrap"):
+        extra += f"; SASL_SSL at {state['ssl_bootstrap']} (CA {state.get('ssl_cafile')})"
+    if extra:
+        extra += " (login in the state file)"
     print(
         f"running: Kafka {state['version']} at {state['bootstrap']}, pid {state['pid']}, "
-        f"{health}, log {state['log_file']}"
+        f"{health}, log {state['log_file']}{extra}"
     )
     return 0 if reason is None else 1
 

@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dlq": ("leadsla.dlq", "list dead letters and re-send chosen ones (dlq list, dlq resend)"),
     "project": ("leadsla.projections.project", "keep the SQL read models up to date"),
     "report": ("leadsla.projections.report", "the short list and compliance tables (SQL)"),
+    "erase": ("leadsla.erase", "erasure on request: the worker forgets these leads"),
 }
 
 

@@ -533,6 +533,13 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"lead-sla dlq: {exc}", file=sys.stderr)
         return 2
+    from leadsla.kafka_login import LoginFailed, check_login
+
+    try:
+        check_login(settings, args.timeout)
+    except LoginFailed as exc:
+        print(f"lead-sla dlq: {exc}", file=sys.stderr)
+        return 2
     try:
         if args.dlq_action == "list":
             return list_letters(args, settings)

@@ -103,8 +103,14 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"lead-sla topics: {exc}", file=sys.stderr)
         return 2
+    from leadsla.kafka_login import LoginFailed, check_login
+
     try:
+        check_login(settings)
         result = create_topics(settings, args.partitions, args.replication_factor)
+    except LoginFailed as exc:
+        print(f"lead-sla topics: {exc}", file=sys.stderr)
+        return 2
     except Exception as exc:  # a broker that does not answer: say so, no traceback
         print(
             f"lead-sla topics: cannot create topics at {settings.bootstrap_servers}: {exc!r}",

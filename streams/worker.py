@@ -207,13 +207,16 @@ def run(args: argparse.Namespace) -> int:
         ticks_topic_name(settings): {"retention.ms": str(24 * 3600 * 1000)},
         policies_topic_name(settings): {"cleanup.policy": "compact", "partitions": "1"},
     }
+    from leadsla.kafka_login import LoginFailed, check_login
+
     delay = 1.0
     while True:
         try:
+            check_login(settings)
             partitions = ensure_topics(settings, internal)
             known = known_policies(settings, policy_text, policy.version)
             break
-        except TopicProblem as exc:
+        except (TopicProblem, LoginFailed) as exc:
             print(f"lead-sla worker: {exc}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
