@@ -737,8 +737,14 @@ def run(args: argparse.Namespace) -> int:
         text = render_html(report)
     else:
         text = render_table(report)
-    if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
+    if args.out and args.out != "-":
+        from leadsla.outputs import OutputError, open_output
+
+        try:
+            with open_output(args.out) as stream:  # whole or not at all
+                stream.write(text.encode("utf-8"))
+        except OutputError as exc:
+            return fail(str(exc), 2)
     else:
         sys.stdout.write(text)
     return 0
