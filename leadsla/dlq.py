@@ -108,12 +108,12 @@ def read_dlq(settings: Settings, timeout_s: float) -> Iterator[Entry]:
     timeout_ms = max(int(timeout_s * 1000), 1000)
     config = client_config(settings)
     config["request_timeout_ms"] = min(config["request_timeout_ms"], timeout_ms)
+    config["bootstrap_timeout_ms"] = timeout_ms
     try:
         consumer = KafkaConsumer(
             group_id=None,
             enable_auto_commit=False,
             allow_auto_create_topics=False,
-            bootstrap_timeout_ms=timeout_ms,
             client_id="lead-sla-dlq",
             **config,
         )
@@ -351,9 +351,8 @@ def _send(
             acks="all",
             linger_ms=0,
             allow_auto_create_topics=False,
-            bootstrap_timeout_ms=timeout_ms,
             client_id="lead-sla-dlq",
-            **client_config(settings),
+            **{**client_config(settings), "bootstrap_timeout_ms": timeout_ms},
         )
     except Exception as exc:
         raise DlqError(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}") from None

@@ -168,7 +168,7 @@ def _partition_counts(
 
     try:
         admin = KafkaAdminClient(
-            client_id=f"{settings.app_id}-erase", bootstrap_timeout_ms=timeout_ms, **config
+            client_id=f"{settings.app_id}-erase", **{**config, "bootstrap_timeout_ms": timeout_ms}
         )
     except KafkaError as exc:
         raise EraseError(

@@ -16,7 +16,7 @@ from leadsla.schemas.dlq import DeadLetter
 from leadsla.settings import Settings, SettingsError
 from leadsla.streams.process import LeadProcessor, Origin, OutRecord
 
-NOW = 1_772_442_000_000_000  # 2026-03-02T09:00:00Z: the wall clock of these steps
+NOW = 1_772_460_000_000_000  # 2026-03-02T14:00:00Z: the wall clock of these steps
 
 
 def process_created(
