@@ -24,6 +24,11 @@ fresh topic prefix and app id on a broker (a local one from ``devtools.kafka_loc
     ``lead_sla_inputs_total`` increase) to the moment their consumer group has committed the
     end offsets of all three input topics (polled every 0.2 s).
 
+``process``
+    The floor: the worker's per-record work (decode, ``domain.live.step``, encode, state
+    load/store per batch) in one process with no Kafka and no faust, on the same workloads as
+    ``throughput``; ``--profile`` adds a pyinstrument profile.
+
 ``recovery``
     Memory per open lead with the RocksDB store and recovery from the changelog. ``--leads``
     open leads (a 14-day target: every lead keeps a timer) go through one worker; then RSS and
@@ -684,6 +689,106 @@ async def raw_pipe(bootstrap: str, prefix: str, group: str, out_topic: str, tota
         await producer.stop()
 
 
+# --------------------------------------------------------------------------- the floor
+
+
+def cmd_process(args: argparse.Namespace) -> None:
+    """The worker's per-record work without Kafka or faust: what one core can do at most.
+
+    The same loop as ``Worker.handle_batch``: per batch of ``--batch-max`` records, decode +
+    ``domain.live.step`` + encode (``LeadProcessor.on_input``) with states loaded from a dict of
+    bytes (``streams/state.py``), then one ``state.dumps`` per lead of the batch.
+    """
+    from leadsla.domain.live import LiveConfig
+    from leadsla.domain.policy import load_policy
+    from leadsla.streams import state as state_codec
+    from leadsla.streams.process import LeadProcessor, Origin
+
+    if args.workload == "sim":
+        leads = int(args.events / 5.3 * 1.05) + 10
+        events = sim_workload(leads, args.seed, args.rebase)[: args.events]
+        policy = load_policy(str(ROOT / "examples" / "simulate-policy.toml"))
+        what = f"lead-sla simulate (seed {args.seed}), {args.rebase} history"
+    else:
+        leads = max(1, args.events // args.history)
+        events = history_workload(leads, args.history, args.rebase)
+        with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
+            f.write(history_policy())
+        policy = load_policy(f.name)
+        os.unlink(f.name)
+        what = f"{leads:,} leads x {args.history} events, {args.rebase} history"
+    config = LiveConfig()
+    processor = LeadProcessor(policy, config=config, source="lead-sla/bench")
+    table_: dict[bytes, bytes] = {}
+    batch_max = args.batch_max
+    profile = None
+    if args.profile:
+        from pyinstrument import Profiler
+
+        profile = Profiler(interval=0.0005)
+        profile.start()
+    started, cpu = time.perf_counter(), time.process_time()
+    outputs = 0
+    stored = 0
+    for start in range(0, len(events), batch_max):
+        wall = now_us()
+        cache: dict[str, Any] = {}
+
+        def state_of(lead_id: str, cache: dict[str, Any] = cache) -> Any:
+            hit = cache.get(lead_id)
+            if hit is not None:
+                return hit
+            raw = table_.get(lead_id.encode())
+            return None if raw is None else state_codec.loads(raw)
+
+        for offset, (etype, lead, value) in enumerate(events[start : start + batch_max]):
+            origin = Origin(input_topic(etype), 0, start + offset, wall, lead.encode(), ())
+            handled = processor.on_input(value, origin, state_of, wall, wall)
+            outputs += len(handled.records)
+            if handled.lead_id is not None and handled.state is not None:
+                cache[handled.lead_id] = handled.state
+        for lead_id, st in cache.items():
+            table_[lead_id.encode()] = state_codec.dumps(st, 0, config)
+            stored += 1
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    if profile is not None:
+        profile.stop()
+    n = len(events)
+    state_bytes = sum(len(v) for v in table_.values())
+    print(f"\n## The worker's per-record work without Kafka ({machine_line()})\n")
+    print(f"{n:,} events ({what}), batches of {batch_max}, one process, one thread.\n")
+    print(
+        table(
+            [
+                "events",
+                "seconds",
+                "CPU s",
+                "events/s",
+                "us per event",
+                "records out",
+                "states stored",
+                "state bytes per lead",
+            ],
+            [
+                (
+                    n,
+                    seconds,
+                    cpu,
+                    n / seconds,
+                    1e6 * cpu / n,
+                    outputs,
+                    stored,
+                    state_bytes / max(1, len(table_)),
+                )
+            ],
+        )
+    )
+    if profile is not None:
+        print("\n```")
+        print(profile.output_text(unicode=False, color=False, show_all=False)[:12000])
+        print("```")
+
+
 # --------------------------------------------------------------------------- 3. recovery
 
 
@@ -850,6 +955,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-max", type=int, default=1000)
     p.add_argument("--batch-within", type=float, default=0.02)
 
+    p = sub.add_parser("process", help="the processor alone, no Kafka (the floor)")
+    p.add_argument("--events", type=int, default=100_000)
+    p.add_argument("--workload", choices=("sim", "history"), default="sim")
+    p.add_argument("--history", type=int, default=50, help="events per lead (history workload)")
+    p.add_argument("--rebase", choices=("old", "recent"), default="recent")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--batch-max", type=int, default=1000)
+    p.add_argument("--profile", action="store_true", help="pyinstrument profile of the loop")
+
     p = sub.add_parser("recovery", help="memory per open lead (RocksDB) and recovery time")
     common(p)
     p.add_argument("--leads", type=int, default=1_000_000)
@@ -867,6 +981,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.command == "raw-pipe":
         cmd_raw_pipe(args)
+        return 0
+    if args.command == "process":
+        cmd_process(args)
         return 0
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="bench-worker-"))
     work.mkdir(parents=True, exist_ok=True)
