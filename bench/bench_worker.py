@@ -150,6 +150,15 @@ def wait_until_ready(worker: WorkerProc, probe: tuple[str, bytes, bytes], timeou
 # --------------------------------------------------------------------------- profiling
 
 
+def worker_env(args: argparse.Namespace) -> dict[str, str]:
+    pairs = [item.partition("=") for item in args.worker_env]
+    return {name: value for name, _eq, value in pairs}
+
+
+def settings_line(args: argparse.Namespace) -> str:
+    return f"; worker env {' '.join(args.worker_env)}" if args.worker_env else ""
+
+
 def profiler(args: argparse.Namespace, work: Path, name: str) -> tuple[list[str], Path | None]:
     if not args.profile:
         return [], None
@@ -203,6 +212,7 @@ def run_delay(args: argparse.Namespace, bootstrap: str, work: Path, rep: int) ->
         work / f"delay-{rep}.log",
         partitions=args.partitions,
         wrap=wrap,
+        extra_env=worker_env(args),
     ).start()
     created = prefix + "leads.created"
     try:
@@ -281,7 +291,8 @@ def cmd_delay(args: argparse.Namespace, bootstrap: str, work: Path) -> None:
     print(f"\n## Deadline-to-alert delay ({machine_line()})\n")
     print(
         f"{args.leads:,} leads over {args.spread:g} s, target {args.target_minutes:g} min, "
-        f"warn_at 0.5, grace 0 s, {args.partitions} partitions, {args.repeat} runs; "
+        f"warn_at 0.5, grace 0 s, {args.partitions} partitions{settings_line(args)}, "
+        f"{args.repeat} runs; "
         "delay = record timestamp - occurred_at (due instant), seconds. Medians over the runs "
         "(and the worst run's value in brackets).\n"
     )
@@ -514,6 +525,7 @@ def run_worker_pass(
         extra_env={
             "LEADSLA_BATCH_MAX": str(args.batch_max),
             "LEADSLA_BATCH_WITHIN_S": str(args.batch_within),
+            **worker_env(args),
         },
     ).start()
     watch = GroupWatch(bootstrap)
@@ -588,8 +600,8 @@ def cmd_throughput(args: argparse.Namespace, bootstrap: str, work: Path) -> None
     print(f"\n## Worker throughput ({machine_line()})\n")
     print(
         f"{total:,} input events ({what}; {n_leads:,} leads), {args.partitions} partitions, "
-        f"store {args.store}, batch {args.batch_max} / {args.batch_within:g} s, "
-        f"{args.repeat} runs each, interleaved; medians (min-max).\n"
+        f"store {args.store}, batch {args.batch_max} / {args.batch_within:g} s"
+        f"{settings_line(args)}, {args.repeat} runs each, interleaved; medians (min-max).\n"
     )
 
     def rate(runs: Sequence[dict[str, Any]]) -> tuple[float, str]:
@@ -937,6 +949,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         p.add_argument("--repeat", type=int, default=3)
         p.add_argument("--work-dir", default=None, help="keep logs and data here")
         p.add_argument("--profile", action="store_true", help="run the (first) worker under py-spy")
+        p.add_argument(
+            "--worker-env",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="an extra environment variable for the worker (experiments, e.g. faust's "
+            "PRODUCER_LINGER=0.005); repeatable",
+        )
 
     p = sub.add_parser("delay", help="deadline-to-alert delay")
     common(p)
