@@ -888,7 +888,13 @@ def cmd_recovery(args: argparse.Namespace, bootstrap: str, work: Path, state: Pa
     changelog_mib = math.nan
     if broker_dir is not None:
         changelog = f"{prefix}{app_id}-leads-changelog"
-        changelog_mib = sum(dir_mib(p) for p in broker_dir.rglob(f"{changelog}-*") if p.is_dir())
+        # record bytes only: the broker preallocates 10 MiB index files per segment
+        changelog_mib = sum(
+            f.stat().st_size / 2**20
+            for p in broker_dir.rglob(f"{changelog}-*")
+            if p.is_dir()
+            for f in p.glob("*.log")
+        )
     n = args.leads + 1
     rows.append(("load: leads processed", n, f"{loaded_s:.1f} s ({n / loaded_s:,.0f}/s)"))
     rows.append(("open leads (gauge)", open_leads, ""))
