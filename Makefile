@@ -113,6 +113,14 @@ bench: venv
 	$(PY) bench/bench_replay.py
 	$(PY) bench/bench_projection.py
 
+# Live worker benchmarks (issue 6; minutes each, own local broker; README "Worker benchmarks").
+.PHONY: bench-worker
+bench-worker: venv kafka-fetch
+	$(PY) bench/bench_worker.py delay
+	$(PY) bench/bench_worker.py throughput --workload sim
+	$(PY) bench/bench_worker.py throughput --workload history --history 50 --events 50000
+	$(PY) bench/bench_worker.py recovery --leads $${RECOVERY_LEADS:-300000} --repeat 1
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
 
