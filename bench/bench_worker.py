@@ -665,7 +665,7 @@ def cmd_raw_pipe(args: argparse.Namespace) -> None:
 
 
 async def raw_pipe(bootstrap: str, prefix: str, group: str, out_topic: str, total: int) -> None:
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # type: ignore[import-untyped]
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
     consumer = AIOKafkaConsumer(
         *(prefix + t for t in INPUTS),

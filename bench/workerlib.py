@@ -138,7 +138,7 @@ Record = tuple[str, bytes, bytes]  # topic (full name), key, value
 
 
 async def _produce(bootstrap: str, records: Iterable[Record], chunk: int) -> int:
-    from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
+    from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=256 * 1024
