@@ -28,7 +28,7 @@ import orjson
 from pydantic import ValidationError
 
 from leadsla.schemas.dlq import DeadLetter
-from leadsla.settings import Settings, SettingsError, client_config
+from leadsla.settings import Settings, SettingsError, client_config, settings_for_command
 from leadsla.topics import SLA_DLQ
 
 DEFAULT_TIMEOUT_S = 30.0
@@ -522,13 +522,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    overrides: dict[str, object] = {}
-    if args.bootstrap_servers:
-        overrides["bootstrap_servers"] = args.bootstrap_servers
-    if args.prefix is not None:
-        overrides["topic_prefix"] = args.prefix
     try:
-        settings = Settings.from_env(None, **overrides)
+        settings = settings_for_command(args.bootstrap_servers, args.prefix)
     except SettingsError as exc:
         print(f"lead-sla dlq: {exc}", file=sys.stderr)
         return 2

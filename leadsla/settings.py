@@ -225,3 +225,14 @@ def client_config(settings: Settings) -> dict[str, Any]:
     if settings.ssl_cafile:
         config["ssl_cafile"] = settings.ssl_cafile
     return config
+
+
+def settings_for_command(bootstrap_servers: str | None, prefix: str | None) -> Settings:
+    """The environment's settings with a one-shot command's ``--bootstrap-servers`` and
+    ``--prefix`` on top (raises :class:`SettingsError`)."""
+    overrides: dict[str, object] = {}
+    if bootstrap_servers:
+        overrides["bootstrap_servers"] = bootstrap_servers
+    if prefix is not None:
+        overrides["topic_prefix"] = prefix
+    return Settings.from_env(None, **overrides)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from leadsla.settings import Settings, SettingsError, client_config
+from leadsla.settings import Settings, SettingsError, client_config, settings_for_command
 from leadsla.topics import ALL_TOPICS, INPUT_TOPICS, TOPIC_CONFIGS
 
 TOPIC_ALREADY_EXISTS = 36  # Kafka error code
@@ -93,13 +93,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    overrides: dict[str, object] = {}
-    if args.bootstrap_servers:
-        overrides["bootstrap_servers"] = args.bootstrap_servers
-    if args.prefix is not None:
-        overrides["topic_prefix"] = args.prefix
     try:
-        settings = Settings.from_env(None, **overrides)
+        settings = settings_for_command(args.bootstrap_servers, args.prefix)
     except SettingsError as exc:
         print(f"lead-sla topics: {exc}", file=sys.stderr)
         return 2

@@ -21,6 +21,7 @@ import orjson
 import pytest
 
 from .worker_harness import (
+    RESTART_FAULT,
     Feed,
     OutputLog,
     WorkerEnv,
@@ -83,12 +84,7 @@ def simulated(workdir: Path) -> tuple[list[dict[str, Any]], str]:
     return events, text
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "issue 6, open: after a restart or a rebalance the worker sometimes leaves records of a backlog unprocessed or loses a lead's state (seen under load; passes alone) - see the closing note of 2026-11-30"
-    ),
-)
+@RESTART_FAULT
 @pytest.mark.kafka(limit_s=300)
 def test_kill_9_mid_stream_then_restart_loses_nothing_and_repeats_keep_their_ids(
     worker_env: Callable[..., WorkerEnv], tmp_path: Path
@@ -168,12 +164,7 @@ def test_kill_9_mid_stream_then_restart_loses_nothing_and_repeats_keep_their_ids
     assert not problems, "\n".join(problems[:20])
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "issue 6, open: after a restart or a rebalance the worker sometimes leaves records of a backlog unprocessed or loses a lead's state (seen under load; passes alone) - see the closing note of 2026-11-30"
-    ),
-)
+@RESTART_FAULT
 @pytest.mark.kafka(limit_s=150)
 def test_rocksdb_store_keeps_the_state_across_a_restart(
     worker_env: Callable[..., WorkerEnv], tmp_path: Path

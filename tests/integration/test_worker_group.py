@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from .worker_harness import (
+    RESTART_FAULT,
     Feed,
     OutputLog,
     WorkerEnv,
@@ -32,12 +33,7 @@ pytestmark = pytest.mark.kafka
 WINDOW_S = 12.0
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "issue 6, open: after a restart or a rebalance the worker sometimes leaves records of a backlog unprocessed or loses a lead's state (seen under load; passes alone) - see the closing note of 2026-11-30"
-    ),
-)
+@RESTART_FAULT
 @pytest.mark.kafka(limit_s=120)
 def test_the_surviving_worker_fires_the_pending_deadlines_of_a_killed_one(
     worker_env: Callable[..., WorkerEnv], tmp_path: Path
