@@ -57,10 +57,15 @@ class StateError(ValueError):
     """Bytes in the table that are not a lead state this code can read."""
 
 
-def dumps(state: LiveLead, partition: int, config: LiveConfig = DEFAULT_CONFIG) -> bytes:
-    """The table value of ``state``, which lives in ``partition``."""
+def dumps(
+    state: LiveLead, partition: int, config: LiveConfig = DEFAULT_CONFIG, epoch: int = 0
+) -> bytes:
+    """The table value of ``state``, which lives in ``partition``, written under consumer group
+    generation ``epoch`` (see :func:`load`)."""
     wake = state.wake(config)
     body: dict[str, Any] = {"lead": state.lead_id}
+    if epoch:
+        body["epoch"] = epoch
     if state.events:
         body["events"] = [[TYPE_NAME[type(e)], *e] for e in state.events]
     if state.published:
@@ -106,6 +111,20 @@ def header(raw: bytes) -> tuple[int | None, int]:
 
 def loads(raw: bytes) -> LiveLead:
     """The lead state stored as ``raw`` (see :func:`dumps`)."""
+    return load(raw)[0]
+
+
+def load(raw: bytes) -> tuple[LiveLead, int]:
+    """The lead state stored as ``raw`` and the group generation it was written under (0: not
+    recorded).
+
+    The worker publishes a batch's outputs before it stores the states, so a crash in between
+    leaves facts on the topic that the stored state does not know: the fact published next
+    after a restart or a rebalance could carry a version already used, with other content.
+    The generation says how many rebalances may have passed since the state was stored; the
+    worker raises the lead's version by that much before it goes on, so a fact's version
+    never repeats with other content (versions grow, with gaps after a rebalance).
+    """
     header(raw)
     try:
         body = orjson.loads(raw[HEADER_SIZE:])
@@ -114,7 +133,7 @@ def loads(raw: bytes) -> LiveLead:
     events: tuple[InputEvent, ...] = tuple(
         _CLASSES[item[0]](*item[1:]) for item in body.get("events", ())
     )
-    return LiveLead(
+    state = LiveLead(
         lead_id=body["lead"],
         events=events,
         published=frozenset(body.get("published", ())),
@@ -133,3 +152,4 @@ def loads(raw: bytes) -> LiveLead:
         legacy=tuple(Output(t, at, data) for t, at, data in body.get("legacy", ())),
         legacy_policy=body.get("legacy_policy"),
     )
+    return state, int(body.get("epoch", 0))

@@ -40,6 +40,7 @@ from .worker_harness import (
     replay,
     replay_final_facts,
     same_id_other_content,
+    versions_reused,
     workers,
     write_policy,
 )
@@ -161,6 +162,9 @@ def test_kill_9_mid_stream_then_restart_loses_nothing_and_repeats_keep_their_ids
     problems = same_id_other_content(log.records)
     assert not problems, "\n".join(problems[:20])
     problems = repeats_with_other_ids(log.records)
+    assert not problems, "\n".join(problems[:20])
+    # and no fact version was published twice with different content
+    problems = versions_reused(log.records)
     assert not problems, "\n".join(problems[:20])
 
 

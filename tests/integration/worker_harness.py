@@ -142,7 +142,10 @@ class WorkerEnv:
     partitions: int = 2
     store: str = "memory://"
     held_timeout_s: float = 60.0
-    log_level: str = "warning"
+    log_level: str = field(
+        default_factory=lambda: os.environ.get("LEADSLA_TEST_WORKER_LOG_LEVEL", "warning")
+    )
+    """The workers' log level (LEADSLA_TEST_WORKER_LOG_LEVEL=info or debug to diagnose)."""
     prefix: str = field(default_factory=lambda: f"t-{uuid.uuid4().hex[:10]}.")
     app_id: str = field(default_factory=lambda: f"wt-{uuid.uuid4().hex[:10]}")
     extra: dict[str, str] = field(default_factory=dict)
@@ -785,6 +788,24 @@ def same_id_other_content(records: Iterable[Out]) -> list[str]:
         body = r.body
         canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
         key = (r.topic, str(body.get("event_id")))
+        if key in seen and seen[key] != canonical:
+            problems.append(f"{key}: {seen[key][:300]!r} then {canonical[:300]!r}")
+        seen.setdefault(key, canonical)
+    return problems
+
+
+def versions_reused(records: Iterable[Out]) -> list[str]:
+    """A lead's fact version must never come back with other content: a consumer keeps the
+    highest version it saw ("highest version wins"), so a reused version would hide the newer
+    fact (a crash between publishing a batch and storing its states must not cause it)."""
+    seen: dict[tuple[str, int], bytes] = {}
+    problems = []
+    for r in sorted(records, key=lambda r: (r.partition, r.offset)):
+        if r.topic != "sla.measurements" or r.type != FACT:
+            continue
+        data = r.body["data"]
+        canonical = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+        key = (str(r.body["lead_id"]), int(data["version"]))
         if key in seen and seen[key] != canonical:
             problems.append(f"{key}: {seen[key][:300]!r} then {canonical[:300]!r}")
         seen.setdefault(key, canonical)

@@ -3,7 +3,7 @@
 The real app from ``create_app`` with a ``memory://`` store is driven through its own
 ``Worker.handle_batch`` (the agent body) and ``Worker.tick`` (the deadline loop) on a simulated
 wall clock; only the edges that need a broker are replaced: ``publish`` (capture the records),
-``_write`` (store into the table's memory store), the high-water marks, the partition
+``store`` (into the table's memory store, no changelog), the high-water marks, the partition
 assignment and the ticks topic (ticks sent are fed back through ``handle_batch``, as the broker
 would). The acceptance scenarios' rich history, with late, held, repeated and mis-keyed inputs
 on top, must end where the engine's ``evaluate`` ends: the same final facts (all but
@@ -89,8 +89,13 @@ class Harness:
     async def publish(self, records: Sequence[OutRecord]) -> None:
         self.published.extend(records)
 
-    def write(self, event: EventT[bytes], key: bytes, value: bytes) -> None:
-        self.worker.table.data[key] = value
+    async def store(self, writes: Sequence[tuple[EventT[bytes], int, bytes, bytes | None]]) -> None:
+        data = self.worker.table.data
+        for _event, _partition, key, value in writes:
+            if value is None:
+                data.pop(key, None)
+            else:
+                data[key] = value
 
     def highwater(self, topic: str, partition: int) -> int | None:
         return self.log_end.get((topic, partition), 0)
@@ -185,7 +190,7 @@ def make_harness(tmp_path: Path, policy: Policy, monkeypatch: pytest.MonkeyPatch
     harness = Harness(worker)
     monkeypatch.setattr(app_module, "wall_clock", lambda: harness.wall)
     monkeypatch.setattr(worker, "publish", harness.publish)
-    monkeypatch.setattr(worker, "_write", harness.write)
+    monkeypatch.setattr(worker, "store", harness.store)
     monkeypatch.setattr(worker, "_highwater", lambda topic, p: harness.highwater(PREFIX + topic, p))
     monkeypatch.setattr(worker, "_committed", harness.committed)
     monkeypatch.setattr(worker, "assigned_partitions", lambda: frozenset(range(PARTITIONS)))

@@ -30,7 +30,16 @@ from leadsla.domain.events import (
 )
 from leadsla.domain.instant import MINUTE, SECOND, parse_rfc3339
 from leadsla.domain.live import DAY, HeldRecord, LiveConfig, LiveLead, step
-from leadsla.streams.state import FORMAT, HEADER_SIZE, MAGIC, StateError, dumps, header, loads
+from leadsla.streams.state import (
+    FORMAT,
+    HEADER_SIZE,
+    MAGIC,
+    StateError,
+    dumps,
+    header,
+    load,
+    loads,
+)
 
 from .test_engine_properties import NOW, POLICY, histories
 
@@ -263,3 +272,16 @@ def test_every_state_the_live_steps_reach_round_trips(
         raw = dumps(state, partition, PATIENT)
         assert loads(raw) == state
         assert header(raw) == (state.wake(PATIENT), partition)
+
+
+def test_the_group_generation_a_state_was_written_under_comes_back_with_it() -> None:
+    # Given a lead state stored under consumer group generation 7
+    state = LiveLead("lead-g", fact=FACT, version=3)
+    raw = dumps(state, 1, epoch=7)
+    # When it is loaded
+    loaded, written = load(raw)
+    # Then the state is the same and the generation comes with it (0: never recorded)
+    assert loaded == state
+    assert written == 7
+    assert load(dumps(state, 1))[1] == 0
+    assert loads(raw) == state
