@@ -9,10 +9,14 @@ co-partitioning.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+from collections.abc import Sequence
 
 from leadsla.settings import Settings, SettingsError, client_config, settings_for_command
 from leadsla.topics import ALL_TOPICS, INPUT_TOPICS, TOPIC_CONFIGS
+
+log = logging.getLogger("leadsla.worker")
 
 TOPIC_ALREADY_EXISTS = 36  # Kafka error code
 
@@ -209,5 +213,44 @@ def ensure_topics(
                 raise TopicProblem("cannot create topics: " + "; ".join(failed))
             admin.wait_for_topics(list(missing), timeout_ms=int(timeout_s * 1000))
         return partitions
+    finally:
+        admin.close()
+
+
+def ensure_group_offsets(settings: Settings, topics: Sequence[str], partitions: int) -> int:
+    """Give every partition of ``topics`` a committed offset for the worker's group, where it
+    has none yet (the earliest or the latest, as ``auto_offset_reset`` says); return how many.
+
+    faust drops the records fetched while a rebalance is under way and seeks each partition
+    back to its committed offset; a partition with no committed offset is not sought at all,
+    so those records were lost (seen when a second worker joined a new group: the first one's
+    partitions lost their first records). With an offset committed before the worker joins,
+    every seek has somewhere to go. Only an empty group accepts such a commit: when other
+    workers are already running, a partition they have not committed yet is left to them.
+    """
+    from kafka import KafkaAdminClient, TopicPartition
+    from kafka.admin import OffsetSpec
+
+    group = settings.app_id
+    wanted = [TopicPartition(t, p) for t in topics for p in range(partitions)]
+    admin = KafkaAdminClient(client_id=f"{settings.app_id}-admin", **client_config(settings))
+    try:
+        committed = admin.list_group_offsets({group: wanted}).get(group, {})
+        missing = [tp for tp in wanted if tp not in committed or committed[tp].offset < 0]
+        if not missing:
+            return 0
+        spec = (
+            OffsetSpec.EARLIEST if settings.auto_offset_reset == "earliest" else OffsetSpec.LATEST
+        )
+        results = admin.reset_group_offsets(group, dict.fromkeys(missing, spec))
+        done = [tp for tp, result in results.items() if result["error"].__name__ == "NoError"]
+        if len(done) < len(missing):
+            log.info(
+                "lead-sla worker: %d partitions without a committed offset left to the running "
+                "members of group %s",
+                len(missing) - len(done),
+                group,
+            )
+        return len(done)
     finally:
         admin.close()

@@ -25,13 +25,14 @@ on one cluster never share state: ``{prefix}{app_id}-leads-changelog`` and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
 import ssl
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, cast
 
 import faust
@@ -45,6 +46,7 @@ from leadsla.settings import Settings
 from leadsla.topics import INPUT_TOPICS, OUTPUT_TOPICS
 
 from . import state as state_codec
+from .continuity import ReadTracker
 from .deadlines import BacklogGuard, DeadlineIndex
 from .metrics import Metrics
 from .process import Accepted, Counts, LeadProcessor, Origin, OutRecord
@@ -62,6 +64,8 @@ RAW: dict[str, Any] = {
 TICK = b"tick"
 ERASE = b"erase"
 """A control record on the ticks topic: forget this lead (erasure on request)."""
+STALL_S = 10.0
+"""An input partition with records waiting and none delivered for this long is read again."""
 TICK_RESEND_S = 15.0
 """A tick the agent has not seen after this long is sent again (lost with the broker?)."""
 
@@ -105,6 +109,35 @@ def _headers(message_headers: object) -> list[tuple[str, bytes | None]]:
     if isinstance(message_headers, Mapping):
         return list(message_headers.items())
     return list(cast("Sequence[tuple[str, bytes | None]]", message_headers or ()))
+
+
+@contextlib.contextmanager
+def _as_current(event: EventT[bytes]) -> Iterator[None]:
+    """faust's "current event" set to ``event`` (the store finds the partition from it)."""
+    from faust.streams import _current_event  # faust's own context variable
+
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+def _keep_gaps_unread(app: faust.App) -> None:
+    """Stop faust from acknowledging the offsets it finds missing between two records.
+
+    faust takes a jump in a partition's offsets for a hole in the log (compaction) and marks
+    the offsets in between acknowledged, so they can be committed unread. Input topics are not
+    compacted: such a jump means records were dropped (``continuity.py``), and the worker reads
+    them again instead. (A single missing offset, a transaction marker, never held a commit
+    back: faust's commit already steps over it.)
+    """
+    consumer = app.consumer
+
+    async def keep_unread(tp: TP, offset_from: int, offset_to: int) -> None:
+        log.debug("lead-sla worker: %s: offsets %d-%d not read yet", tp, offset_from, offset_to)
+
+    consumer._add_gap = keep_unread  # type: ignore[attr-defined]
 
 
 def _spans(events: Sequence[EventT[bytes]]) -> str:
@@ -184,6 +217,7 @@ class Worker:
             value_type=bytes,
         )
         self.index = DeadlineIndex()
+        self.reads = ReadTracker(stall_s=STALL_S)
         self.guard = BacklogGuard(INPUT_TOPICS)
         self.indexed: tuple[frozenset[int], int] | None = None
         self.rebuild_again_at = 0.0
@@ -203,6 +237,7 @@ class Worker:
         """
         batch_max = self.settings.batch_max
         stream.enable_acks = False
+        _keep_gaps_unread(self.app)
         channel = cast("faust.ChannelT[bytes]", stream.channel)
         pending: list[EventT[bytes]] = []
         event: EventT[bytes]
@@ -212,7 +247,7 @@ class Worker:
                 continue  # more is already waiting: take it into this batch
             batch, pending = pending, []
             try:
-                await self.handle_batch(batch)
+                handled_events = await self.handle_batch(batch)
             except asyncio.CancelledError:
                 raise  # not acknowledged: read again after the restart or the rebalance
             except Exception:
@@ -221,17 +256,20 @@ class Worker:
                 # again after the restart (at-least-once).
                 log.exception("lead-sla worker: a batch failed; stopping so it is not lost")
                 os._exit(70)
-            for handled in batch:
+            for handled in handled_events:
                 await stream.ack(handled)
             if trace.isEnabledFor(logging.DEBUG):
-                trace.debug("batch acked: %s", _spans(batch))
+                trace.debug("batch acked: %s", _spans(handled_events))
 
-    async def handle_batch(self, events: Sequence[EventT[bytes]]) -> None:
-        """One batch: decode every record, then each lead of the batch is evaluated once.
+    async def handle_batch(self, events: Sequence[EventT[bytes]]) -> list[EventT[bytes]]:
+        """One batch: decode every record, then each lead of the batch is evaluated once; the
+        records handled (to acknowledge).
 
         Per lead, its inputs of the batch are applied together (``domain.live.step_many``),
         with the clock as it stood after the last of them was read: the same outcome as one by
-        one, one evaluation and one state write per lead instead of one per record.
+        one, one evaluation and one state write per lead instead of one per record. A record
+        past a gap in its partition is left for a second reading (``continuity.py``): the
+        partition is sought back once the batch is stored.
         """
         started = time.perf_counter()
         wall = wall_clock()
@@ -244,11 +282,27 @@ class Worker:
         # Per lead, in order of first appearance: its inputs, a tick, the last record and clock.
         work: dict[str, _LeadWork] = {}
         erased: dict[str, tuple[EventT[bytes], int]] = {}
+        reads = self.reads
+        reads.start(self.generation())
+        now_mono = time.monotonic()
+        rewind: dict[tuple[str, int], int] = {}
+        handled_events: list[EventT[bytes]] = []
 
         for event in events:
             message = event.message
             partition = message.partition
             topic = message.topic
+            if topic != self.ticks_name:
+                where = (topic, partition)
+                if where in rewind:
+                    continue  # read again after the seek
+                back = reads.admit(
+                    where, message.offset, self._read_from(self.names[topic], partition), now_mono
+                )
+                if back is not None:
+                    rewind[where] = back
+                    continue
+            handled_events.append(event)
             if topic == self.ticks_name:
                 lead_id = (message.key or b"").decode("utf-8", "replace")
                 if event.value == ERASE:
@@ -290,12 +344,11 @@ class Worker:
             item.event = event
             item.now = guard.clock(partition, wall, highwater, committed)
 
-        table = self.table
         config = self.config
         stored: list[tuple[str, LiveLead, EventT[bytes], int]] = []
         generation = self.generation()
         for lead_id, item in work.items():
-            raw = None if item.fresh else table.get(lead_id.encode())
+            raw = None if item.fresh else self.load(item.event, lead_id.encode())
             state = None
             if raw is not None:
                 state, written = state_codec.load(raw)
@@ -354,6 +407,28 @@ class Worker:
             self.index.schedule(partition, lead_id, None)
         for lead_id, state, _event, partition in stored:
             self.index.schedule(partition, lead_id, state.wake(config))
+        for (topic, partition), offset in rewind.items():
+            await self.rewind(topic, partition, offset, "a gap in the offsets read")
+        return handled_events
+
+    async def rewind(self, topic: str, partition: int, offset: int, why: str) -> None:
+        """Seek an input partition back to ``offset``: faust dropped records after it."""
+        log.warning(
+            "lead-sla worker: %s/%d: %s; reading it again from offset %d",
+            topic,
+            partition,
+            why,
+            offset,
+        )
+        self.metrics.rewinds += 1
+        await self.app.consumer.seek(TP(topic, partition), offset)
+
+    def load(self, event: EventT[bytes], key: bytes) -> bytes | None:
+        """A lead's stored state, read with its own record as faust's "current event": the
+        RocksDB store reads the partition of the current event (in a batch, the stream's is the
+        batch's last record, maybe of another partition)."""
+        with _as_current(event):
+            return cast("bytes | None", self.table.get(key))
 
     async def store(self, writes: Sequence[tuple[EventT[bytes], int, bytes, bytes | None]]) -> None:
         """Store leads' new states: in the local store, and on the changelog, acknowledged.
@@ -369,19 +444,14 @@ class Worker:
         """
         if not writes:
             return
-        from faust.streams import _current_event  # faust's own context variable
-
         data = cast("StoreT[bytes, bytes]", self.table.data)
         for event, _partition, key, value in writes:
-            token = _current_event.set(weakref.ref(event))
-            try:
+            with _as_current(event):
                 if value is None:
                     if key in data:
                         del data[key]
                 else:
                     data[key] = value
-            finally:
-                _current_event.reset(token)
         sent = await self._send_all(
             [
                 (self.changelog_name, key, value, partition, None)
@@ -458,6 +528,17 @@ class Worker:
         value = offsets.get(TP(self.settings.topic(topic), partition))
         return None if value is None else int(value)
 
+    def _read_from(self, topic: str, partition: int) -> int | None:
+        """Where the group's reading of an input partition starts: its committed offset.
+
+        faust records a committed offset of 0 as None; with ``auto_offset_reset = earliest``
+        (and ``ensure_group_offsets`` committing one at start) None is the start of the log.
+        """
+        committed = self._committed(topic, partition)
+        if committed is None and self.settings.auto_offset_reset == "earliest":
+            return 0
+        return committed
+
     def assigned_partitions(self) -> frozenset[int]:
         try:
             assignment = self.app.consumer.assignment()
@@ -530,6 +611,19 @@ class Worker:
                 )
                 total += behind or 0
             self.metrics.consumer_lag[suffix] = total
+        # Records faust fetched and dropped with nothing after them: read them again.
+        self.reads.start(self.generation())
+        for suffix in INPUT_TOPICS:
+            topic = self.settings.topic(suffix)
+            for partition in partitions:
+                back = self.reads.stalled(
+                    (topic, partition),
+                    self._highwater(suffix, partition),
+                    self._read_from(suffix, partition),
+                    now_mono,
+                )
+                if back is not None:
+                    await self.rewind(topic, partition, back, "records waiting, none delivered")
 
 
 def create_app(

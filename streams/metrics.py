@@ -15,6 +15,7 @@ and the deadline loop reports the open leads and the consumer lag. Names start w
 | ``lead_sla_retractions_total`` | counter | | ``sla.alert_retracted`` published (rule 14) |
 | ``lead_sla_suppressed_total`` | counter | | alerts and tasks published with ``suppressed = true`` (older than the horizon) |
 | ``lead_sla_ticks_total`` | counter | | deadline ticks sent by the deadline loop |
+| ``lead_sla_input_rewinds_total`` | counter | | input partitions read again from an earlier offset: records the consumer dropped around a rebalance (``continuity.py``) |
 | ``lead_sla_open_leads`` | gauge | | leads in this worker's partitions waiting for the clock (a timer, a held event's wait, retirement) |
 | ``lead_sla_consumer_lag_records`` | gauge | ``topic`` | input records not yet processed (this worker's partitions) |
 | ``lead_sla_alert_delay_seconds`` | histogram | | from an alert's or task's due instant to its publication |
@@ -143,6 +144,7 @@ class Metrics:
         self.retractions = 0
         self.suppressed = 0
         self.ticks = 0
+        self.rewinds = 0
         self.open_leads = 0
         self.consumer_lag: dict[str, int] = dict.fromkeys(INPUT_TOPICS, 0)
         self.alert_delay = Histogram(DELAY_BUCKETS)
@@ -219,6 +221,11 @@ class _Collector:
             ("retractions", "sla.alert_retracted events published (rule 14).", m.retractions),
             ("suppressed", "Alerts and tasks published with suppressed = true.", m.suppressed),
             ("ticks", "Deadline ticks sent by the deadline loop.", m.ticks),
+            (
+                "input_rewinds",
+                "Input partitions read again from an earlier offset (records dropped by the consumer).",
+                m.rewinds,
+            ),
         ):
             counter = CounterMetricFamily(PREFIX + name, doc)
             if with_samples:

@@ -198,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
 
     import faust  # only now: the other commands never pay for importing faust
 
-    from .admin import TopicProblem, ensure_topics
+    from .admin import TopicProblem, ensure_group_offsets, ensure_topics
     from .app import changelog_topic_name, create_app, ticks_topic_name
     from .metrics import Metrics
 
@@ -208,12 +208,15 @@ def run(args: argparse.Namespace) -> int:
         policies_topic_name(settings): {"cleanup.policy": "compact", "partitions": "1"},
     }
     from leadsla.kafka_login import LoginFailed, check_login
+    from leadsla.topics import INPUT_TOPICS
 
     delay = 1.0
     while True:
         try:
             check_login(settings)
             partitions = ensure_topics(settings, internal)
+            consumed = [settings.topic(suffix) for suffix in INPUT_TOPICS]
+            ensure_group_offsets(settings, [*consumed, ticks_topic_name(settings)], partitions)
             known = known_policies(settings, policy_text, policy.version)
             break
         except (TopicProblem, LoginFailed) as exc:

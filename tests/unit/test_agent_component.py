@@ -3,7 +3,7 @@
 The real app from ``create_app`` with a ``memory://`` store is driven through its own
 ``Worker.handle_batch`` (the agent body) and ``Worker.tick`` (the deadline loop) on a simulated
 wall clock; only the edges that need a broker are replaced: ``publish`` (capture the records),
-``store`` (into the table's memory store, no changelog), the high-water marks, the partition
+``store`` and ``load`` (the table's memory store, no changelog), the high-water marks, the partition
 assignment and the ticks topic (ticks sent are fed back through ``handle_batch``, as the broker
 would). The acceptance scenarios' rich history, with late, held, repeated and mis-keyed inputs
 on top, must end where the engine's ``evaluate`` ends: the same final facts (all but
@@ -191,6 +191,7 @@ def make_harness(tmp_path: Path, policy: Policy, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(app_module, "wall_clock", lambda: harness.wall)
     monkeypatch.setattr(worker, "publish", harness.publish)
     monkeypatch.setattr(worker, "store", harness.store)
+    monkeypatch.setattr(worker, "load", lambda _event, key: worker.table.data.get(key))
     monkeypatch.setattr(worker, "_highwater", lambda topic, p: harness.highwater(PREFIX + topic, p))
     monkeypatch.setattr(worker, "_committed", harness.committed)
     monkeypatch.setattr(worker, "assigned_partitions", lambda: frozenset(range(PARTITIONS)))

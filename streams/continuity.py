@@ -1,0 +1,96 @@
+"""Every input record read, in spite of faust: the next offset to read, per input partition.
+
+faust drops records in three places around a rebalance, after the Kafka client has already moved
+past them: records fetched while its flow is suspended, records of partitions it does not count
+as active yet (recovery), and messages of the previous generation that reach the stream (those it
+even acknowledges). It then seeks every partition back to its committed offset, which undoes the
+loss, but only when the seek comes after the drop, and a partition with no committed offset is not
+sought at all. Worse, when the next record it delivers is further on, faust takes the offsets in
+between for a hole in the log (compaction) and acknowledges them, so they are committed unread.
+Seen on this project's broker tests: a worker that kept its partitions after a second worker
+joined never read their first records.
+
+The worker therefore keeps, per input partition, the next offset it must read (from the group's
+committed offset, then each record it handles) and checks every record against it:
+
+- a record further on than expected means records were dropped: the worker seeks the partition
+  back to the expected offset and leaves this record for the second reading (not acknowledged);
+  if the same gap shows again after that seek, it is a real hole (a transaction marker) and the
+  record is taken;
+- a record before the expected offset is a second reading of one already handled: handled again
+  (the engine drops what it already has; outputs keep their ids);
+- a partition whose log end is past the expected offset while nothing of it arrived for
+  ``stall_s`` seconds is sought back too (the records were dropped and nothing came after them).
+
+Pure bookkeeping: the worker (``app.py``) does the seeks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+Key = tuple[str, int]
+"""(topic, partition)"""
+
+
+@dataclass(slots=True)
+class _Partition:
+    next: int | None = None
+    """The next offset to read, once a record was handled (else the committed offset counts)."""
+    rewound_to: int | None = None
+    """The offset this partition was last sought back to."""
+    last_seen: float = 0.0
+    """Monotonic time of its last record (or of the start of the generation)."""
+
+
+class ReadTracker:
+    """Per input partition, the next offset to read; see the module docstring."""
+
+    def __init__(self, stall_s: float = 10.0) -> None:
+        self.stall_s = stall_s
+        self.partitions: dict[Key, _Partition] = {}
+        self.generation = -1
+        self.rewinds = 0
+        """Seeks asked for so far (a metric: records faust dropped, or real holes)."""
+
+    def start(self, generation: int) -> None:
+        """A new assignment: what was expected under the old one no longer holds."""
+        if generation != self.generation:
+            self.generation = generation
+            self.partitions.clear()
+
+    def admit(self, key: Key, offset: int, committed: int | None, now: float) -> int | None:
+        """Whether the record at ``offset`` is handled now: None; else the offset to seek the
+        partition back to (the record is left for the second reading)."""
+        state = self.partitions.get(key)
+        if state is None:
+            state = self.partitions[key] = _Partition()
+        state.last_seen = now
+        expected = state.next if state.next is not None else committed
+        if expected is not None and offset > expected and state.rewound_to != expected:
+            state.rewound_to = expected
+            self.rewinds += 1
+            return expected
+        if state.next is None or offset + 1 > state.next:
+            state.next = offset + 1
+        return None
+
+    def stalled(
+        self, key: Key, log_end: int | None, committed: int | None, now: float
+    ) -> int | None:
+        """The offset to seek ``key`` back to when records of it are waiting but none arrived for
+        ``stall_s`` seconds; else None."""
+        state = self.partitions.get(key)
+        if state is None:
+            self.partitions[key] = _Partition(last_seen=now)
+            return None
+        expected = state.next if state.next is not None else committed
+        if expected is None or log_end is None or log_end <= expected:
+            state.last_seen = now  # nothing waiting: nothing can be stalled
+            return None
+        if now - state.last_seen < self.stall_s:
+            return None
+        state.last_seen = now
+        state.rewound_to = expected
+        self.rewinds += 1
+        return expected

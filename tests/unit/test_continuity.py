@@ -1,0 +1,80 @@
+"""The worker's read tracker (``streams/continuity.py``): records faust dropped are read again."""
+
+from __future__ import annotations
+
+from leadsla.streams.continuity import ReadTracker
+
+P = ("t.leads.created", 2)
+
+
+def test_records_in_order_from_the_committed_offset_are_all_handled() -> None:
+    reads = ReadTracker()
+    reads.start(1)
+    assert [reads.admit(P, offset, 0, 1.0) for offset in range(5)] == [None] * 5
+    assert reads.rewinds == 0
+
+
+def test_a_record_past_a_gap_asks_for_the_partition_to_be_read_again_from_the_gap() -> None:
+    # Given records 0-3 dropped by the consumer: the first record delivered is 4
+    reads = ReadTracker()
+    reads.start(1)
+    # Then the worker must go back to the committed offset, and not handle 4 now
+    assert reads.admit(P, 4, 0, 1.0) == 0
+    # ... and on the second reading every record is handled, 4 included
+    assert [reads.admit(P, offset, 0, 1.1) for offset in range(6)] == [None] * 6
+    assert reads.rewinds == 1
+
+
+def test_the_same_gap_after_going_back_is_a_real_hole_and_is_stepped_over() -> None:
+    # Given offset 3 is a transaction marker (no record): 2 then 4
+    reads = ReadTracker()
+    reads.start(1)
+    assert reads.admit(P, 2, 2, 1.0) is None
+    assert reads.admit(P, 4, 2, 1.0) == 3  # first time: read again from 3
+    assert reads.admit(P, 4, 2, 1.1) is None  # the gap again: a real hole
+    assert reads.admit(P, 5, 2, 1.1) is None
+    assert reads.rewinds == 1
+
+
+def test_a_second_reading_of_handled_records_is_handled_again() -> None:
+    reads = ReadTracker()
+    reads.start(1)
+    for offset in range(3):
+        assert reads.admit(P, offset, 0, 1.0) is None
+    assert reads.admit(P, 1, 0, 1.0) is None  # re-delivered: handled (idempotent), no seek
+    assert reads.admit(P, 3, 0, 1.0) is None
+    assert reads.rewinds == 0
+
+
+def test_a_partition_with_records_waiting_and_none_delivered_is_read_again_after_stall_s() -> None:
+    # Given a partition whose log has 4 records and none was delivered
+    reads = ReadTracker(stall_s=10.0)
+    reads.start(1)
+    assert reads.stalled(P, 4, 0, 100.0) is None  # first look: the clock starts
+    assert reads.stalled(P, 4, 0, 105.0) is None  # not yet
+    # When nothing came for stall_s seconds, it is read again from the committed offset
+    assert reads.stalled(P, 4, 0, 110.5) == 0
+    # ... and not again before another stall_s
+    assert reads.stalled(P, 4, 0, 115.0) is None
+    assert reads.rewinds == 1
+
+
+def test_a_partition_that_is_read_up_to_its_end_is_never_stalled() -> None:
+    reads = ReadTracker(stall_s=10.0)
+    reads.start(1)
+    for offset in range(4):
+        reads.admit(P, offset, 0, 100.0)
+    assert reads.stalled(P, 4, 0, 100.0) is None
+    assert reads.stalled(P, 4, 0, 500.0) is None
+    assert reads.stalled(P, None, 0, 900.0) is None
+
+
+def test_a_new_generation_forgets_the_old_positions() -> None:
+    reads = ReadTracker()
+    reads.start(1)
+    reads.admit(P, 10, 10, 1.0)
+    reads.start(2)
+    # the committed offset of the new assignment counts again
+    assert reads.admit(P, 20, 15, 2.0) == 15
+    reads.start(2)  # the same generation: kept
+    assert reads.admit(P, 20, 15, 2.0) is None
