@@ -10,17 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, get_args
 
 from .calendar import DEFAULT_BUSINESS_HOURS, BusinessCalendar, BusinessHours
 from .instant import parse_rfc3339
-
-Clock = Literal["calendar", "business"]
-CLOCKS: tuple[Clock, ...] = get_args(Clock)
-"""The clocks a deadline runs on: wall-clock time, or the business calendar's working time."""
-ResponseFrom = Literal["owner_or_backup", "any_person"]
-RESPONSE_FROM: tuple[ResponseFrom, ...] = get_args(ResponseFrom)
-"""Whose activity can count as the first response."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +43,7 @@ DEFAULT_MEANINGFUL_KINDS = frozenset(
 class Policy:
     default_manager: str
     version: str = "default"
-    clock: Clock = "calendar"
+    clock: str = "calendar"  # "calendar" | "business"
     timezone: str = "UTC"
     targets: tuple[TargetRule, ...] = (TargetRule(minutes=60),)
     warn_at: float = 0.75
@@ -60,7 +52,7 @@ class Policy:
     stale_after: float = 2.0
     high_intent_sources: frozenset[str] = frozenset({"pricing_page", "demo_request"})
     meaningful_kinds: frozenset[str] = DEFAULT_MEANINGFUL_KINDS
-    response_from: ResponseFrom = "owner_or_backup"
+    response_from: str = "owner_or_backup"  # "owner_or_backup" | "any_person"
     review_categories: frozenset[str] = frozenset(
         {"complaint", "urgent_request", "customer_conflict"}
     )

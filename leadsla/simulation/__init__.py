@@ -19,9 +19,7 @@ from typing import Any
 from leadsla.domain.instant import Instant
 
 from .faults import Line, deliver, with_invalid_lines
-from .workload import DEFAULT_LEADS_PER_DAY, histories
-
-_US_PER_MS = 1000
+from .workload import DEFAULT_LEADS_PER_DAY, SECOND_MS, US_PER_MS, histories
 
 
 def generate(
@@ -42,8 +40,8 @@ def generate(
         raise ValueError("leads must be >= 0")
     if shuffle_window < 0:
         raise ValueError("shuffle_window must be >= 0")
-    start_ms = start // _US_PER_MS
-    shuffle_ms = int(shuffle_window * 1000)
+    start_ms = start // US_PER_MS
+    shuffle_ms = int(shuffle_window * SECOND_MS)
     return deliver(histories(leads, seed, start_ms, leads_per_day), seed, shuffle_ms)
 
 

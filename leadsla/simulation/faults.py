@@ -20,12 +20,11 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from .workload import MINUTE_MS, SECOND_MS
+
 # Deliberate oddities of the delivery (rates per event, see deliver).
 DUPLICATE_RATE = 0.005  # at-least-once redelivery of the same event (same event_id)
 EARLY_LEAD_RATE = 0.022  # leads whose lead.created is delivered after its first follow-up event
-
-_MS = 1000  # instants here are int milliseconds since the epoch
-_MINUTE_MS = 60_000
 
 
 def deliver(
@@ -44,7 +43,7 @@ def deliver(
     for created, evs in histories:
         # Every event of this and later leads occurs at or after this lead's creation
         # (truncated to whole seconds), and jitter only delays: what is due is final.
-        horizon = created - created % _MS
+        horizon = created - created % SECOND_MS
         while heap and heap[0][0] <= horizon:
             yield heapq.heappop(heap)[2]
         if min(occ for occ, _ in evs) < horizon:
@@ -57,7 +56,7 @@ def deliver(
             heapq.heappush(heap, (at, seq, ev))
             seq += 1
             if d.random() < DUPLICATE_RATE:
-                heapq.heappush(heap, (at + between(100, 15 * _MINUTE_MS), seq, dict(ev)))
+                heapq.heappush(heap, (at + between(100, 15 * MINUTE_MS), seq, dict(ev)))
                 seq += 1
     while heap:
         yield heapq.heappop(heap)[2]

@@ -17,15 +17,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from leadsla.domain.calendar import WEEKDAYS, BusinessCalendar, BusinessHours
-from leadsla.domain.policy import Clock, ResponseFrom
 
 TIMEZONE = "Europe/Berlin"
 WORK_START_MINUTE = 8 * 60
 WORK_END_MINUTE = 18 * 60
 WORK_DAYS = (0, 1, 2, 3, 4)  # Monday to Friday, as indexes of WEEKDAYS
 DEFAULT_MANAGER = "martin-kraus"  # head of sales: what has no other manager goes to him
-POLICY_CLOCK: Clock = "business"
-POLICY_RESPONSE_FROM: ResponseFrom = "owner_or_backup"
+POLICY_CLOCK = "business"  # the reps answer in their working hours, so the targets count those
+POLICY_RESPONSE_FROM = "owner_or_backup"
 
 
 @dataclass(frozen=True, slots=True)

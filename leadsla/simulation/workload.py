@@ -22,6 +22,8 @@ from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from leadsla.domain.instant import SECOND
+
 from .organisation import (
     CONTACT_PREFIX,
     HOLIDAYS,
@@ -187,11 +189,12 @@ _COMPANIES = (
 # --------------------------------------------------------------------------------------------
 # Small helpers.
 
-_MS = 1000  # instants here are int milliseconds since the epoch
-_US_PER_MS = 1000  # the domain's instants are microseconds
-_MINUTE_MS = 60_000
-_HOUR_MS = 3_600_000
-_DAY_MS = 86_400_000
+# Instants here are int milliseconds since the epoch (the domain's are microseconds).
+SECOND_MS = 1000
+MINUTE_MS = 60 * SECOND_MS
+HOUR_MS = 60 * MINUTE_MS
+DAY_MS = 24 * HOUR_MS
+US_PER_MS = SECOND // SECOND_MS
 _EPOCH_DATE = date(1970, 1, 1)
 
 
@@ -272,7 +275,7 @@ class _ArrivalCurve:
 
     def rate(self, t: int) -> float:
         """The relative arrival rate at ``t`` (ms)."""
-        utc_hour = t // _HOUR_MS
+        utc_hour = t // HOUR_MS
         rate = self._rates.get(utc_hour)
         if rate is None:
             local = datetime.fromtimestamp(utc_hour * 3600, tz=self.zone)
@@ -304,7 +307,7 @@ class _Simulator:
         self.arrivals = _ArrivalCurve()
         self.calendar = business_calendar()
         # Leads per ms at relative rate 1.0, so that a working day gets leads_per_day leads.
-        self.scale = leads_per_day / (self.arrivals.day_weight * _HOUR_MS)
+        self.scale = leads_per_day / (self.arrivals.day_weight * HOUR_MS)
         self.max_rate = max(self.arrivals.HOURLY)
         self._day_prefix: dict[int, str] = {}
         self.lead_id = ""
@@ -314,13 +317,13 @@ class _Simulator:
     # -- formatting -------------------------------------------------------------------------
 
     def ts(self, t: int, with_ms: bool) -> str:
-        day, rem = divmod(t, _DAY_MS)
+        day, rem = divmod(t, DAY_MS)
         prefix = self._day_prefix.get(day)
         if prefix is None:
             prefix = (_EPOCH_DATE + timedelta(days=day)).isoformat() + "T"
             self._day_prefix[day] = prefix
-        m, ms = divmod(rem, _MINUTE_MS)
-        s, ms = divmod(ms, _MS)
+        m, ms = divmod(rem, MINUTE_MS)
+        s, ms = divmod(ms, SECOND_MS)
         return prefix + _HM[m] + _SS[s] + (_FRACTION[ms] if with_ms else "Z")
 
     def event_id(self) -> str:
@@ -330,9 +333,9 @@ class _Simulator:
     def emit(self, etype: str, t: int, data: dict[str, Any], with_ms: bool = False) -> int:
         """Append one event of the current lead; whole-second sources truncate their clock."""
         if not with_ms:
-            t -= t % _MS
+            t -= t % SECOND_MS
             if t < self.t0:  # the same second as a creation stamped in milliseconds
-                t += _MS
+                t += SECOND_MS
         self.evs.append(
             (
                 t,
@@ -371,7 +374,7 @@ class _Simulator:
         return options[int(self.r.random() * len(options))]
 
     def lognormal_ms(self, median_minutes: float, sigma: float) -> int:
-        return int(median_minutes * _MINUTE_MS * math.exp(self.r.gauss(0.0, sigma)))
+        return int(median_minutes * MINUTE_MS * math.exp(self.r.gauss(0.0, sigma)))
 
     def human_delay(self, t: int, amount: int, eager: float = 0.1) -> int:
         """When a person acts ``amount`` after ``t``: in working time, unless working late."""
@@ -381,7 +384,7 @@ class _Simulator:
 
     def add_working(self, t: int, amount: int) -> int:
         """``t`` plus ``amount`` ms of the organisation's working time (``amount`` > 0)."""
-        return self.calendar.add(t * _US_PER_MS, amount * _US_PER_MS) // _US_PER_MS
+        return self.calendar.add(t * US_PER_MS, amount * US_PER_MS) // US_PER_MS
 
     # -- arrivals ---------------------------------------------------------------------------
 
@@ -498,7 +501,7 @@ class _Simulator:
             elif v < 0.9:  # a team lead assigns by hand
                 tp = self.human_delay(t0, self.lognormal_ms(6, 0.9))
             else:  # assigned late, after the warning point of most targets
-                tp = self.human_delay(t0, self.between(20 * _MINUTE_MS, 90 * _MINUTE_MS))
+                tp = self.human_delay(t0, self.between(20 * MINUTE_MS, 90 * MINUTE_MS))
             owner = rep_table.pick(r)
             owners.append((self.assign(tp, owner, team), owner, True))
         return owners
@@ -507,7 +510,7 @@ class _Simulator:
         """A few leads are handed to a colleague before anyone answered (sick leave, territory)."""
         if owners and owners[-1][2] and self.r.random() < 0.03:
             new_owner = self.one_of([x for x in team.reps if x != owners[-1][1]])
-            tr = self.human_delay(owners[-1][0], self.between(10 * _MINUTE_MS, 90 * _MINUTE_MS))
+            tr = self.human_delay(owners[-1][0], self.between(10 * MINUTE_MS, 90 * MINUTE_MS))
             owners.append((self.assign(tr, new_owner, team), new_owner, True))
 
     def early_end(self, t0: int) -> int | None:
@@ -532,7 +535,7 @@ class _Simulator:
             others = [p for p, _ in PRIORITIES if p != new.priority]
             self.emit(
                 "lead.updated",
-                self.human_delay(t0, self.between(5 * _MINUTE_MS, 2 * _HOUR_MS)),
+                self.human_delay(t0, self.between(5 * MINUTE_MS, 2 * HOUR_MS)),
                 {"priority": self.one_of(others)},
             )
         if new.consent == "unclear":
@@ -540,20 +543,20 @@ class _Simulator:
             if v < 0.75:
                 self.emit(
                     "lead.updated",
-                    self.human_delay(t0, self.between(30 * _MINUTE_MS, 8 * _HOUR_MS)),
+                    self.human_delay(t0, self.between(30 * MINUTE_MS, 8 * HOUR_MS)),
                     {"consent": "granted" if v < 0.6 else "declined"},
                 )
         if r.random() < 0.01:  # the rep finds the buyer is already a customer
             self.emit(
                 "lead.updated",
-                self.human_delay(t0, self.between(10 * _MINUTE_MS, 4 * _HOUR_MS)),
+                self.human_delay(t0, self.between(10 * MINUTE_MS, 4 * HOUR_MS)),
                 {"customer_status": "existing_customer"},
             )
             return True
         if r.random() < 0.005:  # an angry inbound reply turns the lead into a complaint
             self.emit(
                 "lead.updated",
-                self.human_delay(t0, self.between(30 * _MINUTE_MS, 6 * _HOUR_MS)),
+                self.human_delay(t0, self.between(30 * MINUTE_MS, 6 * HOUR_MS)),
                 {"category": "complaint"},
             )
         return False
@@ -566,7 +569,7 @@ class _Simulator:
         if r.random() >= 0.12:
             return
         seq = self.one_of(_SEQUENCES)
-        step_at = t0 + self.between(2 * _MINUTE_MS, 15 * _MINUTE_MS)
+        step_at = t0 + self.between(2 * MINUTE_MS, 15 * MINUTE_MS)
         for step in range(self.between(1, 3)):
             if end is not None and step_at >= end:
                 break
@@ -575,7 +578,7 @@ class _Simulator:
                 self.activity(step_at, "sequencer", "automation", "email", sequence_id=seq)
             else:
                 self.activity(step_at, owner, "person", "email", sequence_id=seq)
-            step_at += self.between(2, 3) * _DAY_MS + self.between(0, 4 * _HOUR_MS)
+            step_at += self.between(2, 3) * DAY_MS + self.between(0, 4 * HOUR_MS)
             if step == 0 and r.random() < 0.3:
                 break
 
@@ -589,7 +592,7 @@ class _Simulator:
             neglect = 0.9
         if r.random() >= neglect:
             return self.first_response(t0, new.source_group, new.priority, owners, team, end)
-        owner = self.person_owner_at(owners, t0 + _HOUR_MS)
+        owner = self.person_owner_at(owners, t0 + HOUR_MS)
         if owner is not None and r.random() < 0.35:
             # Busy work on the lead, nothing the buyer would call an answer.
             t = self.human_delay(max(t0, owners[0][0]), self.lognormal_ms(30, 1.0))
@@ -623,44 +626,42 @@ class _Simulator:
         self.follow_ups(responded_at, responder, new.source_group)
         u = r.random()
         if u < 0.07:
-            self.status(responded_at + self.between(3 * _DAY_MS, 40 * _DAY_MS), "converted")
+            self.status(responded_at + self.between(3 * DAY_MS, 40 * DAY_MS), "converted")
         elif u < 0.32:
             tc = self.status(
-                responded_at + self.between(2 * _DAY_MS, 30 * _DAY_MS),
+                responded_at + self.between(2 * DAY_MS, 30 * DAY_MS),
                 "closed",
                 self.one_of(_CLOSE_REASONS),
             )
             if r.random() < 0.1:
-                self.status(tc + self.between(2 * _DAY_MS, 20 * _DAY_MS), "reopened")
+                self.status(tc + self.between(2 * DAY_MS, 20 * DAY_MS), "reopened")
         elif u < 0.336:
             self.status(
-                self.human_delay(responded_at, self.between(_HOUR_MS, 2 * _DAY_MS)),
+                self.human_delay(responded_at, self.between(HOUR_MS, 2 * DAY_MS)),
                 "disqualified",
                 self.one_of(_DISQUALIFY_REASONS),
             )
         elif u < 0.339:
-            self.status(responded_at + self.between(_HOUR_MS, 10 * _DAY_MS), "opted_out")
+            self.status(responded_at + self.between(HOUR_MS, 10 * DAY_MS), "opted_out")
         elif u < 0.34:
-            self.status(responded_at + self.between(_HOUR_MS, 10 * _DAY_MS), "consent_withdrawn")
+            self.status(responded_at + self.between(HOUR_MS, 10 * DAY_MS), "consent_withdrawn")
 
     def unanswered_end(self, new: _NewLead, team: Team, late_exclusion: bool) -> None:
         """A lead nobody answered: its breach resolved by the manager, or closed, or left open."""
         r, t0 = self.r, new.t0
         eligible = new.consent == "granted" and not late_exclusion
         if eligible and r.random() < 0.12:
-            tb = t0 + self.between(5 * _DAY_MS, 8 * _DAY_MS)
+            tb = t0 + self.between(5 * DAY_MS, 8 * DAY_MS)
             code, note = self.one_of(_RESOLUTION_NOTES)
             resolution: dict[str, Any] = {"resolved_by": team.manager, "resolution_note": note}
             if code is not None and r.random() < 0.6:
                 resolution["reason_code"] = code
             self.emit("lead.breach_resolved", tb, resolution)
             if r.random() < 0.5:
-                self.status(
-                    tb + self.between(1, 3) * _DAY_MS, "closed", self.one_of(_CLOSE_REASONS)
-                )
+                self.status(tb + self.between(1, 3) * DAY_MS, "closed", self.one_of(_CLOSE_REASONS))
         elif r.random() < 0.4:
             self.status(
-                t0 + self.between(3 * _DAY_MS, 14 * _DAY_MS),
+                t0 + self.between(3 * DAY_MS, 14 * DAY_MS),
                 "closed",
                 self.one_of(_CLOSE_REASONS),
             )
@@ -739,7 +740,7 @@ class _Simulator:
             t = self.human_delay(tq, self.lognormal_ms(45, 1.2))
             self.activity(t, agent, "person", "email" if r.random() < 0.7 else "call")
             if r.random() < 0.6:
-                self.status(t + self.between(_HOUR_MS, 3 * _DAY_MS), "closed", "handled by support")
+                self.status(t + self.between(HOUR_MS, 3 * DAY_MS), "closed", "handled by support")
 
     def first_response(
         self,
@@ -778,10 +779,10 @@ class _Simulator:
         kind = _KIND_TABLES.get(source, _KIND_TABLES["default"]).pick(r)
         if kind == "voicemail" or r.random() < 0.06:
             # A missed call first; the voicemail or the later call is the answer.
-            before = self.between(20_000, 40 * _MINUTE_MS if kind != "voicemail" else 90_000)
+            before = self.between(20_000, 40 * MINUTE_MS if kind != "voicemail" else 90_000)
             self.activity(max(t - before, t0 + 1_000), responder, "person", "call_attempt")
         elif r.random() < 0.05 and owner is not None:
-            before = self.between(60_000, 20 * _MINUTE_MS)
+            before = self.between(60_000, 20 * MINUTE_MS)
             self.activity(
                 max(t - before, t0 + 1_000),
                 owner,
@@ -821,7 +822,7 @@ class _Simulator:
             self.activity(t + self.lognormal_ms(180, 1.2), contact, "person", channel, "inbound")
         if r.random() < 0.4:
             self.activity(
-                t + self.between(60_000, 30 * _MINUTE_MS),
+                t + self.between(60_000, 30 * MINUTE_MS),
                 owner,
                 "person",
                 "note",
@@ -830,11 +831,11 @@ class _Simulator:
             )
         if r.random() < 0.2:
             self.activity(
-                self.human_delay(t, self.between(_HOUR_MS, 2 * _DAY_MS)), owner, "person", "call"
+                self.human_delay(t, self.between(HOUR_MS, 2 * DAY_MS)), owner, "person", "call"
             )
         if r.random() < 0.22:
             self.activity(
-                self.human_delay(t, self.between(_HOUR_MS, 3 * _DAY_MS)),
+                self.human_delay(t, self.between(HOUR_MS, 3 * DAY_MS)),
                 owner,
                 "person",
                 "meeting_booked",
@@ -842,7 +843,7 @@ class _Simulator:
             )
         if r.random() < 0.15:
             self.activity(
-                self.human_delay(t, self.between(_DAY_MS, 7 * _DAY_MS)),
+                self.human_delay(t, self.between(DAY_MS, 7 * DAY_MS)),
                 owner,
                 "person",
                 "conversation",
