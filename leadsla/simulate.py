@@ -139,19 +139,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"lead-sla simulate: --start: {exc}", file=sys.stderr)
         return 2
-    if args.leads < 0 or args.shuffle_window < 0 or not 0 <= args.invalid_rate < 1:
-        print(
-            "lead-sla simulate: --leads and --shuffle-window must be >= 0, "
-            "--invalid-rate in [0, 1)",
-            file=sys.stderr,
-        )
-        return 2
-    if not 0 < args.leads_per_day <= 1_000_000:
-        print(
-            f"lead-sla simulate: --leads-per-day must be above 0 and at most 1000000, "
-            f"got {args.leads_per_day:g}",
-            file=sys.stderr,
-        )
+    problem = _argument_problem(args)
+    if problem:
+        print(f"lead-sla simulate: {problem}", file=sys.stderr)
         return 2
     settings = None
     if args.bootstrap:
@@ -182,8 +172,7 @@ def run(args: argparse.Namespace) -> int:
     )
     counted = _Counted(lines)
     if settings is not None:
-        _produce(counted, settings)
-        where = f"{args.bootstrap} (topics {settings.topic_prefix}leads.*)"
+        where = f"{args.bootstrap} (topics {', '.join(_produce(counted, settings))})"
     else:
         try:
             _write(counted, args.out)
@@ -198,6 +187,14 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _argument_problem(args: argparse.Namespace) -> str | None:
+    if args.leads < 0 or args.shuffle_window < 0 or not 0 <= args.invalid_rate < 1:
+        return "--leads and --shuffle-window must be >= 0, --invalid-rate in [0, 1)"
+    if not 0 < args.leads_per_day <= 1_000_000:
+        return f"--leads-per-day must be above 0 and at most 1000000, got {args.leads_per_day:g}"
+    return None
 
 
 class _Counted:
@@ -230,8 +227,10 @@ def _write(lines: Iterable[Line], out: str) -> None:
             stream.write(b"\n".join(buf))
 
 
-def _produce(lines: Iterable[Line], settings: Settings) -> None:
-    """Key = lead_id, value = the JSON line, topic by type (README, "Topics and schemas")."""
+def _produce(lines: Iterable[Line], settings: Settings) -> list[str]:
+    """Key = lead_id, value = the JSON line, topic by type (README, "Topics and schemas").
+
+    Returns the names of the topics it wrote to."""
     from kafka import KafkaProducer  # lazily: file mode does not need kafka-python
 
     from leadsla.schemas.asyncapi import INPUT_TOPIC_TYPES
@@ -248,13 +247,17 @@ def _produce(lines: Iterable[Line], settings: Settings) -> None:
     producer = KafkaProducer(
         acks="all", linger_ms=20, client_id="lead-sla-simulate", **client_config(settings)
     )
+    used: set[str] = set()
     try:
         for line in lines:
+            topic = topic_of.get(line.type, other)
+            used.add(topic)
             producer.send(
-                topic_of.get(line.type, other),
+                topic,
                 key=line.key.encode() if line.key is not None else None,
                 value=line.value,
             )
         producer.flush()
     finally:
         producer.close()
+    return sorted(used)
