@@ -13,7 +13,6 @@ pydantic alone costs about a fifth of a short run.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import math
@@ -24,7 +23,7 @@ import zoneinfo
 from collections.abc import Callable
 from datetime import date, datetime, time
 from types import MappingProxyType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from leadsla.domain.calendar import (
     DEFAULT_BUSINESS_HOURS,
@@ -46,7 +45,9 @@ from leadsla.domain.policy import (
     business_minutes_per_year,
     last_point_factor,
 )
-from leadsla.toml_lines import KeyLines, KeyPath, dotted
+
+if TYPE_CHECKING:  # the scanner and the did-you-mean matcher load only when a policy is refused
+    from leadsla.toml_lines import KeyLines, KeyPath
 
 
 class PolicyError(ValueError):
@@ -207,16 +208,22 @@ class _Validator:
 
     def line(self, path: KeyPath) -> int | None:
         if self._lines is None:
+            from leadsla.toml_lines import KeyLines
+
             self._lines = KeyLines(self._text)
         return self._lines.line(path)
 
     def fail(self, path: KeyPath, message: str, *, at: KeyPath | None = None) -> NoReturn:
         """Refuse ``path``; ``at`` is a more precise position (a list element) when there is one."""
+        from leadsla.toml_lines import dotted
+
         raise PolicyError(message, key=dotted(path), line=self.line(at if at else path))
 
     def unknown(self, path: KeyPath, allowed: tuple[str, ...], where: str) -> NoReturn:
         name = str(path[-1])
         message = "unknown key"
+        import difflib
+
         close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
         if close:
             message += f" (did you mean {close[0]!r}?)"
