@@ -146,7 +146,7 @@ def run_bulk(url: str, facts_file: Path, zone: str) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from leadsla.domain.policy import load_policy
+    from leadsla.policy_file import load_policy
 
     server = None
     with tempfile.TemporaryDirectory(prefix="bench-projection-") as tmp:

@@ -712,7 +712,7 @@ def cmd_process(args: argparse.Namespace) -> None:
     bytes (``streams/state.py``), then one ``state.dumps`` per lead of the batch.
     """
     from leadsla.domain.live import LiveConfig
-    from leadsla.domain.policy import load_policy
+    from leadsla.policy_file import load_policy
     from leadsla.streams import state as state_codec
     from leadsla.streams.process import LeadProcessor, Origin
 

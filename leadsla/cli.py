@@ -48,7 +48,8 @@ ENVIRONMENT: dict[str, str] = {
     "LEADSLA_LOG_FORMAT",
     "replay": "environment: none (everything comes from the arguments)",
     "compare": "environment: none (everything comes from the arguments)",
-    "simulate": "environment: none (with --bootstrap, that option says where to produce)",
+    "simulate": "environment: none for a file; with --bootstrap, "
+    + KAFKA_ENVIRONMENT.removeprefix("environment: "),
     "schemas": "environment: none",
     "topics": KAFKA_ENVIRONMENT + "; and LEADSLA_PARTITIONS, LEADSLA_REPLICATION_FACTOR",
     "dlq": KAFKA_ENVIRONMENT,

@@ -21,8 +21,9 @@ import orjson
 
 from .domain.engine import LeadResult
 from .domain.instant import Instant, parse_rfc3339
-from .domain.policy import Policy, PolicyError, load_policy
+from .domain.policy import Policy
 from .partition import cpu_jobs, partition_count
+from .policy_file import PolicyError, load_policy
 from .replay import LoadedEvents, ReplaySummary, add_scale_arguments, fold, run_partitioned
 
 

@@ -37,7 +37,7 @@ from .codec import InvalidEvent, OutputRecord, decode_line, encode_lead_records
 from .domain.engine import LeadResult, evaluate
 from .domain.events import InputEvent
 from .domain.instant import Instant, format_utc, parse_rfc3339
-from .domain.policy import Policy, PolicyError, load_policy
+from .domain.policy import Policy
 from .outputs import OutputError, check_output, open_output
 from .partition import (
     cpu_jobs,
@@ -47,6 +47,7 @@ from .partition import (
     spilled_lines,
     write_records,
 )
+from .policy_file import PolicyError, load_policy
 
 PROGRESS_EVERY = 20_000
 

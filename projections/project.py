@@ -450,7 +450,7 @@ def project_topics(
 
 def resolve_zone(args: argparse.Namespace) -> str:
     if args.policy:
-        from leadsla.domain.policy import load_policy
+        from leadsla.policy_file import load_policy
 
         return str(load_policy(args.policy).timezone)
     return str(args.timezone or "UTC")

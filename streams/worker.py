@@ -129,7 +129,7 @@ def known_policies(settings: Settings, policy_text: str, version: str) -> dict[s
     """
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-    from leadsla.domain.policy import PolicyError, parse_policy
+    from leadsla.policy_file import PolicyError, parse_policy
     from leadsla.settings import client_config
 
     topic = policies_topic_name(settings)
@@ -165,7 +165,7 @@ def known_policies(settings: Settings, policy_text: str, version: str) -> dict[s
 
 
 def run(args: argparse.Namespace) -> int:
-    from leadsla.domain.policy import PolicyError, load_policy
+    from leadsla.policy_file import PolicyError, load_policy
     from leadsla.settings import Settings, SettingsError
 
     try:

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from leadsla import cli
-from leadsla.domain.policy import load_policy
+from leadsla.policy_file import load_policy
 from leadsla.projections.report_schema import Report, report_schema_document
 from leadsla.projections.schema import TABLES, VIEW_NAMES
 from leadsla.projections.store import Store

@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 import pytest
 
-from leadsla.domain.policy import PolicyError, parse_policy
+from leadsla.policy_file import PolicyError, parse_policy
 
 from .worker_harness import (
     Feed,

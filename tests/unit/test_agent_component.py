@@ -30,7 +30,8 @@ from leadsla.codec import decode_line, output_event_id
 from leadsla.domain.engine import ALERT_TYPES, RETRACTED, TASK_TYPES, evaluate
 from leadsla.domain.events import InputEvent
 from leadsla.domain.instant import MINUTE, SECOND, Instant, parse_rfc3339
-from leadsla.domain.policy import Policy, parse_policy
+from leadsla.domain.policy import Policy
+from leadsla.policy_file import parse_policy
 from leadsla.settings import Settings
 from leadsla.streams import state as state_codec
 from leadsla.streams.app import TICK, Worker, create_app

@@ -20,7 +20,7 @@ from leadsla.cli import main
 from leadsla.domain.engine import canonical_json, evaluate
 from leadsla.domain.events import ActivityLogged, InputEvent, LeadCreated, OwnerAssigned
 from leadsla.domain.instant import MAX_INSTANT, MIN_INSTANT, format_utc, parse_rfc3339
-from leadsla.domain.policy import PolicyError, parse_policy
+from leadsla.policy_file import PolicyError, parse_policy
 
 FOUR_DIGIT_YEAR = re.compile(rb'"(\d{4})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?Z"')
 ANY_TIMESTAMP = re.compile(rb'"([+-]?\d+)-\d{2}-\d{2}T[^"]*Z"')

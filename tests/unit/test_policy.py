@@ -21,13 +21,11 @@ from leadsla.domain.instant import MINUTE, from_datetime
 from leadsla.domain.policy import (
     DEFAULT_MEANINGFUL_KINDS,
     Policy,
-    PolicyError,
     RosterEntry,
     TargetRule,
-    _KeyLines,
-    load_policy,
-    parse_policy,
 )
+from leadsla.policy_file import PolicyError, load_policy, parse_policy
+from leadsla.toml_lines import KeyLines
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 MANAGER = 'default_manager = "sales-manager"'
@@ -601,7 +599,7 @@ def test_the_line_scanner_never_crashes_on_broken_text() -> None:
 
     for text in texts:
         # when
-        lines = _KeyLines(text)
+        lines = KeyLines(text)
 
         # then
         found = lines.line(("roster", "alice", "backup"))

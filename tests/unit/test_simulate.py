@@ -21,7 +21,7 @@ import pytest
 
 from leadsla import cli, simulate
 from leadsla.domain.instant import parse_rfc3339
-from leadsla.domain.policy import load_policy
+from leadsla.policy_file import load_policy
 from leadsla.schemas.inputs import validate_input
 
 START = parse_rfc3339(simulate.DEFAULT_START)
