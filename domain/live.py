@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import cast
 
 from .engine import (
     ALERT_TYPES,
@@ -154,7 +155,21 @@ class LiveLead:
             return self.held_since + config.held_timeout
         if self.decided and self.last_input_at is not None:
             return self.last_input_at + config.retention
+        if self.forgettable:
+            return cast(Instant, self.last_input_at) + config.retention
         return None
+
+    @property
+    def forgettable(self) -> bool:
+        """Nothing left but the memory of dead letters (held inputs whose lead never came):
+        forgotten a retention period after the last input (see :func:`step`)."""
+        return (
+            not self.events
+            and self.fact is None
+            and not self.retired
+            and self.held_since is None
+            and self.last_input_at is not None
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,7 +434,16 @@ def step_many(
         legacy=tuple(legacy),
         legacy_policy=legacy_policy if legacy else None,
     )
-    if event is None and not expired and _retire_due(new_state, wall, config):
+    if (
+        event is None
+        and not expired
+        and new_state.forgettable
+        and wall >= cast(Instant, new_state.last_input_at) + config.retention
+    ):
+        # Only dead letters were left (rule 13's held inputs, their lead never came): nothing
+        # to keep. The empty state is deleted by the worker; a later lead.created starts anew.
+        new_state = LiveLead(lead_id=state.lead_id)
+    elif event is None and not expired and _retire_due(new_state, wall, config):
         new_state = LiveLead(
             lead_id=state.lead_id,
             fact=fact,

@@ -398,7 +398,10 @@ class Worker:
                 event,
                 partition,
                 lead_id.encode(),
-                state_codec.dumps(state, partition, config, generation),
+                # a lead with nothing left to keep (domain.live: forgettable) is deleted
+                None
+                if state == LiveLead(lead_id)
+                else state_codec.dumps(state, partition, config, generation),
             )
             for lead_id, state, event, partition in stored
         ]

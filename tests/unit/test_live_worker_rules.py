@@ -193,7 +193,8 @@ def test_rule_13_held_events_go_to_the_dead_letters_after_the_wait_on_the_wall_c
         assert rejection.reason.startswith("held 120 s waiting for lead.created of lead L")
     assert result.outputs == []
     assert result.state.events == () and result.state.held_since is None
-    assert result.state.wake(CONFIG) is None
+    # it needs the clock only once more, to be forgotten a retention period after its input
+    assert result.state.wake(CONFIG) == T0 + MINUTE + CONFIG.retention
     # and a later tick does not send them again
     assert _step(result.state, None, T0, wall=T0 + DAY).dead_letters == []
 
@@ -542,7 +543,8 @@ def test_rule_13_an_input_after_the_wait_expires_the_held_events_with_it() -> No
     assert (letters["a"]["topic"], letters["a"]["offset"]) == (LEADS_ACTIVITY, 9)
     assert handled.state is not None
     assert handled.state.events == () and handled.state.held_records == ()
-    assert handled.state.wake(CONFIG) is None
+    # only forgetting is left (a retention period after the last input)
+    assert handled.state.wake(CONFIG) == handled.state.last_input_at + CONFIG.retention  # type: ignore[operator]
 
 
 # ------------------------------------------------------------------ a batch of inputs at once
@@ -621,3 +623,28 @@ def test_step_many_ends_where_one_at_a_time_ends(
     assert sorted(map(repr, batched.standing)) == sorted(map(repr, single.standing))
     assert batched.next_due == single.next_due
     assert set(batched.events) == set(single.events)
+
+
+def test_what_is_left_of_held_inputs_whose_lead_never_came_is_forgotten_after_retention() -> None:
+    # Given an owner assignment held for a lead that never comes, dead-lettered at the wait's end
+    owner = OwnerAssigned("o", "L", T0, owner_id="alice")
+    state = _step(LiveLead("L"), owner, T0, wall=T0).state
+    expired_at = T0 + CONFIG.held_timeout
+    expired = _step(state, None, expired_at, wall=expired_at)
+    assert [r.event for r in expired.dead_letters] == [owner]
+    left = expired.state
+    # only the memory of that dead letter remains, and it still wakes once more
+    assert left.events == () and left.fact is None and left.dead_lettered
+    assert left.wake(CONFIG) == T0 + CONFIG.retention
+    # a repeat of the held input inside the retention is not dead-lettered twice
+    again = _step(left, owner, expired_at + 1, wall=expired_at + 1).state
+    assert _step(again, None, expired_at * 2, wall=expired_at * 2).dead_letters == []
+    # When the retention has passed without input
+    last = T0 + CONFIG.retention
+    kept = _step(left, None, last - 1, wall=last - 1)
+    assert kept.state == left
+    gone = _step(left, None, last, wall=last)
+    # Then nothing is left of the lead (the worker deletes its state), and nothing is published
+    assert gone.state == LiveLead("L")
+    assert gone.outputs == [] and gone.dead_letters == []
+    assert gone.state.wake(CONFIG) is None
