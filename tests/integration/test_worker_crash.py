@@ -21,7 +21,6 @@ import orjson
 import pytest
 
 from .worker_harness import (
-    RESTART_FAULT,
     Feed,
     OutputLog,
     WorkerEnv,
@@ -85,7 +84,6 @@ def simulated(workdir: Path) -> tuple[list[dict[str, Any]], str]:
     return events, text
 
 
-@RESTART_FAULT
 @pytest.mark.kafka(limit_s=300)
 def test_kill_9_mid_stream_then_restart_loses_nothing_and_repeats_keep_their_ids(
     worker_env: Callable[..., WorkerEnv], tmp_path: Path
@@ -168,7 +166,6 @@ def test_kill_9_mid_stream_then_restart_loses_nothing_and_repeats_keep_their_ids
     assert not problems, "\n".join(problems[:20])
 
 
-@RESTART_FAULT
 @pytest.mark.kafka(limit_s=150)
 def test_rocksdb_store_keeps_the_state_across_a_restart(
     worker_env: Callable[..., WorkerEnv], tmp_path: Path

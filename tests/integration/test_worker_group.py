@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from .worker_harness import (
-    RESTART_FAULT,
     Feed,
     OutputLog,
     WorkerEnv,
@@ -33,7 +32,6 @@ pytestmark = pytest.mark.kafka
 WINDOW_S = 12.0
 
 
-@RESTART_FAULT
 @pytest.mark.kafka(limit_s=120)
 def test_the_surviving_worker_fires_the_pending_deadlines_of_a_killed_one(
     worker_env: Callable[..., WorkerEnv], tmp_path: Path

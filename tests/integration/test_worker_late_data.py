@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from .worker_harness import (
-    RESTART_FAULT,
     Feed,
     OutputLog,
     WorkerEnv,
@@ -132,7 +131,6 @@ def test_late_reply_retracts_the_breach_and_the_fact_says_met(
     assert not diffs, "\n".join(diffs)
 
 
-@RESTART_FAULT
 @pytest.mark.kafka(limit_s=150)
 def test_backlog_after_a_stop_fires_no_breach_the_replay_does_not_have(
     worker_env: Callable[..., WorkerEnv], tmp_path: Path
@@ -189,7 +187,6 @@ def test_backlog_after_a_stop_fires_no_breach_the_replay_does_not_have(
     assert not diffs, "\n".join(diffs)
 
 
-@RESTART_FAULT
 @pytest.mark.kafka(limit_s=120)
 def test_backlog_inputs_after_a_timer_do_not_erase_the_timer(
     worker_env: Callable[..., WorkerEnv], tmp_path: Path
