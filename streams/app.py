@@ -301,6 +301,13 @@ class Worker:
                 )
                 if back is not None:
                     rewind[where] = back
+                    log.info(
+                        "lead-sla worker: %s/%d: record at offset %d, %d expected",
+                        topic,
+                        partition,
+                        message.offset,
+                        back,
+                    )
                     continue
             handled_events.append(event)
             if topic == self.ticks_name:
@@ -317,7 +324,6 @@ class Worker:
                     item = work[lead_id] = _LeadWork(event, partition)
                 item.tick = True
                 item.event = event
-                item.now = guard.clock(partition, wall, highwater, committed)
                 continue
             suffix = self.names.get(topic, topic)
             timestamp = round((message.timestamp or 0) * SECOND)
@@ -342,8 +348,15 @@ class Worker:
                 item.fresh = lead_id in erased  # erased earlier in this batch: from nothing
             item.inputs.append(accepted)
             item.event = event
-            item.now = guard.clock(partition, wall, highwater, committed)
 
+        # The clock of each partition once the whole batch was read (rule 14's backlog guard):
+        # every input of the batch has been read by then.
+        clocks = {
+            partition: guard.clock(partition, wall, highwater, committed)
+            for partition in {item.partition for item in work.values()}
+        }
+        for item in work.values():
+            item.now = clocks[item.partition]
         config = self.config
         stored: list[tuple[str, LiveLead, EventT[bytes], int]] = []
         generation = self.generation()
@@ -532,15 +545,18 @@ class Worker:
         return None if value is None else int(value)
 
     def _read_from(self, topic: str, partition: int) -> int | None:
-        """Where the group's reading of an input partition starts: its committed offset.
+        """The group's committed offset of an input partition as faust knows it; None while it
+        does not know it yet (records can arrive before faust records what it sought to).
 
-        faust records a committed offset of 0 as None; with ``auto_offset_reset = earliest``
-        (and ``ensure_group_offsets`` committing one at start) None is the start of the log.
+        faust keeps a committed offset of 0 as None: a partition it has an entry for with None
+        starts at 0 (``ensure_group_offsets`` committed an offset for every input partition).
         """
-        committed = self._committed(topic, partition)
-        if committed is None and self.settings.auto_offset_reset == "earliest":
-            return 0
-        return committed
+        offsets = getattr(self.app.consumer, "_committed_offset", {})
+        tp = TP(self.settings.topic(topic), partition)
+        if tp not in offsets:
+            return None
+        value = offsets[tp]
+        return 0 if value is None else int(value)
 
     def assigned_partitions(self) -> frozenset[int]:
         try:
@@ -619,11 +635,11 @@ class Worker:
         for suffix in INPUT_TOPICS:
             topic = self.settings.topic(suffix)
             for partition in partitions:
+                start = self._read_from(suffix, partition)
+                if start is None and self.settings.auto_offset_reset == "latest":
+                    continue  # where reading starts is not known: never back to the start
                 back = self.reads.stalled(
-                    (topic, partition),
-                    self._highwater(suffix, partition),
-                    self._read_from(suffix, partition),
-                    now_mono,
+                    (topic, partition), self._highwater(suffix, partition), start, now_mono
                 )
                 if back is not None:
                     await self.rewind(topic, partition, back, "records waiting, none delivered")

@@ -10,17 +10,19 @@ between for a hole in the log (compaction) and acknowledges them, so they are co
 Seen on this project's broker tests: a worker that kept its partitions after a second worker
 joined never read their first records.
 
-The worker therefore keeps, per input partition, the next offset it must read (from the group's
-committed offset, then each record it handles) and checks every record against it:
+The worker therefore checks, per input partition, where each generation's reading starts and
+keeps the next offset it must read:
 
-- a record further on than expected means records were dropped: the worker seeks the partition
-  back to the expected offset and leaves this record for the second reading (not acknowledged);
-  if the same gap shows again after that seek, it is a real hole (a transaction marker) and the
-  record is taken;
-- a record before the expected offset is a second reading of one already handled: handled again
-  (the engine drops what it already has; outputs keep their ids);
-- a partition whose log end is past the expected offset while nothing of it arrived for
-  ``stall_s`` seconds is sought back too (the records were dropped and nothing came after them).
+- the first record of a partition in a generation must be the one at the group's committed
+  offset (when that is known): one further on means records were dropped, so the worker seeks
+  the partition back to the committed offset and leaves this record for the second reading (not
+  acknowledged). One check per partition and generation: if the second reading starts past
+  the committed offset again, that offset holds no record (a transaction marker);
+- records after the first are handled as they come (a second reading of a record already
+  handled is handled again: the engine drops what it already has, outputs keep their ids);
+- a partition whose log end is past the next offset to read while nothing of it arrived for
+  ``stall_s`` seconds is sought back too (the records were dropped and nothing came after them;
+  no record at all may have come).
 
 Pure bookkeeping: the worker (``app.py``) does the seeks.
 """
@@ -39,6 +41,8 @@ class _Partition:
     """The next offset to read, once a record was handled (else the committed offset counts)."""
     rewound_to: int | None = None
     """The offset this partition was last sought back to."""
+    checked: bool = False
+    """Its first record of the generation was checked against the committed offset."""
     last_seen: float = 0.0
     """Monotonic time of its last record (or of the start of the generation)."""
 
@@ -61,16 +65,18 @@ class ReadTracker:
 
     def admit(self, key: Key, offset: int, committed: int | None, now: float) -> int | None:
         """Whether the record at ``offset`` is handled now: None; else the offset to seek the
-        partition back to (the record is left for the second reading)."""
+        partition back to (the record is left for the second reading). ``committed``: the
+        group's committed offset for the partition, None when not known (yet)."""
         state = self.partitions.get(key)
         if state is None:
             state = self.partitions[key] = _Partition()
         state.last_seen = now
-        expected = state.next if state.next is not None else committed
-        if expected is not None and offset > expected and state.rewound_to != expected:
-            state.rewound_to = expected
-            self.rewinds += 1
-            return expected
+        if not state.checked:
+            state.checked = True
+            if committed is not None and offset > committed:
+                state.rewound_to = committed
+                self.rewinds += 1
+                return committed
         if state.next is None or offset + 1 > state.next:
             state.next = offset + 1
         return None
@@ -84,8 +90,8 @@ class ReadTracker:
         if state is None:
             self.partitions[key] = _Partition(last_seen=now)
             return None
-        expected = state.next if state.next is not None else committed
-        if expected is None or log_end is None or log_end <= expected:
+        expected = state.next if state.next is not None else (committed or 0)
+        if log_end is None or log_end <= expected:
             state.last_seen = now  # nothing waiting: nothing can be stalled
             return None
         if now - state.last_seen < self.stall_s:

@@ -14,26 +14,33 @@ def test_records_in_order_from_the_committed_offset_are_all_handled() -> None:
     assert reads.rewinds == 0
 
 
-def test_a_record_past_a_gap_asks_for_the_partition_to_be_read_again_from_the_gap() -> None:
+def test_a_first_record_past_the_committed_offset_asks_for_the_partition_to_be_read_again() -> None:
     # Given records 0-3 dropped by the consumer: the first record delivered is 4
     reads = ReadTracker()
     reads.start(1)
     # Then the worker must go back to the committed offset, and not handle 4 now
     assert reads.admit(P, 4, 0, 1.0) == 0
-    # ... and on the second reading every record is handled, 4 included
-    assert [reads.admit(P, offset, 0, 1.1) for offset in range(6)] == [None] * 6
+    # ... and on the second reading every record is handled, 4 included, stale copies too
+    assert [reads.admit(P, offset, 0, 1.1) for offset in (5, 6, 0, 1, 2, 3, 4, 5, 6)] == [None] * 9
     assert reads.rewinds == 1
 
 
-def test_the_same_gap_after_going_back_is_a_real_hole_and_is_stepped_over() -> None:
-    # Given offset 3 is a transaction marker (no record): 2 then 4
+def test_one_check_per_generation_so_a_missing_offset_is_stepped_over() -> None:
+    # Given the committed offset 3 holds no record (a transaction marker): 4 comes first
     reads = ReadTracker()
     reads.start(1)
-    assert reads.admit(P, 2, 2, 1.0) is None
-    assert reads.admit(P, 4, 2, 1.0) == 3  # first time: read again from 3
-    assert reads.admit(P, 4, 2, 1.1) is None  # the gap again: a real hole
-    assert reads.admit(P, 5, 2, 1.1) is None
+    assert reads.admit(P, 4, 3, 1.0) == 3  # read again from 3
+    assert reads.admit(P, 4, 3, 1.1) is None  # the same again: nothing at 3, taken
+    assert reads.admit(P, 6, 3, 1.1) is None  # later holes are never questioned
     assert reads.rewinds == 1
+
+
+def test_an_unknown_committed_offset_is_not_held_against_the_first_record() -> None:
+    reads = ReadTracker()
+    reads.start(1)
+    assert reads.admit(P, 263, None, 1.0) is None
+    assert reads.admit(P, 264, 263, 1.0) is None  # known now: too late to judge, no seek
+    assert reads.rewinds == 0
 
 
 def test_a_second_reading_of_handled_records_is_handled_again() -> None:
@@ -57,6 +64,10 @@ def test_a_partition_with_records_waiting_and_none_delivered_is_read_again_after
     # ... and not again before another stall_s
     assert reads.stalled(P, 4, 0, 115.0) is None
     assert reads.rewinds == 1
+    # an unknown committed offset counts as the start of the log
+    other = ("t.leads.activity", 0)
+    reads.stalled(other, 2, None, 100.0)
+    assert reads.stalled(other, 2, None, 111.0) == 0
 
 
 def test_a_partition_that_is_read_up_to_its_end_is_never_stalled() -> None:
@@ -69,7 +80,7 @@ def test_a_partition_that_is_read_up_to_its_end_is_never_stalled() -> None:
     assert reads.stalled(P, None, 0, 900.0) is None
 
 
-def test_a_new_generation_forgets_the_old_positions() -> None:
+def test_a_new_generation_checks_its_first_records_again() -> None:
     reads = ReadTracker()
     reads.start(1)
     reads.admit(P, 10, 10, 1.0)
