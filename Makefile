@@ -19,11 +19,19 @@ help:
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml requirements.lock
+# The editable install also compiles the replay's hot modules with mypyc (setup.py: about a
+# minute on 2 cores), with the pinned setuptools and mypy of the lock, and again whenever one
+# of them changes (stale extensions are never loaded: leadsla/__init__.py). LEADSLA_COMPILE=0
+# installs without compiling; LEADSLA_PURE=1 runs the pure Python modules.
+NATIVE_SOURCES := $(wildcard $(shell sed -n 's/^    "\(leadsla\/.*\.py\)",$$/\1/p' setup.py))
+
+$(STAMP): pyproject.toml requirements.lock setup.py $(NATIVE_SOURCES)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip==24.3.1
 	$(PY) -m pip install --quiet -r requirements.lock
-	$(PY) -m pip install --quiet --no-deps -e .
+	@start=$$(date +%s); \
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . && \
+	echo "venv: lead-sla installed in $$(( $$(date +%s) - start )) s ($$($(PY) -c 'import leadsla; print(leadsla.NATIVE)'))"
 	touch $(STAMP)
 
 # ruff sees `leadsla` (and its symlinked sub-packages) as first-party; lint-imports checks the
