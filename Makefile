@@ -29,8 +29,10 @@ $(STAMP): pyproject.toml requirements.lock setup.py $(NATIVE_SOURCES)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip==24.3.1
 	$(PY) -m pip install --quiet -r requirements.lock
+	@if [ "$${LEADSLA_COMPILE:-1}" != 0 ] && ! command -v cc >/dev/null && ! command -v gcc >/dev/null; then \
+		echo "venv: no C compiler for the compiled modules (apt-get install gcc; or LEADSLA_COMPILE=0 make venv)"; exit 2; fi
 	@start=$$(date +%s); \
-	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . && \
+	timeout 900 $(PY) -m pip install --quiet --no-deps --no-build-isolation -e . && \
 	echo "venv: lead-sla installed in $$(( $$(date +%s) - start )) s ($$($(PY) -c 'import leadsla; print(leadsla.NATIVE)'))"
 	touch $(STAMP)
 
