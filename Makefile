@@ -132,7 +132,8 @@ bench-worker: venv kafka-fetch
 	$(PY) bench/bench_worker.py recovery --leads $${RECOVERY_LEADS:-300000} --repeat 1
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info leadsla/_native.json
+	find . -path ./.venv -prune -o -path ./.cache -prune -o -name '*.so' -print -delete
 
 # The contract and operations checks' tools: @asyncapi/parser and ajv (npm, pinned by
 # devtools/asyncapi/package-lock.json, into .cache/node), promtool and docker-compose (apt).

@@ -49,6 +49,7 @@ MYPYC_OPTIONS = [
     "--python-version=3.11",
     "--follow-imports=silent",
     "--ignore-missing-imports",
+    "--cache-dir=build/mypyc-cache",  # not .mypy_cache: `make typecheck` runs other options
 ]
 
 
