@@ -14,10 +14,11 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY . .
 # Only the runtime dependencies, at the versions of requirements.lock (which also pins the
-# development tools); the wheel copies the package through its symlinked sub-packages.
+# development tools); the wheel copies the package through its symlinked sub-packages. The slim
+# image has no C compiler: the image runs the pure Python modules (LEADSLA_COMPILE=0, setup.py).
 RUN python -m venv /opt/lead-sla \
     && /opt/lead-sla/bin/pip install --quiet pip==24.3.1 \
-    && /opt/lead-sla/bin/pip install --quiet -c requirements.lock .
+    && LEADSLA_COMPILE=0 /opt/lead-sla/bin/pip install --quiet -c requirements.lock .
 
 FROM python:3.11-slim-bookworm
 ENV PATH=/opt/lead-sla/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \

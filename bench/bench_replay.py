@@ -9,7 +9,8 @@ Two workloads, each written once to a temporary JSON-lines file:
 
 For each, interleaved, ``--repeat`` times: the parse floor (read the file and ``orjson.loads``
 every line, in this process) and ``lead-sla replay`` in a child process with one job and with
-every core (and, with ``--baseline DIR``, an older checkout's replay, for before/after). Each
+every core, with the mypyc-compiled modules of ``make venv`` and with the pure Python ones
+(``LEADSLA_PURE=1``), and, with ``--baseline DIR``, an older checkout's replay. Each
 replay's wall time, CPU time (the child and its workers) and peak RSS (summed over the child and
 its workers, sampled every 20 ms, as proportional set size: forked workers share pages) are
 recorded; every run's output must be byte-identical.
@@ -17,7 +18,7 @@ recorded; every run's output must be byte-identical.
 It prints a markdown table with medians and the ratio to the parse floor of the same run; with
 ``--scale`` it also replays growing prefixes (200,000, 1,000,000, 2,000,000 events) once each
 and prints their peak RSS (memory must stay flat); ``--save`` writes the numbers to
-``bench/results/replay-<date>.json``.
+``bench/results/replay-<date>-<commit>.json``.
 """
 
 from __future__ import annotations
@@ -82,11 +83,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="also replay these many events of the unanswered workload once each, with every "
         "core, and report peak RSS (e.g. 200000,1000000,2000000)",
     )
+    parser.add_argument(
+        "--modules",
+        choices=("both", "compiled", "pure"),
+        default="both",
+        help="the mypyc-compiled modules (make venv), the pure Python ones (LEADSLA_PURE=1), or "
+        "both (default; only pure when nothing is compiled)",
+    )
     parser.add_argument("--keep", metavar="DIR", default=None, help="keep the files in DIR")
     parser.add_argument(
-        "--save", action="store_true", help="write bench/results/replay-<date>.json"
+        "--save", action="store_true", help="write bench/results/replay-<date>-<commit>.json"
     )
     return parser.parse_args(argv)
+
+
+def native_state() -> str:
+    """``compiled`` when a child's replay runs the mypyc-compiled modules (leadsla/__init__.py)."""
+    import leadsla
+
+    return leadsla.native_state(Path(leadsla.__file__).resolve().parent, {})
+
+
+def modes(wanted: str) -> list[str]:
+    """The replay variants to measure: ``compiled`` only where they are built."""
+    if wanted == "pure" or native_state() != "compiled":
+        if wanted == "compiled":
+            raise SystemExit(f"bench_replay: no compiled modules: {native_state()}")
+        return ["pure"]
+    return ["compiled"] if wanted == "compiled" else ["compiled", "pure"]
 
 
 def cores() -> int:
@@ -220,8 +244,10 @@ def measure_workload(
     jobs: list[int],
 ) -> dict[str, Any]:
     variants: list[tuple[str, list[str], dict[str, str] | None]] = []
-    for j in jobs:
-        variants.append((f"replay, {j} job{'s' if j > 1 else ''}", [str(j)], None))
+    for mode in modes(args.modules):
+        env = dict(os.environ, LEADSLA_PURE="1") if mode == "pure" else None
+        for j in jobs:
+            variants.append((f"replay, {j} job{'s' if j > 1 else ''}, {mode}", [str(j)], env))
     if args.baseline:
         older = dict(os.environ, PYTHONPATH=os.path.abspath(args.baseline))
         variants.insert(0, ("replay before issue 8 (baseline)", [], older))
@@ -250,16 +276,20 @@ def measure_workload(
         raise SystemExit(f"bench_replay: {name}: outputs differ between runs: {sorted(digests)}")
     events = events_path.read_bytes().count(b"\n")
     floor = statistics.median(r["wall"] for r in runs["parse floor"])
+    floor_cpu = statistics.median(r["cpu"] for r in runs["parse floor"])
     rows = []
     for label, found in runs.items():
         wall = statistics.median(r["wall"] for r in found)
+        cpu = statistics.median(r["cpu"] for r in found)
         rows.append(
             {
                 "measurement": label,
                 "median_wall_seconds": round(wall, 3),
-                "median_cpu_seconds": round(statistics.median(r["cpu"] for r in found), 3),
+                "median_cpu_seconds": round(cpu, 3),
                 "events_per_second": round(events / wall),
                 "x_parse_floor": round(wall / floor, 1),
+                # CPU over CPU: what a busy shared machine moves least (wall times swing)
+                "x_parse_floor_cpu": round(cpu / floor_cpu, 1),
                 "peak_rss_mib": round(statistics.median(r.get("peak_rss_mib", 0.0) for r in found)),
                 "runs_wall_seconds": [round(r["wall"], 3) for r in found],
             }
@@ -282,15 +312,16 @@ def markdown(results: dict[str, Any]) -> str:
             f"({w['outputs_per_event']} per event)\n"
         )
         lines.append(
-            "| measurement | median s | median CPU s | events/s | x parse floor | peak memory MiB |"
+            "| measurement | median s | median CPU s | events/s | x parse floor "
+            "| x parse floor (CPU) | peak memory MiB |"
         )
-        lines.append("|---|---:|---:|---:|---:|---:|")
+        lines.append("|---|---:|---:|---:|---:|---:|---:|")
         for r in w["rows"]:
             rss = f"{r['peak_rss_mib']:,}" if r["peak_rss_mib"] else "-"
             lines.append(
                 f"| {r['measurement']} | {r['median_wall_seconds']:.2f} "
                 f"| {r['median_cpu_seconds']:.2f} | {r['events_per_second']:,} "
-                f"| {r['x_parse_floor']:.1f} | {rss} |"
+                f"| {r['x_parse_floor']:.1f} | {r.get('x_parse_floor_cpu', 0.0):.1f} | {rss} |"
             )
         lines.append("")
     if results.get("scale"):
@@ -302,7 +333,8 @@ def markdown(results: dict[str, Any]) -> str:
     env = results["environment"]
     lines.append(
         f"Medians of {results['repeat']} interleaved runs; {env['cpu_model']}, "
-        f"{env['cores']} cores, Python {env['python']}, commit {results['commit']}."
+        f"{env['cores']} cores, Python {env['python']}, commit {results['commit']}; "
+        f"build: {env.get('modules', '-')} (pure: LEADSLA_PURE=1)."
     )
     return "\n".join(lines)
 
@@ -375,6 +407,7 @@ def main(argv: list[str] | None = None) -> int:
             "python": platform.python_version(),
             "cpu_model": cpu_model(),
             "cores": cores(),
+            "modules": native_state(),
         },
         "workloads": found,
         "scale": scale,
@@ -382,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown(results))
     if args.save:
         RESULTS.mkdir(parents=True, exist_ok=True)
-        target = RESULTS / f"replay-{datetime.now(UTC).date().isoformat()}.json"
+        target = RESULTS / f"replay-{datetime.now(UTC).date().isoformat()}-{git_commit()}.json"
         target.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         print(f"bench_replay: results saved to {os.path.relpath(target, ROOT)}", file=sys.stderr)
     return 0

@@ -3,10 +3,13 @@ confirm that `pytest tests/acceptance` fails. Not part of `make test` (about 2 m
 
     .venv/bin/python devtools/mutate_rules.py
 
-The engine file is always restored, also when this script is interrupted.
+The engine file is always restored, also when this script is interrupted. The suite runs the
+pure Python modules (LEADSLA_PURE=1): a compiled engine (setup.py, mypyc) would not see the
+mutated source.
 """
 
 import atexit
+import os
 import pathlib
 import subprocess
 import sys
@@ -94,6 +97,7 @@ for name, (a, b) in muts.items():
             ],
             capture_output=True,
             cwd=p.parent.parent,
+            env={**os.environ, "LEADSLA_PURE": "1"},
             text=True,
             timeout=120,
         )

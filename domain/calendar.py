@@ -27,6 +27,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .instant import Instant, format_utc
@@ -47,6 +48,10 @@ class BusinessHours:
 
     windows: tuple[tuple[tuple[int, int], ...], ...]
     holidays: frozenset[date] = frozenset()
+
+    def __reduce__(self) -> tuple[type[BusinessHours], tuple[object, ...]]:
+        # Explicit, so that a mypyc-compiled (frozen) class pickles like the pure one.
+        return (BusinessHours, (self.windows, self.holidays))
 
 
 DEFAULT_BUSINESS_HOURS = BusinessHours(
@@ -375,7 +380,8 @@ def _check_windows(hours: BusinessHours) -> None:
             f"got {len(hours.windows)}"
         )
     for name, day in zip(WEEKDAYS, hours.windows, strict=True):
-        for window in day:
+        # checked, not trusted (compiled with mypyc, an item of another type would raise)
+        for window in cast("tuple[object, ...]", day):
             if not (
                 isinstance(window, tuple)
                 and len(window) == 2

@@ -12,8 +12,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
-from importlib import metadata
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from leadsla.outputs import OutputError
 
@@ -74,10 +73,23 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def version() -> str:
+    from importlib import metadata  # only here: its import is a tenth of a short replay
+
     try:
         return f"lead-sla {metadata.version('lead-sla')}"
     except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
         return "lead-sla (not installed)"
+
+
+class VersionAction(argparse.Action):
+    """``--version``: the installed version, looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        print(version())
+        parser.exit()
 
 
 def build_parser(chosen: str | None) -> argparse.ArgumentParser:
@@ -86,7 +98,7 @@ def build_parser(chosen: str | None) -> argparse.ArgumentParser:
         description="Lead response SLA monitor (see README.md).",
         epilog=EXIT_CODES,
     )
-    parser.add_argument("--version", action="version", version=version())
+    parser.add_argument("--version", action=VersionAction, help="show the version and exit")
     parser.add_argument(
         "--traceback",
         action="store_true",

@@ -604,8 +604,8 @@ def _run(args: argparse.Namespace, events_path: str, err: TextIO) -> int:
         return 2
     except BrokenPipeError:
         raise  # the reader went away; cli.main ends quietly
-    except (OSError, ValueError) as exc:
-        err.write(f"lead-sla replay: {exc}\n")
+    except (OSError, ValueError) as problem:  # another name: compiled, `exc` is a PolicyError
+        err.write(f"lead-sla replay: {problem}\n")
         return 2
     for line, reason in summary.dead_letters:
         where = f"line {line}" if line else "input"

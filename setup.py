@@ -1,0 +1,82 @@
+"""Build of lead-sla: everything is in pyproject.toml except the compiled modules (mypyc).
+
+The replay's hot modules (``NATIVE_SOURCES``) are compiled with mypyc (pinned through mypy in
+``[build-system]`` and ``requirements.lock``) into C extensions placed next to their sources:
+by ``pip install -e .`` (``make venv``, in place) and by a wheel build. The ``.py`` files stay
+the reference: ``LEADSLA_PURE=1`` at run time, or compiled modules that were built from other
+sources than the ones present (``leadsla/_native.json`` holds their digests), run the pure
+Python path (``leadsla/__init__.py``), which gives byte-identical output
+(``tests/unit/test_native_build.py``).
+
+``LEADSLA_COMPILE=0`` at build time installs without compiling (no C compiler needed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+from setuptools import setup
+
+ROOT = Path(__file__).resolve().parent
+
+# Modules compiled together into one shared library (calls between them stay native). Chosen by
+# profile (README "Benchmarks"): the engine and what it calls, the replay's decode/fold loop and
+# the spill. Compiled functions check their arguments' declared types and cannot be replaced by
+# monkeypatching a module attribute: leadsla/codec.py stays pure because its dead-letter encoder
+# must take anything without raising (tests/unit/test_dead_letters.py); its decode and encode,
+# once in a module of their own, are the next candidates. Every module listed must pass the
+# whole test suite compiled and pure (tests/unit/test_native_build.py compares the output).
+NATIVE_SOURCES = [
+    "leadsla/domain/instant.py",
+    "leadsla/domain/events.py",
+    "leadsla/domain/calendar.py",
+    "leadsla/domain/policy.py",
+    "leadsla/domain/engine.py",
+    "leadsla/replay.py",
+    "leadsla/partition.py",
+]
+GROUP = "leadsla_native"
+MANIFEST = ROOT / "leadsla" / "_native.json"
+
+# mypy's options for the compilation, independent of pyproject's [tool.mypy] (whose pydantic
+# plugin is not needed to compile these modules, and may be missing in an isolated build).
+MYPYC_OPTIONS = [
+    "--config-file=",
+    "--python-version=3.11",
+    "--follow-imports=silent",
+    "--ignore-missing-imports",
+    "--cache-dir=build/mypyc-cache",  # not .mypy_cache: `make typecheck` runs other options
+]
+
+
+def source_digests(sources: list[str]) -> dict[str, str]:
+    """Module name -> sha256 of its source (what ``leadsla/__init__.py`` checks at import)."""
+    found = {}
+    for source in sources:
+        module = source.removesuffix(".py").replace("/", ".")
+        found[module] = hashlib.sha256((ROOT / source).read_bytes()).hexdigest()
+    return found
+
+
+def native_extensions() -> list[object]:
+    if os.environ.get("LEADSLA_COMPILE", "1") == "0":
+        MANIFEST.unlink(missing_ok=True)  # left-over extensions are then never loaded
+        return []
+    if {"egg_info", "dist_info"} & set(sys.argv):
+        return []  # metadata only: nothing to compile
+    from mypyc.build import mypycify
+
+    sources = [s for s in NATIVE_SOURCES if (ROOT / s).is_file()]
+    extensions = mypycify(MYPYC_OPTIONS + sources, opt_level="3", group_name=GROUP)
+    MANIFEST.write_text(
+        json.dumps({"group": GROUP, "modules": source_digests(sources)}, indent=2) + "\n",
+        encoding="utf-8",
+    )
+    return list(extensions)
+
+
+setup(ext_modules=native_extensions())
