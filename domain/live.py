@@ -160,6 +160,19 @@ class LiveLead:
         return None
 
     @property
+    def empty(self) -> bool:
+        """Nothing worth storing (a new lead whose inputs were all refused, or one forgotten)."""
+        return (
+            not self.events
+            and self.fact is None
+            and not self.dead_lettered
+            and not self.held_records
+            and self.held_since is None
+            and not self.retired
+            and not self.legacy
+        )
+
+    @property
     def forgettable(self) -> bool:
         """Nothing left but the memory of dead letters (held inputs whose lead never came):
         forgotten a retention period after the last input (see :func:`step`)."""

@@ -123,21 +123,37 @@ def _as_current(event: EventT[bytes]) -> Iterator[None]:
         _current_event.reset(token)
 
 
-def _keep_gaps_unread(app: faust.App) -> None:
-    """Stop faust from acknowledging the offsets it finds missing between two records.
+class _NothingBehind(dict[TP, int | None]):
+    """faust's "read offset" per partition, always read as unknown (see :func:`_deliver_all`)."""
 
-    faust takes a jump in a partition's offsets for a hole in the log (compaction) and marks
-    the offsets in between acknowledged, so they can be committed unread. Input topics are not
-    compacted: such a jump means records were dropped (``continuity.py``), and the worker reads
-    them again instead. (A single missing offset, a transaction marker, never held a commit
-    back: faust's commit already steps over it.)
+    def __getitem__(self, key: TP) -> None:
+        return None
+
+
+def _deliver_all(app: faust.App) -> None:
+    """Stop faust's consumer from dropping records on its own, before they reach the agent.
+
+    faust remembers the offset it last delivered per partition and drops any record before it;
+    a seek back (``continuity.py``) races with records already on their way, which set that
+    offset forward again, so the records read again after the seek were dropped once more.
+    And it takes a jump in the offsets for a hole in the log (compaction) and acknowledges the
+    offsets in between, so they could be committed unread: on uncompacted input topics a jump
+    means dropped records. With its read offset always unknown, faust delivers every record it
+    fetched (a second reading is handled again: the engine drops what it already has) and
+    fills no gaps. Done when the app is made, before its consumer fetches anything.
     """
     consumer = app.consumer
+    consumer._read_offset = _NothingBehind()  # type: ignore[attr-defined]
 
     async def keep_unread(tp: TP, offset_from: int, offset_to: int) -> None:
         log.debug("lead-sla worker: %s: offsets %d-%d not read yet", tp, offset_from, offset_to)
 
     consumer._add_gap = keep_unread  # type: ignore[attr-defined]
+
+
+def _due(state: LiveLead, config: LiveConfig, now: Instant) -> bool:
+    wake = state.wake(config)
+    return wake is not None and wake <= now
 
 
 def _spans(events: Sequence[EventT[bytes]]) -> str:
@@ -237,7 +253,6 @@ class Worker:
         """
         batch_max = self.settings.batch_max
         stream.enable_acks = False
-        _keep_gaps_unread(self.app)
         channel = cast("faust.ChannelT[bytes]", stream.channel)
         pending: list[EventT[bytes]] = []
         event: EventT[bytes]
@@ -266,8 +281,8 @@ class Worker:
         records handled (to acknowledge).
 
         Per lead, its inputs of the batch are applied together (``domain.live.step_many``),
-        with the clock as it stood after the last of them was read: the same outcome as one by
-        one, one evaluation and one state write per lead instead of one per record. A record
+        on its partition's clock once the whole batch was read: the same outcome as one by one,
+        one evaluation and one state write per lead instead of one per record. A record
         past a gap in its partition is left for a second reading (``continuity.py``): the
         partition is sought back once the batch is stored.
         """
@@ -285,7 +300,7 @@ class Worker:
         reads = self.reads
         reads.start(self.generation())
         now_mono = time.monotonic()
-        rewind: dict[tuple[str, int], int] = {}
+        rewind: dict[tuple[str, int], tuple[int, int]] = {}
         handled_events: list[EventT[bytes]] = []
 
         for event in events:
@@ -300,14 +315,7 @@ class Worker:
                     where, message.offset, self._read_from(self.names[topic], partition), now_mono
                 )
                 if back is not None:
-                    rewind[where] = back
-                    log.info(
-                        "lead-sla worker: %s/%d: record at offset %d, %d expected",
-                        topic,
-                        partition,
-                        message.offset,
-                        back,
-                    )
+                    rewind[where] = (back, message.offset)
                     continue
             handled_events.append(event)
             if topic == self.ticks_name:
@@ -360,36 +368,49 @@ class Worker:
         config = self.config
         stored: list[tuple[str, LiveLead, EventT[bytes], int]] = []
         generation = self.generation()
+        outboxes: dict[str, list[OutRecord]] = {}
+        """Per lead: the records its new state is stored with, before they are published."""
         for lead_id, item in work.items():
             raw = None if item.fresh else self.load(item.event, lead_id.encode())
             state = None
+            pending: list[OutRecord] = []
             if raw is not None:
-                state, written = state_codec.load(raw)
+                state, written, pending = state_codec.load(raw)
                 if written < generation:
-                    # Stored before the last rebalance or restart: facts of a batch that was
-                    # published but not stored may exist (state.py's load): step over them.
+                    # Stored before the last rebalance or restart: a fact published by another
+                    # worker after its last state reached this one may exist; step over it.
                     state = dataclasses.replace(state, version=state.version + generation - written)
-            if not item.inputs:  # only a tick
-                if state is None:
+            elif item.inputs and generation:
+                # No state: as if stored empty under generation 0.
+                state = LiveLead(lead_id, version=generation)
+            # Records stored with the state but maybe never published (a crash): first, again.
+            lead_records = list(pending)
+            handled_state: LiveLead | None = None
+            if not item.inputs and (state is None or not _due(state, config, item.now)):
+                # Only a tick, and not due (the lead moved on, or the guard holds the clock
+                # back now): nothing to evaluate; an outbox is published all the same.
+                if state is None or state.wake(config) is None:
                     self.index.settle(lead_id)
+                else:
+                    self.index.schedule(item.partition, lead_id, state.wake(config))
+                if not pending or state is None:
                     continue
-                wake = state.wake(config)
-                if wake is None:
-                    self.index.settle(lead_id)
-                    continue  # a stale tick: the lead needs the clock no more
-                if wake > item.now:
-                    # Not due on this clock (the lead moved on, or the guard holds the clock
-                    # back now): keep it in the index so a later turn sends it again.
-                    self.index.schedule(item.partition, lead_id, wake)
-                    continue
+                handled_state = state
+            else:
 
-            def state_of(_lead: str, known: LiveLead | None = state) -> LiveLead | None:
-                return known
+                def state_of(_lead: str, known: LiveLead | None = state) -> LiveLead | None:
+                    return known
 
-            handled = processor.advance(lead_id, item.inputs, state_of, item.now, wall)
-            records.extend(handled.records)
-            if handled.state is not None:
-                stored.append((lead_id, handled.state, item.event, item.partition))
+                handled = processor.advance(lead_id, item.inputs, state_of, item.now, wall)
+                lead_records.extend(handled.records)
+                handled_state = handled.state if handled.state is not None else None
+                if handled_state is None and pending:
+                    handled_state = state  # unchanged, but its outbox is emptied
+            records.extend(lead_records)
+            if handled_state is not None and not (raw is None and handled_state.empty):
+                stored.append((lead_id, handled_state, item.event, item.partition))
+                if lead_records and not handled_state.empty:
+                    outboxes[lead_id] = lead_records
             elif state is not None:
                 self.index.schedule(item.partition, lead_id, state.wake(config))
         self.metrics.observe_batch(
@@ -401,30 +422,49 @@ class Worker:
             ],
             time.perf_counter() - started,
         )
-        await self.publish(records)
-        writes: list[tuple[EventT[bytes], int, bytes, bytes | None]] = [
+        # 1. The new states, each with the records it made (its outbox), acknowledged before
+        #    anything is published: whatever a crash leaves on the output topics is known to
+        #    the stored state, and the outbox of a state is published again when it is loaded.
+        first: list[tuple[EventT[bytes], int, bytes, bytes | None]] = [
             (event, partition, lead_id.encode(), None)
             for lead_id, (event, partition) in erased.items()
         ]
-        writes += [
+        first += [
             (
                 event,
                 partition,
                 lead_id.encode(),
                 # a lead with nothing left to keep (domain.live: forgettable) is deleted
                 None
-                if state == LiveLead(lead_id)
-                else state_codec.dumps(state, partition, config, generation),
+                if state.empty
+                else state_codec.dumps(
+                    state, partition, config, generation, outboxes.get(lead_id, ())
+                ),
             )
             for lead_id, state, event, partition in stored
         ]
-        await self.store(writes)
+        await self.store(first)
+        # 2. The records, acknowledged.
+        await self.publish(records)
+        # 3. The states again, their outboxes emptied (lost in a crash: published once more).
+        await self.store(
+            [
+                (
+                    event,
+                    partition,
+                    lead_id.encode(),
+                    state_codec.dumps(state, partition, config, generation),
+                )
+                for lead_id, state, event, partition in stored
+                if lead_id in outboxes
+            ]
+        )
         for lead_id, (_event, partition) in erased.items():
             self.index.schedule(partition, lead_id, None)
         for lead_id, state, _event, partition in stored:
             self.index.schedule(partition, lead_id, state.wake(config))
-        for (topic, partition), offset in rewind.items():
-            await self.rewind(topic, partition, offset, "a gap in the offsets read")
+        for (topic, partition), (offset, seen) in rewind.items():
+            await self.rewind(topic, partition, offset, f"record {seen} came before {offset}")
         return handled_events
 
     async def rewind(self, topic: str, partition: int, offset: int, why: str) -> None:
@@ -688,6 +728,7 @@ def create_app(
     app.metrics = meters  # type: ignore[attr-defined]
     app.topics_by_name = worker.outputs  # type: ignore[attr-defined]
 
+    _deliver_all(app)
     # concurrency=1: with more, faust can commit past a record still in flight (faust #606).
     app.agent(worker.inputs, name="leads", concurrency=1)(worker.process)
 

@@ -10,16 +10,17 @@ between for a hole in the log (compaction) and acknowledges them, so they are co
 Seen on this project's broker tests: a worker that kept its partitions after a second worker
 joined never read their first records.
 
-The worker therefore checks, per input partition, where each generation's reading starts and
-keeps the next offset it must read:
+The worker therefore keeps, per input partition, the next offset it must read (from the group's
+committed offset as faust knows it, then from each record it handles) and checks every record
+against it:
 
-- the first record of a partition in a generation must be the one at the group's committed
-  offset (when that is known): one further on means records were dropped, so the worker seeks
-  the partition back to the committed offset and leaves this record for the second reading (not
-  acknowledged). One check per partition and generation: if the second reading starts past
-  the committed offset again, that offset holds no record (a transaction marker);
-- records after the first are handled as they come (a second reading of a record already
-  handled is handled again: the engine drops what it already has, outputs keep their ids);
+- a record further on than expected means records were dropped: the worker seeks the partition
+  back to the expected offset and leaves this record for the second reading (not acknowledged).
+  At most one seek per partition every ``cooldown_s`` seconds: the records already on their way
+  when it seeks (further on too) are handled as they come, and a real hole (a transaction
+  marker) costs one extra reading, never a loop;
+- a record before the expected offset is a second reading: handled again (the engine drops
+  what it already has; outputs keep their ids);
 - a partition whose log end is past the next offset to read while nothing of it arrived for
   ``stall_s`` seconds is sought back too (the records were dropped and nothing came after them;
   no record at all may have come).
@@ -41,8 +42,8 @@ class _Partition:
     """The next offset to read, once a record was handled (else the committed offset counts)."""
     rewound_to: int | None = None
     """The offset this partition was last sought back to."""
-    checked: bool = False
-    """Its first record of the generation was checked against the committed offset."""
+    rewound_at: float | None = None
+    """Monotonic time of its last seek back."""
     last_seen: float = 0.0
     """Monotonic time of its last record (or of the start of the generation)."""
 
@@ -50,8 +51,9 @@ class _Partition:
 class ReadTracker:
     """Per input partition, the next offset to read; see the module docstring."""
 
-    def __init__(self, stall_s: float = 10.0) -> None:
+    def __init__(self, stall_s: float = 10.0, cooldown_s: float = 5.0) -> None:
         self.stall_s = stall_s
+        self.cooldown_s = cooldown_s
         self.partitions: dict[Key, _Partition] = {}
         self.generation = -1
         self.rewinds = 0
@@ -71,12 +73,16 @@ class ReadTracker:
         if state is None:
             state = self.partitions[key] = _Partition()
         state.last_seen = now
-        if not state.checked:
-            state.checked = True
-            if committed is not None and offset > committed:
-                state.rewound_to = committed
-                self.rewinds += 1
-                return committed
+        expected = state.next if state.next is not None else committed
+        if (
+            expected is not None
+            and offset > expected
+            and (state.rewound_at is None or now - state.rewound_at >= self.cooldown_s)
+        ):
+            state.rewound_at = now
+            state.rewound_to = expected
+            self.rewinds += 1
+            return expected
         if state.next is None or offset + 1 > state.next:
             state.next = offset + 1
         return None
@@ -97,6 +103,7 @@ class ReadTracker:
         if now - state.last_seen < self.stall_s:
             return None
         state.last_seen = now
+        state.rewound_at = now
         state.rewound_to = expected
         self.rewinds += 1
         return expected

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import base64
 import struct
-from typing import Any, Final
+from collections.abc import Sequence
+from typing import Any, Final, NamedTuple
 
 import orjson
 
@@ -33,6 +34,8 @@ from leadsla.domain.events import (
     StatusChanged,
 )
 from leadsla.domain.live import DEFAULT_CONFIG, HeldRecord, LiveConfig, LiveLead
+
+from .process import OutRecord
 
 MAGIC: Final = b"LS"
 FORMAT: Final = 1
@@ -57,15 +60,37 @@ class StateError(ValueError):
     """Bytes in the table that are not a lead state this code can read."""
 
 
+class Stored(NamedTuple):
+    """What :func:`load` reads back."""
+
+    state: LiveLead
+    epoch: int
+    """The consumer group generation it was written under (0: not recorded)."""
+    outbox: list[OutRecord]
+    """Records of the batch that made this state, stored before they were published (empty once
+    the worker knows they were): published again, with the same bytes, when the lead is next
+    touched."""
+
+
 def dumps(
-    state: LiveLead, partition: int, config: LiveConfig = DEFAULT_CONFIG, epoch: int = 0
+    state: LiveLead,
+    partition: int,
+    config: LiveConfig = DEFAULT_CONFIG,
+    epoch: int = 0,
+    outbox: Sequence[OutRecord] = (),
 ) -> bytes:
     """The table value of ``state``, which lives in ``partition``, written under consumer group
-    generation ``epoch`` (see :func:`load`)."""
-    wake = state.wake(config)
+    generation ``epoch``, with the records still to publish (``outbox``; see :class:`Stored`).
+
+    A state with an outbox says "wake now" in its header, so that the deadline index rebuilt
+    after a crash brings the lead back at once and its records are published.
+    """
+    wake = 0 if outbox else state.wake(config)
     body: dict[str, Any] = {"lead": state.lead_id}
     if epoch:
         body["epoch"] = epoch
+    if outbox:
+        body["outbox"] = [_record_to_json(r) for r in outbox]
     if state.events:
         body["events"] = [[TYPE_NAME[type(e)], *e] for e in state.events]
     if state.published:
@@ -111,12 +136,12 @@ def header(raw: bytes) -> tuple[int | None, int]:
 
 def loads(raw: bytes) -> LiveLead:
     """The lead state stored as ``raw`` (see :func:`dumps`)."""
-    return load(raw)[0]
+    return load(raw).state
 
 
-def load(raw: bytes) -> tuple[LiveLead, int]:
-    """The lead state stored as ``raw`` and the group generation it was written under (0: not
-    recorded).
+def load(raw: bytes) -> Stored:
+    """The lead state stored as ``raw``, the group generation it was written under (0: not
+    recorded) and its outbox.
 
     The worker publishes a batch's outputs before it stores the states, so a crash in between
     leaves facts on the topic that the stored state does not know: the fact published next
@@ -152,4 +177,36 @@ def load(raw: bytes) -> tuple[LiveLead, int]:
         legacy=tuple(Output(t, at, data) for t, at, data in body.get("legacy", ())),
         legacy_policy=body.get("legacy_policy"),
     )
-    return state, int(body.get("epoch", 0))
+    outbox = [_record_from_json(item) for item in body.get("outbox", ())]
+    return Stored(state, int(body.get("epoch", 0)), outbox)
+
+
+def _b64(value: bytes | None) -> str | None:
+    return None if value is None else base64.b64encode(value).decode()
+
+
+def _unb64(value: str | None) -> bytes | None:
+    return None if value is None else base64.b64decode(value)
+
+
+def _record_to_json(record: OutRecord) -> list[Any]:
+    return [
+        record.topic,
+        _b64(record.key),
+        _b64(record.value),
+        [[name, _b64(value)] for name, value in record.headers],
+        record.type,
+        record.due,
+    ]
+
+
+def _record_from_json(item: list[Any]) -> OutRecord:
+    topic, key, value, headers, type_, due = item
+    return OutRecord(
+        topic,
+        _unb64(key) or b"",
+        _unb64(value),
+        [(name, _unb64(v) or b"") for name, v in headers],
+        type_,
+        due,
+    )

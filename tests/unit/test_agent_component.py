@@ -411,3 +411,39 @@ def test_a_tick_that_could_not_be_sent_is_sent_on_a_later_turn(
     assert refused == [b"L-send"]
     breaches = [o for o in harness.outputs() if o["type"] == "sla.breached"]
     assert [b["lead_id"] for b in breaches] == ["L-send"]
+
+
+def test_a_crash_between_storing_and_publishing_loses_nothing(
+    tmp_path: Path, policy: Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a worker that stores a batch's states and dies before its records reach the broker
+    first = make_harness(tmp_path / "first", policy, monkeypatch)
+    lost: list[OutRecord] = []
+
+    async def killed(records: Sequence[OutRecord]) -> None:
+        lost.extend(records)
+        raise RuntimeError("kill -9")
+
+    monkeypatch.setattr(first.worker, "publish", killed)
+    batch = [Delivery(created("L-crash", at=0), 0.5), Delivery(assigned("L-crash", at=0), 0.5)]
+    first.wall = T0 + 30 * SECOND
+    with pytest.raises(RuntimeError):
+        first.read(batch)
+    assert lost, "the batch made records"
+    assert first.published == []
+    # When a new worker recovers the stored states (the changelog) and its clock turns
+    second = make_harness(tmp_path / "second", policy, monkeypatch)
+    for key, value in first.worker.table.data.items():
+        second.worker.table.data[key] = value
+    second.wall = first.wall
+    second.run_clock()
+    # Then every record of the lost batch is published, byte for byte, without any input
+    assert [(r.topic, r.key, r.value) for r in second.published] == [
+        (r.topic, r.key, r.value) for r in lost
+    ]
+    # ... and the state keeps no outbox any more; the inputs read again change nothing
+    raw = second.worker.table.data[b"L-crash"]
+    assert state_codec.load(raw).outbox == []
+    published = len(second.published)
+    second.read(batch)
+    assert len(second.published) == published

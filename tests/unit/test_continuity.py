@@ -14,24 +14,29 @@ def test_records_in_order_from_the_committed_offset_are_all_handled() -> None:
     assert reads.rewinds == 0
 
 
-def test_a_first_record_past_the_committed_offset_asks_for_the_partition_to_be_read_again() -> None:
+def test_a_record_past_a_gap_asks_for_the_partition_to_be_read_again_from_the_gap() -> None:
     # Given records 0-3 dropped by the consumer: the first record delivered is 4
     reads = ReadTracker()
     reads.start(1)
     # Then the worker must go back to the committed offset, and not handle 4 now
     assert reads.admit(P, 4, 0, 1.0) == 0
-    # ... and on the second reading every record is handled, 4 included, stale copies too
+    # ... the records already on their way are handled as they come, then the second reading
     assert [reads.admit(P, offset, 0, 1.1) for offset in (5, 6, 0, 1, 2, 3, 4, 5, 6)] == [None] * 9
     assert reads.rewinds == 1
+    # a gap later on: read again from it
+    assert reads.admit(P, 9, 0, 1.2) is None  # within the cooldown: taken as it comes
+    assert reads.admit(P, 12, 0, 7.0) == 10
+    assert reads.rewinds == 2
 
 
-def test_one_check_per_generation_so_a_missing_offset_is_stepped_over() -> None:
-    # Given the committed offset 3 holds no record (a transaction marker): 4 comes first
-    reads = ReadTracker()
+def test_a_real_hole_costs_one_second_reading_never_a_loop() -> None:
+    # Given offset 3 holds no record (a transaction marker): 2 then 4
+    reads = ReadTracker(cooldown_s=5.0)
     reads.start(1)
-    assert reads.admit(P, 4, 3, 1.0) == 3  # read again from 3
-    assert reads.admit(P, 4, 3, 1.1) is None  # the same again: nothing at 3, taken
-    assert reads.admit(P, 6, 3, 1.1) is None  # later holes are never questioned
+    assert reads.admit(P, 2, 2, 1.0) is None
+    assert reads.admit(P, 4, 2, 1.0) == 3  # read again from 3
+    assert reads.admit(P, 4, 2, 1.1) is None  # the second reading: 4 again, taken
+    assert reads.admit(P, 5, 2, 1.1) is None
     assert reads.rewinds == 1
 
 
@@ -39,7 +44,7 @@ def test_an_unknown_committed_offset_is_not_held_against_the_first_record() -> N
     reads = ReadTracker()
     reads.start(1)
     assert reads.admit(P, 263, None, 1.0) is None
-    assert reads.admit(P, 264, 263, 1.0) is None  # known now: too late to judge, no seek
+    assert reads.admit(P, 264, 263, 1.0) is None
     assert reads.rewinds == 0
 
 
@@ -80,12 +85,12 @@ def test_a_partition_that_is_read_up_to_its_end_is_never_stalled() -> None:
     assert reads.stalled(P, None, 0, 900.0) is None
 
 
-def test_a_new_generation_checks_its_first_records_again() -> None:
+def test_a_new_generation_forgets_the_old_positions() -> None:
     reads = ReadTracker()
     reads.start(1)
     reads.admit(P, 10, 10, 1.0)
     reads.start(2)
     # the committed offset of the new assignment counts again
     assert reads.admit(P, 20, 15, 2.0) == 15
-    reads.start(2)  # the same generation: kept
+    reads.start(2)  # the same generation: kept (and in the cooldown)
     assert reads.admit(P, 20, 15, 2.0) is None

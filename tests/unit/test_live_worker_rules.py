@@ -143,6 +143,7 @@ def test_rule_16_a_future_lead_created_leaves_no_trace_in_the_state() -> None:
     assert len(result.dead_letters) == 1
     assert result.state == LiveLead("L")
     assert result.state.wake(CONFIG) is None
+    assert result.state.empty  # the worker stores nothing for it
 
 
 # ------------------------------------------------------------------ rule 13: bounded wait
@@ -645,6 +646,7 @@ def test_what_is_left_of_held_inputs_whose_lead_never_came_is_forgotten_after_re
     assert kept.state == left
     gone = _step(left, None, last, wall=last)
     # Then nothing is left of the lead (the worker deletes its state), and nothing is published
-    assert gone.state == LiveLead("L")
+    assert gone.state == LiveLead("L") and gone.state.empty  # the worker deletes it
+    assert not left.empty
     assert gone.outputs == [] and gone.dead_letters == []
     assert gone.state.wake(CONFIG) is None

@@ -30,6 +30,7 @@ from leadsla.domain.events import (
 )
 from leadsla.domain.instant import MINUTE, SECOND, parse_rfc3339
 from leadsla.domain.live import DAY, HeldRecord, LiveConfig, LiveLead, step
+from leadsla.streams.process import OutRecord
 from leadsla.streams.state import (
     FORMAT,
     HEADER_SIZE,
@@ -279,9 +280,28 @@ def test_the_group_generation_a_state_was_written_under_comes_back_with_it() -> 
     state = LiveLead("lead-g", fact=FACT, version=3)
     raw = dumps(state, 1, epoch=7)
     # When it is loaded
-    loaded, written = load(raw)
+    loaded = load(raw)
     # Then the state is the same and the generation comes with it (0: never recorded)
-    assert loaded == state
-    assert written == 7
-    assert load(dumps(state, 1))[1] == 0
+    assert loaded.state == state
+    assert loaded.epoch == 7
+    assert loaded.outbox == []
+    assert load(dumps(state, 1)).epoch == 0
     assert loads(raw) == state
+
+
+def test_an_outbox_comes_back_byte_for_byte_and_makes_the_lead_due_at_once() -> None:
+    # Given a state stored with the records of its batch, not yet known to be published
+    state = _full_state()
+    outbox = [
+        OutRecord("sla.alerts", b"L", b'{"x":1}', [("ce_id", b"abc"), ("ce_type", b"t")], "t", 5),
+        OutRecord("sla.facts", b"L", None, [], "erase"),
+    ]
+    raw = dumps(state, 2, CONFIG, 0, outbox)
+    # Then they come back exactly, with the state
+    loaded = load(raw)
+    assert loaded.state == state
+    assert loaded.outbox == outbox
+    # and the header says "now", so that an index rebuilt after a crash brings it back at once
+    assert header(raw) == (0, 2)
+    # stored again without them, the header has the lead's own wake
+    assert header(dumps(state, 2, CONFIG)) == (state.wake(CONFIG), 2)
