@@ -403,7 +403,7 @@ class Worker:
 
                 handled = processor.advance(lead_id, item.inputs, state_of, item.now, wall)
                 lead_records.extend(handled.records)
-                handled_state = handled.state if handled.state is not None else None
+                handled_state = handled.state
                 if handled_state is None and pending:
                     handled_state = state  # unchanged, but its outbox is emptied
             records.extend(lead_records)
