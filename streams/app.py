@@ -46,7 +46,7 @@ from leadsla.settings import Settings
 from leadsla.topics import INPUT_TOPICS, OUTPUT_TOPICS
 
 from . import state as state_codec
-from .continuity import ReadTracker
+from .continuity import SKIP, ReadTracker
 from .deadlines import BacklogGuard, DeadlineIndex
 from .metrics import Metrics
 from .process import Accepted, Counts, LeadProcessor, Origin, OutRecord
@@ -314,6 +314,8 @@ class Worker:
                 back = reads.admit(
                     where, message.offset, self._read_from(self.names[topic], partition), now_mono
                 )
+                if back == SKIP:
+                    continue  # a record further on than the second reading has reached
                 if back is not None:
                     rewind[where] = (back, message.offset)
                     continue

@@ -12,13 +12,15 @@ joined never read their first records.
 
 The worker therefore keeps, per input partition, the next offset it must read (from the group's
 committed offset as faust knows it, then from each record it handles) and checks every record
-against it:
+against it, so that a partition is always handled in offset order (rule 14's backlog guard
+depends on it: a partition is caught up only when everything before is read):
 
 - a record further on than expected means records were dropped: the worker seeks the partition
-  back to the expected offset and leaves this record for the second reading (not acknowledged).
-  At most one seek per partition every ``cooldown_s`` seconds: the records already on their way
-  when it seeks (further on too) are handled as they come, and a real hole (a transaction
-  marker) costs one extra reading, never a loop;
+  back to the expected offset and leaves this record for the second reading (not acknowledged);
+- until the expected record arrives, the records further on (already on their way when it
+  sought back) are left for the second reading too; if it does not arrive within
+  ``cooldown_s`` while later ones do, the offset holds no record (a transaction marker): the
+  worker seeks back once more and takes the first record that comes as the next one;
 - a record before the expected offset is a second reading: handled again (the engine drops
   what it already has; outputs keep their ids);
 - a partition whose log end is past the next offset to read while nothing of it arrived for
@@ -34,6 +36,8 @@ from dataclasses import dataclass
 
 Key = tuple[str, int]
 """(topic, partition)"""
+SKIP = -1
+""":meth:`ReadTracker.admit`: leave this record for the second reading."""
 
 
 @dataclass(slots=True)
@@ -41,9 +45,11 @@ class _Partition:
     next: int | None = None
     """The next offset to read, once a record was handled (else the committed offset counts)."""
     rewound_to: int | None = None
-    """The offset this partition was last sought back to."""
+    """The offset this partition was sought back to and not read yet (None: reading in order)."""
     rewound_at: float | None = None
     """Monotonic time of its last seek back."""
+    hole: bool = False
+    """Sought back a second time: the first record that comes is the next one."""
     last_seen: float = 0.0
     """Monotonic time of its last record (or of the start of the generation)."""
 
@@ -66,19 +72,31 @@ class ReadTracker:
             self.partitions.clear()
 
     def admit(self, key: Key, offset: int, committed: int | None, now: float) -> int | None:
-        """Whether the record at ``offset`` is handled now: None; else the offset to seek the
-        partition back to (the record is left for the second reading). ``committed``: the
-        group's committed offset for the partition, None when not known (yet)."""
+        """Whether the record at ``offset`` is handled now: None; :data:`SKIP` to leave it for
+        the second reading; else the offset to seek the partition back to (the record is left
+        for the second reading too). ``committed``: the group's committed offset for the
+        partition, None when not known (yet)."""
         state = self.partitions.get(key)
         if state is None:
             state = self.partitions[key] = _Partition()
         state.last_seen = now
         expected = state.next if state.next is not None else committed
-        if (
-            expected is not None
-            and offset > expected
-            and (state.rewound_at is None or now - state.rewound_at >= self.cooldown_s)
-        ):
+        target = state.rewound_to
+        if target is not None:  # waiting for the second reading to reach ``target``
+            if offset > target:
+                if state.hole:
+                    state.hole = False  # the first record after a missing offset: taken
+                    state.rewound_to = None
+                elif state.rewound_at is not None and now - state.rewound_at >= self.cooldown_s:
+                    state.hole = True  # ``target`` never came: a hole; read again, take next
+                    state.rewound_at = now
+                    self.rewinds += 1
+                    return target
+                else:
+                    return SKIP
+            elif offset == target:
+                state.rewound_to = None  # the second reading reached the gap: in order again
+        elif expected is not None and offset > expected:
             state.rewound_at = now
             state.rewound_to = expected
             self.rewinds += 1
@@ -105,5 +123,6 @@ class ReadTracker:
         state.last_seen = now
         state.rewound_at = now
         state.rewound_to = expected
+        state.hole = False
         self.rewinds += 1
         return expected

@@ -1,8 +1,9 @@
-"""The worker's read tracker (``streams/continuity.py``): records faust dropped are read again."""
+"""The worker's read tracker (``streams/continuity.py``): records faust dropped are read again,
+and a partition is handled in offset order."""
 
 from __future__ import annotations
 
-from leadsla.streams.continuity import ReadTracker
+from leadsla.streams.continuity import SKIP, ReadTracker
 
 P = ("t.leads.created", 2)
 
@@ -20,24 +21,30 @@ def test_a_record_past_a_gap_asks_for_the_partition_to_be_read_again_from_the_ga
     reads.start(1)
     # Then the worker must go back to the committed offset, and not handle 4 now
     assert reads.admit(P, 4, 0, 1.0) == 0
-    # ... the records already on their way are handled as they come, then the second reading
-    assert [reads.admit(P, offset, 0, 1.1) for offset in (5, 6, 0, 1, 2, 3, 4, 5, 6)] == [None] * 9
+    # ... the records already on their way are left for the second reading too
+    assert reads.admit(P, 5, 0, 1.1) == SKIP
+    assert reads.admit(P, 6, 0, 1.1) == SKIP
+    # ... which handles every record in order
+    assert [reads.admit(P, offset, 0, 1.2) for offset in range(8)] == [None] * 8
     assert reads.rewinds == 1
     # a gap later on: read again from it
-    assert reads.admit(P, 9, 0, 1.2) is None  # within the cooldown: taken as it comes
-    assert reads.admit(P, 12, 0, 7.0) == 10
-    assert reads.rewinds == 2
+    assert reads.admit(P, 12, 0, 2.0) == 8
+    assert reads.admit(P, 8, 0, 2.1) is None
 
 
-def test_a_real_hole_costs_one_second_reading_never_a_loop() -> None:
+def test_a_real_hole_costs_one_more_reading_never_a_loop() -> None:
     # Given offset 3 holds no record (a transaction marker): 2 then 4
     reads = ReadTracker(cooldown_s=5.0)
     reads.start(1)
     assert reads.admit(P, 2, 2, 1.0) is None
     assert reads.admit(P, 4, 2, 1.0) == 3  # read again from 3
-    assert reads.admit(P, 4, 2, 1.1) is None  # the second reading: 4 again, taken
-    assert reads.admit(P, 5, 2, 1.1) is None
-    assert reads.rewinds == 1
+    assert reads.admit(P, 4, 2, 2.0) == SKIP  # 3 may still come
+    assert reads.admit(P, 5, 2, 2.0) == SKIP
+    # When 3 has not come within the cooldown, it is a hole: read again, take what comes
+    assert reads.admit(P, 4, 2, 6.5) == 3
+    assert reads.admit(P, 4, 2, 6.6) is None
+    assert reads.admit(P, 5, 2, 6.6) is None
+    assert reads.rewinds == 2
 
 
 def test_an_unknown_committed_offset_is_not_held_against_the_first_record() -> None:
@@ -69,6 +76,9 @@ def test_a_partition_with_records_waiting_and_none_delivered_is_read_again_after
     # ... and not again before another stall_s
     assert reads.stalled(P, 4, 0, 115.0) is None
     assert reads.rewinds == 1
+    # ... and in order: a stale record further on waits for the second reading
+    assert reads.admit(P, 2, 0, 111.0) == SKIP
+    assert reads.admit(P, 0, 0, 111.0) is None
     # an unknown committed offset counts as the start of the log
     other = ("t.leads.activity", 0)
     reads.stalled(other, 2, None, 100.0)
@@ -92,5 +102,6 @@ def test_a_new_generation_forgets_the_old_positions() -> None:
     reads.start(2)
     # the committed offset of the new assignment counts again
     assert reads.admit(P, 20, 15, 2.0) == 15
-    reads.start(2)  # the same generation: kept (and in the cooldown)
-    assert reads.admit(P, 20, 15, 2.0) is None
+    reads.start(2)  # the same generation: kept (still waiting for 15)
+    assert reads.admit(P, 20, 15, 2.0) == SKIP
+    assert reads.admit(P, 15, 15, 2.0) is None
