@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple, assert_never
 
+from . import vocabulary
 from .events import (
     TYPE_NAME,
     TYPE_RANK,
@@ -37,30 +38,69 @@ from .events import (
 )
 from .instant import MAX_INSTANT, MIN_INSTANT, SECOND, Instant, format_utc, in_range
 from .policy import Policy
+from .vocabulary import (
+    BREACHED,
+    ESCALATION,
+    EXCLUDED,
+    GAP,
+    MEASURED,
+    RESPONSE,
+    RETRACTED,
+    REVIEW,
+    STALE,
+    TASK_CLOSED,
+    TIMER_STARTED,
+    TIMER_UPDATED,
+    WARNING,
+    AssigneeRole,
+    BreachReason,
+    Category,
+    Consent,
+    CustomerStatus,
+    ExclusionReason,
+    ExclusionRoute,
+    FactStatus,
+    Intent,
+    LeadStatus,
+    OutputType,
+    Priority,
+    ReviewReason,
+    TaskCloseReason,
+    WarningReason,
+)
 
-# Output types (SPEC.md section 5).
-TIMER_STARTED = "sla.timer_started"
-TIMER_UPDATED = "sla.timer_updated"
-WARNING = "sla.pre_breach_warning"
-BREACHED = "sla.breached"
-ESCALATION = "sla.escalation_task"
-REVIEW = "sla.review_requested"
-TASK_CLOSED = "sla.task_closed"
-RESPONSE = "sla.response_recorded"
-STALE = "sla.stale_lead"
-GAP = "sla.ownership_gap"
-EXCLUDED = "sla.excluded"
-RETRACTED = "sla.alert_retracted"
-MEASURED = "sla.measured"
-
-ALERT_TYPES = frozenset({WARNING, BREACHED, STALE, GAP, EXCLUDED})
-TASK_TYPES = frozenset({ESCALATION, REVIEW, TASK_CLOSED})
+# The output types (SPEC.md section 5) are vocabulary's constants, re-exported here.
+__all__ = [
+    "ALERT_TYPES",
+    "BREACHED",
+    "ESCALATION",
+    "EXCLUDED",
+    "GAP",
+    "MEASURED",
+    "RESPONSE",
+    "RETRACTED",
+    "REVIEW",
+    "STALE",
+    "TASK_CLOSED",
+    "TASK_TYPES",
+    "TIMER_STARTED",
+    "TIMER_UPDATED",
+    "WARNING",
+    "LeadResult",
+    "Output",
+    "Rejection",
+    "canonical_json",
+    "derived_id",
+    "evaluate",
+]
+ALERT_TYPES: frozenset[str] = frozenset(vocabulary.ALERT_TYPES)
+TASK_TYPES: frozenset[str] = frozenset(vocabulary.TASK_TYPES)
 
 # Statuses that exclude a lead before a meaningful response (rule 9).
-_EXCLUDING_STATUSES = frozenset(
+_EXCLUDING_STATUSES: frozenset[LeadStatus] = frozenset(
     {"disqualified", "duplicate", "spam", "opted_out", "consent_withdrawn"}
 )
-_UNHIDING_STATUSES = frozenset({"spam", "duplicate"})  # these undo a breach (rule 9)
+_UNHIDING_STATUSES: frozenset[str] = frozenset({"spam", "duplicate"})  # undo a breach (rule 9)
 _AUTOMATED_KINDS = frozenset({"autoresponder", "acknowledgement"})
 _MEETING_KINDS = frozenset({"meeting_booked", "conversation"})
 
@@ -75,7 +115,7 @@ class Output(NamedTuple):
     and a frozen dataclass's ``__init__`` costs several times more.
     """
 
-    type: str
+    type: OutputType
     occurred_at: Instant
     data: dict[str, object]
 
@@ -210,11 +250,11 @@ class _Lead:
     created_at: Instant = 0
     created_at_text: str = ""
     source: str = ""
-    priority: str = "normal"
-    intent: str = "normal"
-    category: str = "inquiry"
-    customer_status: str = "new"
-    consent: str = "granted"
+    priority: Priority = "normal"
+    intent: Intent = "normal"
+    category: Category = "inquiry"
+    customer_status: CustomerStatus = "new"
+    consent: Consent = "granted"
     display_name: str | None = None
     # ownership
     owner_id: str | None = None  # the current person owner (a queue is no owner)
@@ -231,7 +271,7 @@ class _Lead:
     warned: bool = False
     warn_skipped: bool = False
     breached: bool = False
-    breach_reason: str | None = None
+    breach_reason: BreachReason | None = None
     level: int = 0
     escalated: bool = False
     stale: bool = False
@@ -369,7 +409,7 @@ class _Lead:
         self.display_name = e.display_name
         self.owner_history.append((e.occurred_at, None))
         if e.customer_status == "existing_customer" or e.category == "support_issue":
-            reason = (
+            reason: ExclusionReason = (
                 "existing_customer" if e.customer_status == "existing_customer" else "support_issue"
             )
             self._exclude(reason, route="support")
@@ -449,7 +489,7 @@ class _Lead:
         if answered or self.stopped:
             return  # answered, or already out of the clock (excluded, or excluded after a breach)
         if self.customer_status == "existing_customer" or self.category == "support_issue":
-            reason = (
+            reason: ExclusionReason = (
                 "existing_customer"
                 if self.customer_status == "existing_customer"
                 else "support_issue"
@@ -594,7 +634,7 @@ class _Lead:
         self.consent_hold = True
         self._request_review("consent_unclear", "")
 
-    def _exclude(self, reason: str, route: str | None = None) -> None:
+    def _exclude(self, reason: ExclusionReason, route: ExclusionRoute | None = None) -> None:
         """Rule 9: the clock stops and every later timer is dropped; a breach stays visible."""
         t = self.cursor
         self.stopped = True
@@ -607,8 +647,14 @@ class _Lead:
         self._emit(EXCLUDED, t, self._alert_data({"reason": reason, "route": route}))
         self._close_tasks("excluded", kinds=None)
 
-    def _request_review(self, reason: str, actor: str) -> None:
-        """Rules 7 and 8: a review request to the manager, once per lead, reason and actor."""
+    def _request_review(self, reason: ReviewReason | Category, actor: str) -> None:
+        """Rules 7 and 8: a review request to the manager, once per lead, reason and actor.
+
+        ``reason`` may be any category of the policy's ``review_categories``: the policy accepts
+        every category there, although SPEC.md's ``sla.review_requested`` reasons name only
+        ``complaint``, ``urgent_request`` and ``customer_conflict`` (``inquiry`` would give an
+        output the ``schemas/`` model refuses; the type says so rather than hiding it).
+        """
         key = (reason, actor)
         if key in self.review_keys:
             return
@@ -636,7 +682,7 @@ class _Lead:
             ),
         )
 
-    def _close_tasks(self, reason: str, kinds: tuple[str, ...] | None) -> None:
+    def _close_tasks(self, reason: TaskCloseReason, kinds: tuple[str, ...] | None) -> None:
         if not self.open_tasks:
             return
         t = self.cursor
@@ -647,7 +693,7 @@ class _Lead:
 
     # ------------------------------------------------------------------ timers
 
-    def _points(self, source: str, priority: str, created_at: Instant) -> _Points:
+    def _points(self, source: str, priority: Priority, created_at: Instant) -> _Points:
         """The window and every point derived from it, on the policy's clock (section 3).
 
         Raises :class:`_OutOfRange` when a point would leave the years 1-9999 or the business
@@ -761,6 +807,7 @@ class _Lead:
             self.warn_skipped = True
             return
         self.warned = True
+        reason: WarningReason
         if self.owner_id is None:
             recipient, reason = self.manager_id, "no_owner"
         elif self.auto_touch_at is not None and self.person_touch_at is None:
@@ -787,7 +834,7 @@ class _Lead:
             owner = who
         return owner
 
-    def _derive_breach_reason(self) -> str:
+    def _derive_breach_reason(self) -> BreachReason:
         """Rule 5: the first reason that holds at the deadline."""
         due = self.due_pt
         if self._owner_at(due) is None:
@@ -829,7 +876,7 @@ class _Lead:
         else:
             self._escalate(at, 1, self.manager_id, "manager")
 
-    def _escalate(self, at: Instant, level: int, assignee: str, role: str) -> None:
+    def _escalate(self, at: Instant, level: int, assignee: str, role: AssigneeRole) -> None:
         """Rule 6: an escalation task; the service never writes customer-facing text."""
         task_id = derived_id(self.lead_id, f"escalation\x1f{level}\x1f{assignee}\x1f{at}")
         self.open_tasks[task_id] = ("escalation", role)
@@ -864,7 +911,7 @@ class _Lead:
     warn_text: str | None = None
     responded_text: str | None = None
 
-    def _emit(self, type_: str, at: Instant, data: dict[str, object]) -> None:
+    def _emit(self, type_: OutputType, at: Instant, data: dict[str, object]) -> None:
         self.outputs.append(_new_output(Output, (type_, at, data)))
 
     def _alert_data(self, specific: dict[str, object]) -> dict[str, object]:
@@ -895,7 +942,7 @@ class _Lead:
             "priority": self.priority,
         }
 
-    def _status(self) -> str:
+    def _status(self) -> FactStatus:
         if self.excluded:
             return "excluded"
         if self.breached:

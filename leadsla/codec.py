@@ -37,37 +37,31 @@ from leadsla.domain.events import (
     StatusChanged,
 )
 from leadsla.domain.instant import Instant, format_utc, from_datetime
+from leadsla.domain.vocabulary import (
+    ACTIVITY_LOGGED,
+    ACTOR_KINDS,
+    BREACH_RESOLVED,
+    CATEGORIES,
+    CONSENTS,
+    CURRENT_SCHEMA_VERSION,
+    CUSTOMER_STATUSES,
+    DIRECTIONS,
+    INTENTS,
+    LEAD_CREATED,
+    LEAD_STATUSES,
+    LEAD_UPDATED,
+    OWNER_ASSIGNED,
+    OWNER_KINDS,
+    PRIORITIES,
+    STATUS_CHANGED,
+)
 
 if TYPE_CHECKING:
     from leadsla.schemas.inputs import InputEventModel
 
-# The wire contract's closed sets and timestamp pattern (``leadsla.schemas``), repeated here so
-# that the fast path never imports pydantic: its import alone is a fifth of a short replay. Only
-# the pydantic path (a refusal to explain, an older schema_version) imports the models.
-# ``tests/unit/test_codec_constants.py`` checks that both say the same.
-PRIORITIES: Final = frozenset({"urgent", "high", "normal", "low"})
-INTENTS: Final = frozenset({"high", "normal", "low"})
-CATEGORIES: Final = frozenset(
-    {"inquiry", "complaint", "urgent_request", "customer_conflict", "support_issue"}
-)
-CUSTOMER_STATUSES: Final = frozenset({"new", "existing_customer"})
-CONSENTS: Final = frozenset({"granted", "unclear", "declined"})
-OWNER_KINDS: Final = frozenset({"person", "queue"})
-ACTOR_KINDS: Final = frozenset({"person", "automation"})
-DIRECTIONS: Final = frozenset({"outbound", "inbound", "internal"})
-LEAD_STATUSES: Final = frozenset(
-    {
-        "disqualified",
-        "duplicate",
-        "spam",
-        "opted_out",
-        "consent_withdrawn",
-        "closed",
-        "converted",
-        "reopened",
-    }
-)
-CURRENT_SCHEMA_VERSION: Final = 1
+# The wire contract's closed sets are the domain's (``leadsla.domain.vocabulary``): the fast path
+# never imports pydantic (its import alone is a fifth of a short replay). Only the pydantic path
+# (a refusal to explain, an older schema_version) imports the models.
 RFC3339_PATTERN: Final = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
     r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
@@ -597,12 +591,12 @@ def _breach_resolved(
 
 
 _BUILDERS: Final[dict[str, _Builder]] = {
-    "lead.created": _lead_created,
-    "lead.updated": _lead_updated,
-    "lead.owner_assigned": _owner_assigned,
-    "lead.activity_logged": _activity_logged,
-    "lead.status_changed": _status_changed,
-    "lead.breach_resolved": _breach_resolved,
+    LEAD_CREATED: _lead_created,
+    LEAD_UPDATED: _lead_updated,
+    OWNER_ASSIGNED: _owner_assigned,
+    ACTIVITY_LOGGED: _activity_logged,
+    STATUS_CHANGED: _status_changed,
+    BREACH_RESOLVED: _breach_resolved,
 }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Final, Literal, get_args
+from typing import Annotated, Final
 
 from pydantic import AwareDatetime, BeforeValidator, Field, ValidationError, WithJsonSchema
 
@@ -108,18 +108,7 @@ NonEmptyStr = Annotated[str, Field(min_length=1)]
 OutputEventId = Annotated[str, Field(pattern=EVENT_ID_PATTERN)]
 """A deterministic output ``event_id``: 16 bytes of SHA-256 as 32 lower-case hex digits."""
 
-# Closed sets of SPEC.md sections 2 and 5.
-Priority = Literal["urgent", "high", "normal", "low"]
-Intent = Literal["high", "normal", "low"]
-Category = Literal["inquiry", "complaint", "urgent_request", "customer_conflict", "support_issue"]
-CustomerStatus = Literal["new", "existing_customer"]
-Consent = Literal["granted", "unclear", "declined"]
-
-PRIORITIES: Final = frozenset(get_args(Priority))
-INTENTS: Final = frozenset(get_args(Intent))
-CATEGORIES: Final = frozenset(get_args(Category))
-CUSTOMER_STATUSES: Final = frozenset(get_args(CustomerStatus))
-CONSENTS: Final = frozenset(get_args(Consent))
+# The closed sets of SPEC.md (priority, category, ...) are ``leadsla.domain.vocabulary``'s.
 
 _VALUE_ERROR_PREFIX = "Value error, "
 _SHOW_INPUT_FOR = {
