@@ -37,23 +37,54 @@ from leadsla.domain.events import (
     StatusChanged,
 )
 from leadsla.domain.instant import Instant, format_utc, from_datetime
+from leadsla.domain.outputs import (
+    ALERT_RECORDS,
+    TIME_FIELDS,
+    Breach,
+    Escalation,
+    Exclusion,
+    Fact,
+    Gap,
+    Output,
+    OutputData,
+    PreBreachWarning,
+    Response,
+    Retraction,
+    Review,
+    Stale,
+    TaskClosed,
+    Timer,
+)
 from leadsla.domain.vocabulary import (
     ACTIVITY_LOGGED,
     ACTOR_KINDS,
     BREACH_RESOLVED,
+    BREACHED,
     CATEGORIES,
     CONSENTS,
     CURRENT_SCHEMA_VERSION,
     CUSTOMER_STATUSES,
     DIRECTIONS,
+    ESCALATION,
+    EXCLUDED,
+    GAP,
     INTENTS,
     LEAD_CREATED,
     LEAD_STATUSES,
     LEAD_UPDATED,
+    MEASURED,
     OWNER_ASSIGNED,
     OWNER_KINDS,
     PRIORITIES,
+    RESPONSE,
+    RETRACTED,
+    REVIEW,
+    STALE,
     STATUS_CHANGED,
+    TASK_CLOSED,
+    TIMER_STARTED,
+    TIMER_UPDATED,
+    WARNING,
 )
 
 if TYPE_CHECKING:
@@ -83,6 +114,7 @@ def timestamp_micros(text: str) -> int:
 __all__ = [
     "Headers",
     "InvalidEvent",
+    "data_from_wire",
     "decode_envelope",
     "decode_envelope_fast",
     "decode_envelope_validated",
@@ -93,8 +125,11 @@ __all__ = [
     "encode_input",
     "encode_output",
     "encode_output_record",
+    "event_id_of",
+    "fact_from_wire",
     "output_event_id",
     "to_domain",
+    "wire_data",
 ]
 
 Headers = Mapping[str, bytes | None] | Sequence[tuple[str, bytes | None]]
@@ -630,42 +665,141 @@ def decode_envelope_fast(envelope: dict[str, Any]) -> InputEvent | None:
 
 
 # --------------------------------------------------------------------------------------------
-# Encoding
+# Encoding: the engine's typed output records -> the wire
 # --------------------------------------------------------------------------------------------
 
 _SORTED: Final = orjson.OPT_SORT_KEYS
 _SUPPRESSED: Final = "suppressed"
-_SUPPRESSED_KEY: Final = b'"suppressed":'
-_SUPPRESSED_TOKENS: Final = {True: b'"suppressed":true', False: b'"suppressed":false'}
-_COMMA: Final = 0x2C
-_TYPE_JSON: dict[str, bytes] = {}
-_UTC_TEXT: dict[Instant, bytes] = {}
+_SUPPRESSED_MEMBER: Final = {True: b',"suppressed":true', False: b',"suppressed":false'}
 _UTC_TEXT_LIMIT: Final = 1 << 16
 
 
-def _data_json(data: Mapping[str, Any]) -> tuple[bytes, bytes]:
-    """``data`` as sorted-key JSON, and the same without ``suppressed`` (the hashed part).
+class _Shape:
+    """How one record class is written: its wire keys, which hold instants, and where the
+    ``suppressed`` member of an alert or task goes among the sorted keys."""
 
-    The data is serialised once; the ``suppressed`` member is cut out of the bytes. That is
-    exact when the key occurs once in the text: inside a JSON string a quote is always escaped,
-    so ``"suppressed":`` can only be a key, and there is only the top-level one. Anything else
-    (a nested ``suppressed`` key, a non-boolean value) takes the slow way: a copy without it.
+    __slots__ = ("alert", "names", "tail", "times")
+
+    def __init__(self, cls: type[OutputData]) -> None:
+        fields: tuple[str, ...] = cls._fields
+        self.alert = cls in ALERT_RECORDS or cls is Retraction
+        """Carries ``suppressed`` on the wire (every alert and task, and their retraction)."""
+        if cls in ALERT_RECORDS:
+            # display_name, contact_details: the name is written only when contact_details.
+            assert fields[-2:] == ("display_name", "contact_details"), cls
+            fields = fields[:-2]
+        self.names = fields
+        """The wire keys in record order (``dict(zip(names, record))`` stops before the
+        contact fields of an alert)."""
+        self.times = tuple(name for name in fields if name in TIME_FIELDS)
+        self.tail = tuple(
+            sorted(name for name in (*fields, "display_name") if name > _SUPPRESSED)
+            if self.alert
+            else ()
+        )
+        """The keys that sort after ``suppressed`` (a task's ``task_id``)."""
+
+
+_SHAPES: Final[dict[type, _Shape]] = {
+    cls: _Shape(cls) for cls in (*ALERT_RECORDS, Retraction, Timer, Response, Fact)
+}
+_UTC_TEXT: dict[Instant, str] = {}
+
+
+def _utc(instant: Instant) -> str:
+    text = _UTC_TEXT.get(instant)
+    if text is None:
+        if len(_UTC_TEXT) >= _UTC_TEXT_LIMIT:
+            _UTC_TEXT.clear()
+        text = _UTC_TEXT[instant] = format_utc(instant)
+    return text
+
+
+def _wire_dict(data: OutputData, shape: _Shape) -> dict[str, Any]:
+    """``data`` as the wire's ``data`` object, without ``suppressed``, keys in record order."""
+    wire: dict[str, Any] = dict(zip(shape.names, data, strict=False))
+    for name in shape.times:
+        value = wire[name]
+        if value is not None:
+            wire[name] = _utc(value)
+    if shape.alert and data[-1] is True:  # an alert's contact_details: write the name
+        wire["display_name"] = data[-2]
+    return wire
+
+
+def wire_data(data: OutputData, suppressed: bool = False) -> dict[str, Any]:
+    """The wire ``data`` object of a record (``suppressed`` only for alerts and tasks), keys in
+    record order: what the live worker stores and what :func:`encode_output` writes."""
+    shape = _SHAPES[type(data)]
+    wire = _wire_dict(data, shape)
+    if shape.alert:
+        wire[_SUPPRESSED] = suppressed
+    return wire
+
+
+def data_from_wire(type_: str, wire: Mapping[str, Any]) -> OutputData:
+    """The record of a wire ``data`` object (the inverse of :func:`wire_data`).
+
+    For what this codec wrote (the live worker's stored state); a field the record needs that
+    the object lacks raises ``KeyError``, unknown keys and ``suppressed`` are ignored.
     """
-    full = orjson.dumps(data, option=_SORTED)
-    if _SUPPRESSED not in data:
+    cls = _RECORD_OF_TYPE[type_]
+    shape = _SHAPES[cls]
+    values: list[Any] = []
+    for name in shape.names:
+        value = wire[name]
+        if name in shape.times and value is not None:
+            value = timestamp_micros(value)
+        values.append(value)
+    if cls in ALERT_RECORDS:
+        shared = "display_name" in wire
+        values.extend((wire["display_name"] if shared else None, shared))
+    return cls(*values)
+
+
+def fact_from_wire(wire: Mapping[str, Any]) -> Fact:
+    """:func:`data_from_wire` of an ``sla.measured`` ``data`` object."""
+    fact = data_from_wire(MEASURED, wire)
+    assert isinstance(fact, Fact)
+    return fact
+
+
+_RECORD_OF_TYPE: Final[dict[str, type[OutputData]]] = {
+    TIMER_STARTED: Timer,
+    TIMER_UPDATED: Timer,
+    WARNING: PreBreachWarning,
+    BREACHED: Breach,
+    ESCALATION: Escalation,
+    REVIEW: Review,
+    TASK_CLOSED: TaskClosed,
+    RESPONSE: Response,
+    STALE: Stale,
+    GAP: Gap,
+    EXCLUDED: Exclusion,
+    RETRACTED: Retraction,
+    MEASURED: Fact,
+}
+
+
+def _data_json(data: OutputData, suppressed: bool) -> tuple[bytes, bytes]:
+    """The wire ``data`` as sorted-key JSON, and the same without ``suppressed`` (the part the
+    ``event_id`` hashes). An alert's ``suppressed`` member is written in its sorted place: after
+    every key but the ``tail`` ones, which are written after it."""
+    shape = _SHAPES[type(data)]
+    wire = _wire_dict(data, shape)
+    if not shape.alert:
+        full = orjson.dumps(wire, option=_SORTED)
         return full, full
-    value = data[_SUPPRESSED]
-    if (value is True or value is False) and full.count(_SUPPRESSED_KEY) == 1:
-        token = _SUPPRESSED_TOKENS[value]
-        start = full.find(token)
-        end = start + len(token)
-        if full[end] == _COMMA:  # not the last key: drop the member and the comma after it
-            return full, full[:start] + full[end + 1 :]
-        if full[start - 1] == _COMMA:  # the last key: drop the comma before it
-            return full, full[: start - 1] + full[end:]
-        return full, full[:start] + full[end:]  # the only key
-    without = {k: v for k, v in data.items() if k != _SUPPRESSED}
-    return full, orjson.dumps(without, option=_SORTED)
+    if not shape.tail:
+        hashed = orjson.dumps(wire, option=_SORTED)
+        return hashed[:-1] + _SUPPRESSED_MEMBER[suppressed] + b"}", hashed
+    tail = b"".join(
+        b',"%s":%s' % (name.encode(), orjson.dumps(wire.pop(name)))
+        for name in shape.tail
+        if name in wire
+    )
+    head = orjson.dumps(wire, option=_SORTED)[:-1]
+    return head + _SUPPRESSED_MEMBER[suppressed] + tail + b"}", head + tail + b"}"
 
 
 def _event_id(lead_id: str, type_: str, occurred_at: Instant, hashed: bytes) -> str:
@@ -676,57 +810,50 @@ def _event_id(lead_id: str, type_: str, occurred_at: Instant, hashed: bytes) -> 
     return sha256(prefix + hashed).hexdigest()[:32]
 
 
-def output_event_id(lead_id: str, type_: str, occurred_at: Instant, data: Mapping[str, Any]) -> str:
+def output_event_id(
+    lead_id: str, type_: str, occurred_at: Instant, data: Mapping[str, Any] | OutputData
+) -> str:
     """The deterministic ``event_id`` of an output (SPEC.md rule 15).
 
     The first 16 bytes of SHA-256 (as hex) of ``f"{len(lead_id)}:{lead_id}{len(type_)}:{type_}{occurred_at}\\0"``
     (UTF-8; occurred_at in microseconds) followed by ``data`` as sorted-key orjson without
     ``suppressed``: the same transition always gets the same id, a changed transition a new
     one, and suppressing an alert does not change its id.
+
+    ``data`` is a record of the engine, or the wire ``data`` object of a decoded output.
     """
-    return _event_id(lead_id, type_, occurred_at, _data_json(data)[1])
+    if isinstance(data, Mapping):
+        hashed = orjson.dumps({k: v for k, v in data.items() if k != _SUPPRESSED}, option=_SORTED)
+    else:
+        hashed = _data_json(data, False)[1]
+    return _event_id(lead_id, type_, occurred_at, hashed)
 
 
-def encode_output(lead_id: str, type_: str, occurred_at: Instant, data: Mapping[str, Any]) -> bytes:
+def event_id_of(lead_id: str, output: Output) -> str:
+    """:func:`output_event_id` of an engine output (the live worker's ``event_id_of``)."""
+    return _event_id(lead_id, output.type, output.occurred_at, _data_json(output.data, False)[1])
+
+
+def encode_output(lead_id: str, output: Output) -> bytes:
     """One output event as JSON bytes: ``{"event_id", "type", "lead_id", "occurred_at", "data"}``.
 
-    ``data`` is serialised once, with sorted keys; ``occurred_at`` is ``format_utc`` text.
+    ``data`` is written with sorted keys and instants as ``format_utc`` text.
     """
-    return encode_output_record(lead_id, type_, occurred_at, data)[1]
+    return encode_output_record(lead_id, output)[1]
 
 
-def encode_output_record(
-    lead_id: str, type_: str, occurred_at: Instant, data: Mapping[str, Any]
-) -> tuple[str, bytes]:
-    """:func:`encode_output` and the ``event_id`` it carries (replay sorts by it)."""
-    full, hashed = _data_json(data)
-    event_id = _event_id(lead_id, type_, occurred_at, hashed)
-    type_json = _TYPE_JSON.get(type_)
-    if type_json is None:
-        type_json = _TYPE_JSON[type_] = orjson.dumps(type_)
-    at_text = _UTC_TEXT.get(occurred_at)
-    if at_text is None:
-        # Several outputs of one transition share their instant: remember recent texts.
-        if len(_UTC_TEXT) >= _UTC_TEXT_LIMIT:
-            _UTC_TEXT.clear()
-        at_text = _UTC_TEXT[occurred_at] = format_utc(occurred_at).encode()
-    return event_id, b'{"event_id":"%s","type":%s,"lead_id":%s,"occurred_at":"%s","data":%s}' % (
-        event_id.encode(),
-        type_json,
-        orjson.dumps(lead_id),
-        at_text,
-        full,
-    )
+def encode_output_record(lead_id: str, output: Output) -> tuple[str, bytes]:
+    """:func:`encode_output` and the ``event_id`` it carries."""
+    records = encode_lead_records(lead_id, (output,))
+    return records[0][3], records[0][4]
 
 
 OutputRecord = tuple[Instant, str, str, str, bytes]
 """(occurred_at, lead_id, type, event_id, line): sorting these gives SPEC section 7's order."""
 
 
-def encode_lead_records(
-    lead_id: str, outputs: Iterable[tuple[str, Instant, Any]]
-) -> list[OutputRecord]:
-    """Every output of one lead as :data:`OutputRecord`s, byte for byte :func:`encode_output`.
+def encode_lead_records(lead_id: str, outputs: Iterable[Output]) -> list[OutputRecord]:
+    """Every output of one lead as :data:`OutputRecord`s.
 
     The hot path of replay: the lead's JSON and its part of the id prefix are made once per lead,
     the type's once per process, and the instants' text and id part are cached.
@@ -737,12 +864,8 @@ def encode_lead_records(
     append = records.append
     instants = _INSTANT_PARTS
     types = _TYPE_PARTS
-    dumps = orjson.dumps
-    for type_, occurred_at, data in outputs:
-        if _SUPPRESSED in data:
-            full, hashed = _data_json(data)
-        else:
-            full = hashed = dumps(data, option=_SORTED)
+    for type_, occurred_at, data, suppressed in outputs:
+        full, hashed = _data_json(data, suppressed)
         type_parts = types.get(type_)
         if type_parts is None:
             type_parts = types[type_] = (f"{len(type_)}:{type_}".encode(), orjson.dumps(type_))
