@@ -17,7 +17,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leadsla.codec import (
-    _data_json,
     data_from_wire,
     decode_output,
     encode_lead_records,
@@ -27,6 +26,7 @@ from leadsla.codec import (
     output_event_id,
     wire_data,
 )
+from leadsla.codec.outputs import _data_json
 from leadsla.domain import outputs as records
 from leadsla.domain.instant import MAX_INSTANT, MIN_INSTANT, parse_rfc3339
 from leadsla.domain.outputs import TIME_FIELDS, Breach, Escalation, Output, OutputData

@@ -14,7 +14,7 @@ from typing import Any, get_args
 
 import pytest
 
-from leadsla import codec
+from leadsla.codec import inputs as decoding
 from leadsla.domain import engine, events, vocabulary
 from leadsla.schemas import inputs, outputs
 
@@ -157,7 +157,7 @@ def test_the_models_types_and_topics_are_the_vocabulary_types() -> None:
     ],
 )
 def test_the_codec_fast_path_checks_the_domain_sets(name: str) -> None:
-    assert getattr(codec, name) is getattr(vocabulary, name)
+    assert getattr(decoding, name) is getattr(vocabulary, name)
 
 
 def test_each_type_constant_spells_its_own_type() -> None:
