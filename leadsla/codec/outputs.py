@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from hashlib import sha256
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import orjson
 
@@ -57,26 +57,50 @@ from .common import InvalidEvent, json_kind
 _SORTED: Final = orjson.OPT_SORT_KEYS
 _SUPPRESSED: Final = "suppressed"
 _SUPPRESSED_MEMBER: Final = {True: b',"suppressed":true', False: b',"suppressed":false'}
+_SUPPRESSED_LAST: Final = {True: b',"suppressed":true}', False: b',"suppressed":false}'}
 _UTC_TEXT_LIMIT: Final = 1 << 16
 
 
-_Shape = tuple[tuple[str, ...], tuple[str, ...], bool, bool, tuple[str, ...]]
-"""How one record class is written: (wire keys in record order, the keys holding instants,
-carries ``suppressed``, carries the contact fields, the keys that sort after ``suppressed``)."""
+class _Shape(NamedTuple):
+    """How one record class is written to the wire."""
+
+    names: tuple[str, ...]
+    """The wire keys in record order (``zip(names, record)`` stops before an alert's contact
+    fields: ``display_name`` is written only when ``contact_details``)."""
+    times: tuple[str, ...]
+    """The keys holding instants (written as UTC text)."""
+    alert: bool
+    """Carries ``suppressed`` (every alert and task, and their retraction)."""
+    contact: bool
+    """Ends with ``display_name``, ``contact_details``."""
+    tail: tuple[bytes, str] | None
+    """The one key that sorts after ``suppressed`` (a task's ``task_id``), as ``,"key":``."""
+    plain: dict[str, Any]
+    """A scratch ``data`` object with the keys in sorted order (see :func:`_data_json`)."""
+    named: dict[str, Any]
+    """The same with ``display_name`` (for an alert whose policy shares contact details)."""
 
 
 def _shape(cls: type[OutputData]) -> _Shape:
     fields: tuple[str, ...] = cls._fields
     contact = cls in ALERT_RECORDS
     if contact:
-        # display_name, contact_details come last: ``dict(zip(names, record))`` stops before
-        # them, and the name is written only when contact_details is true.
         assert fields[-2:] == ("display_name", "contact_details"), cls
         fields = fields[:-2]
-    alert = contact or cls is Retraction  # every alert and task, and their retraction
+    alert = contact or cls is Retraction
     times = tuple(name for name in fields if name in TIME_FIELDS)
-    tail = tuple(sorted(n for n in (*fields, "display_name") if n > _SUPPRESSED)) if alert else ()
-    return fields, times, alert, contact, tail
+    after = sorted(n for n in (*fields, "display_name") if n > _SUPPRESSED) if alert else []
+    assert len(after) <= 1, cls  # _data_json writes at most one key after suppressed
+    tail = (b',"%s":' % after[0].encode(), after[0]) if after else None
+    return _Shape(
+        fields,
+        times,
+        alert,
+        contact,
+        tail,
+        dict.fromkeys(sorted(fields)),
+        dict.fromkeys(sorted((*fields, "display_name"))),
+    )
 
 
 _SHAPES: Final[dict[type, _Shape]] = {
@@ -99,7 +123,7 @@ def _instant(instant: Instant) -> tuple[bytes, bytes, str]:
 
 def _wire_dict(data: OutputData, shape: _Shape) -> dict[str, Any]:
     """``data`` as the wire's ``data`` object, without ``suppressed``, keys in record order."""
-    names, times, _alert, contact, _tail = shape
+    names, times, contact = shape.names, shape.times, shape.contact
     wire: dict[str, Any] = dict(zip(names, data, strict=False))
     if times:
         instants = _INSTANTS
@@ -118,7 +142,7 @@ def wire_data(data: OutputData, suppressed: bool = False) -> dict[str, Any]:
     record order: what the live worker stores and what :func:`encode_output` writes."""
     shape = _SHAPES[type(data)]
     wire = _wire_dict(data, shape)
-    if shape[2]:
+    if shape.alert:
         wire[_SUPPRESSED] = suppressed
     return wire
 
@@ -130,7 +154,8 @@ def data_from_wire(type_: str, wire: Mapping[str, Any]) -> OutputData:
     the object lacks raises ``KeyError``, unknown keys and ``suppressed`` are ignored.
     """
     cls = _RECORD_OF_TYPE[type_]
-    names, times, _alert, _contact, _tail = _SHAPES[cls]
+    shape = _SHAPES[cls]
+    names, times = shape.names, shape.times
     values: list[Any] = []
     for name in names:
         value = wire[name]
@@ -169,24 +194,32 @@ _RECORD_OF_TYPE: Final[dict[str, type[OutputData]]] = {
 
 def _data_json(data: OutputData, suppressed: bool) -> tuple[bytes, bytes]:
     """The wire ``data`` as sorted-key JSON, and the same without ``suppressed`` (the part the
-    ``event_id`` hashes). An alert's ``suppressed`` member is written in its sorted place: after
-    every key but the ``tail`` ones, which are written after it."""
-    shape = _SHAPES[type(data)]
-    wire = _wire_dict(data, shape)
-    if not shape[2]:
-        full = orjson.dumps(wire, option=_SORTED)
-        return full, full
-    tail_keys = shape[4]
-    if not tail_keys:
-        hashed = orjson.dumps(wire, option=_SORTED)
-        return hashed[:-1] + _SUPPRESSED_MEMBER[suppressed] + b"}", hashed
-    tail = b"".join(
-        b',"%s":%s' % (name.encode(), orjson.dumps(wire.pop(name)))
-        for name in tail_keys
-        if name in wire
-    )
-    head = orjson.dumps(wire, option=_SORTED)[:-1]
-    return head + _SUPPRESSED_MEMBER[suppressed] + tail + b"}", head + tail + b"}"
+    ``event_id`` hashes).
+
+    The replay's hot path. The values are written into the shape's scratch dict, whose keys are
+    already in sorted order (updating a key keeps its place), so orjson writes them sorted
+    without sorting and no dict is built per output; it is serialised at once and never leaves
+    this function. An alert's ``suppressed`` member goes in its sorted place: last, or before
+    the one key that sorts after it (a task's ``task_id``).
+    """
+    names, times, alert, contact, tail, plain, named = _SHAPES[type(data)]
+    wire = named if contact and data[-1] is True else plain
+    wire.update(zip(names, data, strict=False))
+    for name in times:
+        value = wire[name]
+        if value is not None:
+            parts = _INSTANTS.get(value)
+            wire[name] = (parts if parts is not None else _instant(value))[2]
+    if wire is named:
+        wire["display_name"] = data[-2]
+    hashed = orjson.dumps(wire)
+    if not alert:
+        return hashed, hashed
+    if tail is None:
+        return hashed[:-1] + _SUPPRESSED_LAST[suppressed], hashed
+    key, name = tail
+    after = key + orjson.dumps(wire[name]) + b"}"
+    return hashed[: -len(after)] + _SUPPRESSED_MEMBER[suppressed] + after, hashed
 
 
 def _event_id(lead_id: str, type_: str, occurred_at: Instant, hashed: bytes) -> str:
@@ -230,9 +263,19 @@ def encode_output(lead_id: str, output: Output) -> bytes:
 
 
 def encode_output_record(lead_id: str, output: Output) -> tuple[str, bytes]:
-    """:func:`encode_output` and the ``event_id`` it carries."""
-    records = encode_lead_records(lead_id, (output,))
-    return records[0][3], records[0][4]
+    """:func:`encode_output` and the ``event_id`` it carries (written without the replay's
+    inlined path: ``test_output_codec.py`` checks that both give the same bytes)."""
+    type_, occurred_at, data, suppressed = output
+    full, hashed = _data_json(data, suppressed)
+    event_id = _event_id(lead_id, type_, occurred_at, hashed)
+    line = b'{"event_id":"%s","type":%s,"lead_id":%s,"occurred_at":"%s","data":%s}' % (
+        event_id.encode(),
+        orjson.dumps(type_),
+        orjson.dumps(lead_id),
+        format_utc(occurred_at).encode(),
+        full,
+    )
+    return event_id, line
 
 
 OutputRecord = tuple[Instant, str, str, str, bytes]
@@ -252,11 +295,12 @@ def encode_lead_records(lead_id: str, outputs: Iterable[Output]) -> list[OutputR
     instants = _INSTANTS
     types = _TYPE_PARTS
     data_json = _data_json
+    dumps = orjson.dumps
     for type_, occurred_at, data, suppressed in outputs:
         full, hashed = data_json(data, suppressed)
         type_parts = types.get(type_)
         if type_parts is None:
-            type_parts = types[type_] = (f"{len(type_)}:{type_}".encode(), orjson.dumps(type_))
+            type_parts = types[type_] = (f"{len(type_)}:{type_}".encode(), dumps(type_))
         instant_parts = instants.get(occurred_at)
         if instant_parts is None:
             instant_parts = _instant(occurred_at)

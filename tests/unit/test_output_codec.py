@@ -266,3 +266,26 @@ def test_a_record_written_as_wire_data_reads_back_the_same(data: OutputData) -> 
     wire = orjson.loads(orjson.dumps(wire_data(data)))
 
     assert data_from_wire(TYPE_OF[type(data)], wire) == data
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            any_record, st.integers(min_value=MIN_INSTANT, max_value=MAX_INSTANT), st.booleans()
+        ),
+        max_size=6,
+    )
+)
+def test_the_replay_s_lead_encoder_writes_what_one_record_s_encoder_writes(
+    items: list[tuple[OutputData, int, bool]],
+) -> None:
+    outputs = [
+        Output(TYPE_OF[type(data)], at, data, suppressed)  # type: ignore[arg-type]
+        for data, at, suppressed in items
+    ]
+
+    many = encode_lead_records("lead \u00e9", outputs)
+
+    assert [(r[3], r[4]) for r in many] == [encode_output_record("lead \u00e9", o) for o in outputs]
+    assert [r[3] for r in many] == [event_id_of("lead \u00e9", o) for o in outputs]
