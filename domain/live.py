@@ -89,10 +89,19 @@ def _digest(output: Output) -> str:
         if name == "contact_details" or (name == "display_name" and not _shares_contact(data)):
             continue
         if name in TIME_FIELDS and isinstance(value, int):
-            value = format_utc(value)
+            text = _TEXT.get(value)
+            if text is None:
+                if len(_TEXT) >= _TEXT_LIMIT:
+                    _TEXT.clear()
+                text = _TEXT[value] = format_utc(value)
+            value = text
         pairs.append((name, value))
     text = repr((output.type, output.occurred_at, pairs))
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+_TEXT: dict[Instant, str] = {}  # recent instants' UTC text: a lead's steps repeat them
+_TEXT_LIMIT = 1 << 14
 
 
 def _shares_contact(data: object) -> bool:

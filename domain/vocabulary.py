@@ -125,7 +125,7 @@ Consent = Literal["granted", "unclear", "declined"]
 OwnerKind = Literal["person", "queue"]
 ActorKind = Literal["person", "automation"]
 Direction = Literal["outbound", "inbound", "internal"]
-LeadStatus = Literal[
+ExcludingStatus = Literal[
     "disqualified",
     "duplicate",
     "spam",
@@ -133,8 +133,9 @@ LeadStatus = Literal[
     "consent_withdrawn",
     "closed",
     "converted",
-    "reopened",
 ]
+"""The statuses that take a lead out of the clock (rule 9)."""
+LeadStatus = Literal[ExcludingStatus, "reopened"]
 """``lead.status_changed``'s ``status``."""
 
 PRIORITIES: Final = frozenset(get_args(Priority))
@@ -186,18 +187,7 @@ ReviewReason = Literal[
 TaskCloseReason = Literal["answered", "excluded", "reassigned", "hold_ended"]
 FactStatus = Literal["open", "held", "met", "breached", "excluded"]
 """``sla.measured``'s ``status``."""
-ExclusionReason = Literal[
-    "disqualified",
-    "duplicate",
-    "spam",
-    "opted_out",
-    "consent_withdrawn",
-    "closed",
-    "converted",
-    "consent_declined",
-    "existing_customer",
-    "support_issue",
-]
+ExclusionReason = Literal[ExcludingStatus, "consent_declined", "existing_customer", "support_issue"]
 """``sla.excluded``'s ``reason`` (rule 9): an excluding status, declined consent, or the support
 route (the wire model keeps it an open string)."""
 ExclusionRoute = Literal["support"]
