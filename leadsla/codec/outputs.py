@@ -294,10 +294,27 @@ def encode_lead_records(lead_id: str, outputs: Iterable[Output]) -> list[OutputR
     append = records.append
     instants = _INSTANTS
     types = _TYPE_PARTS
-    data_json = _data_json
     dumps = orjson.dumps
+    shapes = _SHAPES
     for type_, occurred_at, data, suppressed in outputs:
-        full, hashed = data_json(data, suppressed)
+        # _data_json, inline (one call less per output; test_output_codec.py checks both agree)
+        _names, times, alert, contact, tail, plain, named = shapes[type(data)]
+        wire = named if contact and data[-1] is True else plain
+        wire.update(zip(_names, data, strict=False))
+        for name in times:
+            value = wire[name]
+            if value is not None:
+                parts = instants.get(value)
+                wire[name] = (parts if parts is not None else _instant(value))[2]
+        if wire is named:
+            wire["display_name"] = data[-2]
+        full = hashed = dumps(wire)
+        if alert:
+            if tail is None:
+                full = hashed[:-1] + _SUPPRESSED_LAST[suppressed]
+            else:
+                after = tail[0] + dumps(wire[tail[1]]) + b"}"
+                full = hashed[: -len(after)] + _SUPPRESSED_MEMBER[suppressed] + after
         type_parts = types.get(type_)
         if type_parts is None:
             type_parts = types[type_] = (f"{len(type_)}:{type_}".encode(), dumps(type_))
