@@ -22,8 +22,9 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import NamedTuple, assert_never
+from typing import assert_never, cast
 
+from . import vocabulary
 from .events import (
     TYPE_NAME,
     TYPE_RANK,
@@ -36,31 +37,87 @@ from .events import (
     StatusChanged,
 )
 from .instant import MAX_INSTANT, MIN_INSTANT, SECOND, Instant, format_utc, in_range
+from .outputs import (
+    Breach,
+    Escalation,
+    Exclusion,
+    Fact,
+    Gap,
+    Output,
+    OutputData,
+    PreBreachWarning,
+    Response,
+    Review,
+    Stale,
+    TaskClosed,
+    Timer,
+)
 from .policy import Policy
+from .vocabulary import (
+    BREACHED,
+    ESCALATION,
+    EXCLUDED,
+    GAP,
+    MEASURED,
+    RESPONSE,
+    RETRACTED,
+    REVIEW,
+    STALE,
+    TASK_CLOSED,
+    TIMER_STARTED,
+    TIMER_UPDATED,
+    WARNING,
+    AssigneeRole,
+    BreachReason,
+    Category,
+    Clock,
+    Consent,
+    CustomerStatus,
+    EscalationLevel,
+    ExclusionReason,
+    ExclusionRoute,
+    FactStatus,
+    Intent,
+    LeadStatus,
+    OutputType,
+    Priority,
+    ReviewReason,
+    TaskCloseReason,
+    WarningReason,
+)
 
-# Output types (SPEC.md section 5).
-TIMER_STARTED = "sla.timer_started"
-TIMER_UPDATED = "sla.timer_updated"
-WARNING = "sla.pre_breach_warning"
-BREACHED = "sla.breached"
-ESCALATION = "sla.escalation_task"
-REVIEW = "sla.review_requested"
-TASK_CLOSED = "sla.task_closed"
-RESPONSE = "sla.response_recorded"
-STALE = "sla.stale_lead"
-GAP = "sla.ownership_gap"
-EXCLUDED = "sla.excluded"
-RETRACTED = "sla.alert_retracted"
-MEASURED = "sla.measured"
-
-ALERT_TYPES = frozenset({WARNING, BREACHED, STALE, GAP, EXCLUDED})
-TASK_TYPES = frozenset({ESCALATION, REVIEW, TASK_CLOSED})
+# The output types (SPEC.md section 5) are vocabulary's constants, re-exported here.
+__all__ = [
+    "ALERT_TYPES",
+    "BREACHED",
+    "ESCALATION",
+    "EXCLUDED",
+    "GAP",
+    "MEASURED",
+    "RESPONSE",
+    "RETRACTED",
+    "REVIEW",
+    "STALE",
+    "TASK_CLOSED",
+    "TASK_TYPES",
+    "TIMER_STARTED",
+    "TIMER_UPDATED",
+    "WARNING",
+    "LeadResult",
+    "Output",
+    "Rejection",
+    "canonical_json",
+    "derived_id",
+    "evaluate",
+]
+ALERT_TYPES: frozenset[str] = frozenset(vocabulary.ALERT_TYPES)
+TASK_TYPES: frozenset[str] = frozenset(vocabulary.TASK_TYPES)
 
 # Statuses that exclude a lead before a meaningful response (rule 9).
-_EXCLUDING_STATUSES = frozenset(
+_EXCLUDING_STATUSES: frozenset[LeadStatus] = frozenset(
     {"disqualified", "duplicate", "spam", "opted_out", "consent_withdrawn"}
 )
-_UNHIDING_STATUSES = frozenset({"spam", "duplicate"})  # these undo a breach (rule 9)
+_UNHIDING_STATUSES: frozenset[str] = frozenset({"spam", "duplicate"})  # undo a breach (rule 9)
 _AUTOMATED_KINDS = frozenset({"autoresponder", "acknowledgement"})
 _MEETING_KINDS = frozenset({"meeting_booked", "conversation"})
 
@@ -68,19 +125,7 @@ _MEETING_KINDS = frozenset({"meeting_booked", "conversation"})
 _WARN, _DEADLINE, _LEVEL2, _STALE = 0, 1, 2, 3
 
 
-class Output(NamedTuple):
-    """One output event of a lead: its type, logical instant and ``data`` (JSON-ready).
-
-    A NamedTuple rather than a frozen dataclass: it is built for every output on the hot path,
-    and a frozen dataclass's ``__init__`` costs several times more.
-    """
-
-    type: str
-    occurred_at: Instant
-    data: dict[str, object]
-
-
-_new_output = tuple.__new__  # Output(...) without the generated __new__'s extra call
+_new = tuple.__new__  # Output(...), Fact(...) without the generated __new__'s extra call
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +141,7 @@ class LeadResult:
     lead_id: str
     outputs: list[Output]
     """Every output up to ``now``, in transition order (facts included, versions 1..n)."""
-    fact: dict[str, object] | None
+    fact: Fact | None
     """The latest ``sla.measured`` data, or None while the lead has no ``lead.created``."""
     rejected: list[Rejection]
     held: list[InputEvent]
@@ -166,7 +211,7 @@ def evaluate(
     return LeadResult(
         lead_id=lead_id,
         outputs=lead.outputs,
-        fact=lead.last_fact_data,
+        fact=lead.last_fact,
         rejected=lead.rejected,
         held=lead.held,
         duplicates=duplicates,
@@ -208,14 +253,14 @@ class _Lead:
     cursor: Instant = 0
     # lead attributes
     created_at: Instant = 0
-    created_at_text: str = ""
     source: str = ""
-    priority: str = "normal"
-    intent: str = "normal"
-    category: str = "inquiry"
-    customer_status: str = "new"
-    consent: str = "granted"
+    priority: Priority = "normal"
+    intent: Intent = "normal"
+    category: Category = "inquiry"
+    customer_status: CustomerStatus = "new"
+    consent: Consent = "granted"
     display_name: str | None = None
+    shown_name: str | None = None  # display_name, when the policy shares contact details
     # ownership
     owner_id: str | None = None  # the current person owner (a queue is no owner)
     backup_id: str | None = None
@@ -231,7 +276,7 @@ class _Lead:
     warned: bool = False
     warn_skipped: bool = False
     breached: bool = False
-    breach_reason: str | None = None
+    breach_reason: BreachReason | None = None
     level: int = 0
     escalated: bool = False
     stale: bool = False
@@ -253,7 +298,8 @@ class _Lead:
     resolution_note: str | None = None
     reason_code: str | None = None
     # facts
-    last_fact_data: dict[str, object] | None = None
+    last_fact: Fact | None = None
+    last_fact_body: tuple[object, ...] | None = None  # the last fact without its version
     version: int = 0
 
     def __init__(self, lead_id: str, policy: Policy, now: Instant) -> None:
@@ -265,6 +311,7 @@ class _Lead:
         self.rejected: list[Rejection] = []
         self.held: list[InputEvent] = []
         self.manager_id = policy.default_manager
+        self.contact_details = policy.include_contact_details
         self.owner_history: list[tuple[Instant, str | None]] = []
         self.gaps: set[str] = set()
         self.conflicts: dict[str, ActivityLogged] = {}
@@ -359,7 +406,6 @@ class _Lead:
         p = self.policy
         self.created = True
         self.created_at = e.occurred_at
-        self.created_at_text = format_utc(e.occurred_at)
         self.source = e.source
         self.priority = e.priority
         self.intent = e.intent or ("high" if e.source in p.high_intent_sources else "normal")
@@ -367,9 +413,11 @@ class _Lead:
         self.customer_status = e.customer_status
         self.consent = e.consent
         self.display_name = e.display_name
+        if self.contact_details:
+            self.shown_name = e.display_name
         self.owner_history.append((e.occurred_at, None))
         if e.customer_status == "existing_customer" or e.category == "support_issue":
-            reason = (
+            reason: ExclusionReason = (
                 "existing_customer" if e.customer_status == "existing_customer" else "support_issue"
             )
             self._exclude(reason, route="support")
@@ -419,7 +467,17 @@ class _Lead:
             self._emit(
                 GAP,
                 t,
-                self._alert_data({"recipient_id": self.manager_id, "missing": "backup_owner"}),
+                Gap(
+                    self.source,
+                    self.priority,
+                    self.created_at,
+                    self.owner_id,
+                    self.due_at,
+                    self.manager_id,
+                    "backup_owner",
+                    self.shown_name,
+                    self.contact_details,
+                ),
             )
         if (self.owner_id, self.backup_id, self.manager_id) != addressed:
             self._emit(TIMER_UPDATED, t, self._timer_data())
@@ -449,7 +507,7 @@ class _Lead:
         if answered or self.stopped:
             return  # answered, or already out of the clock (excluded, or excluded after a breach)
         if self.customer_status == "existing_customer" or self.category == "support_issue":
-            reason = (
+            reason: ExclusionReason = (
                 "existing_customer"
                 if self.customer_status == "existing_customer"
                 else "support_issue"
@@ -549,7 +607,6 @@ class _Lead:
         """Rule 3: the first meaningful response stops the clock."""
         responded = at if at > self.created_at else self.created_at
         self.responded_at = responded
-        self.responded_text = format_utc(responded)
         self.within_sla = responded <= self.due_pt
         business: float | None = None
         cal = self.policy.calendar
@@ -558,13 +615,13 @@ class _Lead:
         self._emit(
             RESPONSE,
             responded,
-            {
-                "responder_id": responder,
-                "kind": kind,
-                "response_seconds": (responded - self.created_at) / SECOND,
-                "business_seconds": business,
-                "within_sla": self.within_sla,
-            },
+            Response(
+                responder,
+                kind,
+                (responded - self.created_at) / SECOND,
+                business,
+                self.within_sla,
+            ),
         )
         self.conflicts.clear()
         self._close_tasks("answered", kinds=("escalation", "breach_review", "review", "conflict"))
@@ -594,7 +651,7 @@ class _Lead:
         self.consent_hold = True
         self._request_review("consent_unclear", "")
 
-    def _exclude(self, reason: str, route: str | None = None) -> None:
+    def _exclude(self, reason: ExclusionReason, route: ExclusionRoute | None = None) -> None:
         """Rule 9: the clock stops and every later timer is dropped; a breach stays visible."""
         t = self.cursor
         self.stopped = True
@@ -604,11 +661,31 @@ class _Lead:
             self.excluded = True
         self.consent_hold = False
         self.conflicts.clear()
-        self._emit(EXCLUDED, t, self._alert_data({"reason": reason, "route": route}))
+        self._emit(
+            EXCLUDED,
+            t,
+            Exclusion(
+                self.source,
+                self.priority,
+                self.created_at,
+                self.owner_id,
+                self.due_at,
+                reason,
+                route,
+                self.shown_name,
+                self.contact_details,
+            ),
+        )
         self._close_tasks("excluded", kinds=None)
 
-    def _request_review(self, reason: str, actor: str) -> None:
-        """Rules 7 and 8: a review request to the manager, once per lead, reason and actor."""
+    def _request_review(self, reason: ReviewReason | Category, actor: str) -> None:
+        """Rules 7 and 8: a review request to the manager, once per lead, reason and actor.
+
+        ``reason`` may be any category of the policy's ``review_categories``: the policy accepts
+        every category there, although SPEC.md's ``sla.review_requested`` reasons name only
+        ``complaint``, ``urgent_request`` and ``customer_conflict`` (``inquiry`` would give an
+        output the ``schemas/`` model refuses; the type says so rather than hiding it).
+        """
         key = (reason, actor)
         if key in self.review_keys:
             return
@@ -626,28 +703,47 @@ class _Lead:
         self._emit(
             REVIEW,
             self.cursor,
-            self._alert_data(
-                {
-                    "task_id": task_id,
-                    "recipient_id": self.manager_id,
-                    "reason": reason,
-                    "apology_review_required": self.auto_touch_at is not None,
-                }
+            Review(
+                self.source,
+                self.priority,
+                self.created_at,
+                self.owner_id,
+                self.due_at,
+                task_id,
+                self.manager_id,
+                reason,
+                self.auto_touch_at is not None,
+                self.shown_name,
+                self.contact_details,
             ),
         )
 
-    def _close_tasks(self, reason: str, kinds: tuple[str, ...] | None) -> None:
+    def _close_tasks(self, reason: TaskCloseReason, kinds: tuple[str, ...] | None) -> None:
         if not self.open_tasks:
             return
         t = self.cursor
         for task_id, (kind, _why) in list(self.open_tasks.items()):
             if kinds is None or kind in kinds:
                 del self.open_tasks[task_id]
-                self._emit(TASK_CLOSED, t, self._alert_data({"task_id": task_id, "reason": reason}))
+                self._emit(
+                    TASK_CLOSED,
+                    t,
+                    TaskClosed(
+                        self.source,
+                        self.priority,
+                        self.created_at,
+                        self.owner_id,
+                        self.due_at,
+                        task_id,
+                        reason,
+                        self.shown_name,
+                        self.contact_details,
+                    ),
+                )
 
     # ------------------------------------------------------------------ timers
 
-    def _points(self, source: str, priority: str, created_at: Instant) -> _Points:
+    def _points(self, source: str, priority: Priority, created_at: Instant) -> _Points:
         """The window and every point derived from it, on the policy's clock (section 3).
 
         Raises :class:`_OutOfRange` when a point would leave the years 1-9999 or the business
@@ -683,9 +779,8 @@ class _Lead:
 
     def _set_timer_points(self, points: _Points) -> None:
         self.target_minutes, self.warn_pt, self.due_pt, self.level2_pt, self.stale_pt = points
-        self.due_text = format_utc(self.due_pt)
+        self.due_at = self.due_pt
         self.first_pt = min(self.warn_pt, self.stale_pt)
-        self.warn_text = format_utc(self.warn_pt)
 
     def _next_timer(self, confirmed_only: bool) -> tuple[Instant, int] | None:
         """The earliest pending timer (rules 4, 5, 6, 11); none while stopped or held."""
@@ -747,11 +842,16 @@ class _Lead:
             self._emit(
                 STALE,
                 at,
-                self._alert_data(
-                    {
-                        "recipient_id": self.manager_id,
-                        "age_seconds": (at - self.created_at) / SECOND,
-                    }
+                Stale(
+                    self.source,
+                    self.priority,
+                    self.created_at,
+                    self.owner_id,
+                    self.due_at,
+                    self.manager_id,
+                    (at - self.created_at) / SECOND,
+                    self.shown_name,
+                    self.contact_details,
                 ),
             )
 
@@ -761,6 +861,7 @@ class _Lead:
             self.warn_skipped = True
             return
         self.warned = True
+        reason: WarningReason
         if self.owner_id is None:
             recipient, reason = self.manager_id, "no_owner"
         elif self.auto_touch_at is not None and self.person_touch_at is None:
@@ -770,12 +871,17 @@ class _Lead:
         self._emit(
             WARNING,
             at,
-            self._alert_data(
-                {
-                    "recipient_id": recipient,
-                    "reason": reason,
-                    "autoresponder_sent": self.auto_touch_at is not None,
-                }
+            PreBreachWarning(
+                self.source,
+                self.priority,
+                self.created_at,
+                self.owner_id,
+                self.due_at,
+                recipient,
+                reason,
+                self.auto_touch_at is not None,
+                self.shown_name,
+                self.contact_details,
             ),
         )
 
@@ -787,7 +893,7 @@ class _Lead:
             owner = who
         return owner
 
-    def _derive_breach_reason(self) -> str:
+    def _derive_breach_reason(self) -> BreachReason:
         """Rule 5: the first reason that holds at the deadline."""
         due = self.due_pt
         if self._owner_at(due) is None:
@@ -808,14 +914,19 @@ class _Lead:
         self._emit(
             BREACHED,
             at,
-            self._alert_data(
-                {
-                    "backup_owner_id": self.backup_id,
-                    "manager_id": self.manager_id,
-                    "breach_reason": self.breach_reason,
-                    "autoresponder_sent": self.auto_touch_at is not None,
-                    "routed_to_review": self.routed_to_review,
-                }
+            Breach(
+                self.source,
+                self.priority,
+                self.created_at,
+                self.owner_id,
+                self.due_at,
+                self.backup_id,
+                self.manager_id,
+                self.breach_reason,
+                self.auto_touch_at is not None,
+                self.routed_to_review,
+                self.shown_name,
+                self.contact_details,
             ),
         )
         if self.responded_at is not None:
@@ -829,22 +940,29 @@ class _Lead:
         else:
             self._escalate(at, 1, self.manager_id, "manager")
 
-    def _escalate(self, at: Instant, level: int, assignee: str, role: str) -> None:
+    def _escalate(
+        self, at: Instant, level: EscalationLevel, assignee: str, role: AssigneeRole
+    ) -> None:
         """Rule 6: an escalation task; the service never writes customer-facing text."""
         task_id = derived_id(self.lead_id, f"escalation\x1f{level}\x1f{assignee}\x1f{at}")
         self.open_tasks[task_id] = ("escalation", role)
         self._emit(
             ESCALATION,
             at,
-            self._alert_data(
-                {
-                    "task_id": task_id,
-                    "assignee_id": assignee,
-                    "assignee_role": role,
-                    "level": level,
-                    "breach_reason": self.breach_reason,
-                    "apology_review_required": self.auto_touch_at is not None,
-                }
+            Escalation(
+                self.source,
+                self.priority,
+                self.created_at,
+                self.owner_id,
+                self.due_at,
+                task_id,
+                assignee,
+                role,
+                level,
+                self.breach_reason,
+                self.auto_touch_at is not None,
+                self.shown_name,
+                self.contact_details,
             ),
         )
 
@@ -859,43 +977,26 @@ class _Lead:
 
     # ------------------------------------------------------------------ outputs
 
-    due_text: str | None = None
+    due_at: Instant | None = None  # the deadline, once a timer was started
     first_pt: Instant = 0  # no timer is ever due before this instant
-    warn_text: str | None = None
-    responded_text: str | None = None
 
-    def _emit(self, type_: str, at: Instant, data: dict[str, object]) -> None:
-        self.outputs.append(_new_output(Output, (type_, at, data)))
+    def _emit(self, type_: OutputType, at: Instant, data: OutputData) -> None:
+        self.outputs.append(_new(Output, (type_, at, data, False)))
 
-    def _alert_data(self, specific: dict[str, object]) -> dict[str, object]:
-        """Every alert and task carries what a notifier needs to act without a lookup."""
-        data: dict[str, object] = {
-            "source": self.source,
-            "priority": self.priority,
-            "created_at": self.created_at_text,
-            "owner_id": self.owner_id,
-            "due_at": self.due_text,
-        }
-        data.update(specific)
-        if self.policy.include_contact_details:
-            data["display_name"] = self.display_name
-        data["suppressed"] = False
-        return data
+    def _timer_data(self) -> Timer:
+        return Timer(
+            self.owner_id,
+            self.backup_id,
+            self.manager_id,
+            self.due_pt,
+            self.warn_pt,
+            self.target_minutes,
+            cast(Clock, self.policy.clock),  # validated by the policy loader (a str there)
+            self.source,
+            self.priority,
+        )
 
-    def _timer_data(self) -> dict[str, object]:
-        return {
-            "owner_id": self.owner_id,
-            "backup_owner_id": self.backup_id,
-            "manager_id": self.manager_id,
-            "due_at": self.due_text,
-            "warn_at": self.warn_text,
-            "target_minutes": self.target_minutes,
-            "clock": self.policy.clock,
-            "source": self.source,
-            "priority": self.priority,
-        }
-
-    def _status(self) -> str:
+    def _status(self) -> FactStatus:
         if self.excluded:
             return "excluded"
         if self.breached:
@@ -910,47 +1011,45 @@ class _Lead:
         """Section 5: re-emit the lead's fact (a growing version) whenever it changes.
 
         Called when the fold leaves an instant, so the changes one instant brings (an input and
-        the timers it makes overdue, a breach and its escalation) make one new version. The new
-        fact is built with the current version and compared with the last one as a whole (one
-        C-level dict comparison): most steps change something, so this is cheaper than
-        comparing the raw fields first.
+        the timers it makes overdue, a breach and its escalation) make one new version. The
+        fact's fields but its version are compared with the last one's as one tuple (one
+        C-level comparison): most steps change something, so this is cheaper than comparing the
+        raw fields first.
         """
         if not self.created:
             return
         status = self._status()
         responded = self.responded_at
-        fact: dict[str, object] = {
-            "source": self.source,
-            "priority": self.priority,
-            "intent": self.intent,
-            "owner_id": self.owner_id,
-            "manager_id": self.manager_id,
-            "created_at": self.created_at_text,
-            "due_at": self.due_text if self.timed else None,
-            "status": status,
-            "eligible": status in ("open", "met", "breached"),
-            "responded_at": self.responded_text,
-            "response_seconds": (responded - self.created_at) / SECOND
-            if responded is not None
-            else None,
-            "within_sla": self.within_sla,
-            "breach_reason": self.reason_code or self.breach_reason,
-            "resolution_note": self.resolution_note,
-            "resolved_by": self.resolved_by,
-            "pre_breach_warned": self.warned,
-            "escalated": self.escalated,
-            "escalation_level": self.level,
-            "meeting_after_escalation": self.meeting_after_escalation,
-            "stale": self.stale,
-            "in_review": self._in_review(),
-            "policy_version": self.policy.version,
-            "version": self.version,
-        }
-        if fact == self.last_fact_data:
+        body = (
+            self.source,
+            self.priority,
+            self.intent,
+            self.owner_id,
+            self.manager_id,
+            self.created_at,
+            self.due_at if self.timed else None,
+            status,
+            status in ("open", "met", "breached"),  # eligible
+            responded,
+            (responded - self.created_at) / SECOND if responded is not None else None,
+            self.within_sla,
+            self.reason_code or self.breach_reason,
+            self.resolution_note,
+            self.resolved_by,
+            self.warned,
+            self.escalated,
+            self.level,
+            self.meeting_after_escalation,
+            self.stale,
+            self._in_review(),
+            self.policy.version,
+        )
+        if body == self.last_fact_body:
             return
         self.version += 1
-        fact["version"] = self.version
-        self.last_fact_data = fact
+        self.last_fact_body = body
+        fact: Fact = _new(Fact, (*body, self.version))
+        self.last_fact = fact
         self._emit(MEASURED, self.cursor, fact)
 
     def _in_review(self) -> bool:

@@ -1,8 +1,8 @@
 """Input events as the engine sees them: immutable records, already validated.
 
 The wire models live in ``schemas/``; one translation module turns them into these. Times are
-instants (``int`` microseconds, see ``instant.py``). Enumerated values are plain strings checked at
-the edge; the engine compares them with the literals of SPEC.md.
+instants (``int`` microseconds, see ``instant.py``). Enumerated values are the ``Literal`` types of
+``vocabulary.py`` (checked at the edge; a misspelt value does not type-check).
 
 They are ``NamedTuple``s rather than frozen dataclasses: equally immutable and typed, but one is
 built for every input line, and a frozen dataclass's ``__init__`` costs about 2.8 us against
@@ -14,6 +14,24 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from .instant import Instant
+from .vocabulary import (
+    ACTIVITY_LOGGED,
+    BREACH_RESOLVED,
+    LEAD_CREATED,
+    LEAD_UPDATED,
+    OWNER_ASSIGNED,
+    STATUS_CHANGED,
+    ActorKind,
+    Category,
+    Consent,
+    CustomerStatus,
+    Direction,
+    InputType,
+    Intent,
+    LeadStatus,
+    OwnerKind,
+    Priority,
+)
 
 
 class LeadCreated(NamedTuple):
@@ -21,11 +39,11 @@ class LeadCreated(NamedTuple):
     lead_id: str
     occurred_at: Instant
     source: str
-    priority: str = "normal"
-    intent: str | None = None  # None: derived from policy.high_intent_sources
-    category: str = "inquiry"
-    customer_status: str = "new"
-    consent: str = "granted"
+    priority: Priority = "normal"
+    intent: Intent | None = None  # None: derived from policy.high_intent_sources
+    category: Category = "inquiry"
+    customer_status: CustomerStatus = "new"
+    consent: Consent = "granted"
     account_id: str | None = None
     display_name: str | None = None
 
@@ -36,11 +54,11 @@ class LeadUpdated(NamedTuple):
     event_id: str
     lead_id: str
     occurred_at: Instant
-    priority: str | None = None
-    intent: str | None = None
-    category: str | None = None
-    customer_status: str | None = None
-    consent: str | None = None
+    priority: Priority | None = None
+    intent: Intent | None = None
+    category: Category | None = None
+    customer_status: CustomerStatus | None = None
+    consent: Consent | None = None
 
 
 class OwnerAssigned(NamedTuple):
@@ -48,7 +66,7 @@ class OwnerAssigned(NamedTuple):
     lead_id: str
     occurred_at: Instant
     owner_id: str
-    owner_kind: str = "person"  # "person" | "queue"
+    owner_kind: OwnerKind = "person"
     backup_owner_id: str | None = None
     manager_id: str | None = None
 
@@ -58,9 +76,9 @@ class ActivityLogged(NamedTuple):
     lead_id: str
     occurred_at: Instant
     actor_id: str
-    actor_kind: str  # "person" | "automation"
-    kind: str
-    direction: str = "outbound"  # "outbound" | "inbound" | "internal"
+    actor_kind: ActorKind
+    kind: str  # an open set (SPEC.md section 2)
+    direction: Direction = "outbound"
     next_step: str | None = None
     auto_submitted: bool = False
     sequence_id: str | None = None
@@ -70,7 +88,7 @@ class StatusChanged(NamedTuple):
     event_id: str
     lead_id: str
     occurred_at: Instant
-    status: str
+    status: LeadStatus
     reason: str | None = None
 
 
@@ -97,11 +115,11 @@ TYPE_RANK: dict[type, int] = {
     BreachResolved: 5,
 }
 
-TYPE_NAME: dict[type, str] = {
-    LeadCreated: "lead.created",
-    OwnerAssigned: "lead.owner_assigned",
-    LeadUpdated: "lead.updated",
-    ActivityLogged: "lead.activity_logged",
-    StatusChanged: "lead.status_changed",
-    BreachResolved: "lead.breach_resolved",
+TYPE_NAME: dict[type, InputType] = {
+    LeadCreated: LEAD_CREATED,
+    OwnerAssigned: OWNER_ASSIGNED,
+    LeadUpdated: LEAD_UPDATED,
+    ActivityLogged: ACTIVITY_LOGGED,
+    StatusChanged: STATUS_CHANGED,
+    BreachResolved: BREACH_RESOLVED,
 }

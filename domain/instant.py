@@ -8,8 +8,10 @@ here.
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Final
 
 Instant = int
 """Microseconds since 1970-01-01T00:00:00Z."""
@@ -41,15 +43,55 @@ def to_datetime(instant: Instant) -> datetime:
     return EPOCH + timedelta(microseconds=instant)
 
 
-def parse_rfc3339(text: str) -> Instant:
-    """Parse an RFC 3339 timestamp that carries an offset (``Z`` or ``+hh:mm``)."""
+# RFC 3339 section 5.6 date-time: a full date, a full time with seconds, an optional fraction
+# and a mandatory offset. "T" or a space separates date and time; "T" and "Z" may be lower case.
+RFC3339_PATTERN: Final = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+_RFC3339 = re.compile(RFC3339_PATTERN)
+_NAIVE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?")
+
+
+def parse_rfc3339_datetime(text: str) -> datetime:
+    """An RFC 3339 timestamp with an offset (SPEC.md section 2), as an aware datetime.
+
+    The one parser of timestamp text: ``occurred_at`` (the codec's fast path and the pydantic
+    models), ``--now`` and ``--start``. A timestamp without an offset is refused: the SLA clock
+    must not depend on the zone of whichever machine reads the event. Digits beyond
+    microseconds are truncated. The ``ValueError`` says why, for a person.
+    """
+    if _RFC3339.fullmatch(text) is None:
+        if _NAIVE.fullmatch(text) is not None:
+            raise ValueError(
+                f"timestamp has no UTC offset: {text!r} (add Z or an offset such as +02:00)"
+            )
+        raise ValueError(
+            f"not an RFC 3339 timestamp with offset: {text!r} "
+            "(expected e.g. 2024-05-01T09:30:00+02:00 or 2024-05-01T07:30:00Z)"
+        )
+    shown = text
+    if text[10] == "t" or text[-1] == "z":
+        text = text.upper()
     try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"not an RFC 3339 timestamp: {text!r}") from None
-    if dt.tzinfo is None:
-        raise ValueError(f"timestamp has no UTC offset: {text!r}")
-    return (dt - EPOCH) // _ONE_US
+        return datetime.fromisoformat(text)
+    except ValueError as exc:  # a well-formed shape with an impossible value (month 13, +24:00)
+        raise ValueError(f"not a valid timestamp: {shown!r} ({exc})") from None
+
+
+def parse_rfc3339(text: str) -> Instant:
+    """:func:`parse_rfc3339_datetime` as an instant (the same texts accepted and refused).
+
+    The codec's fast path reads every ``occurred_at`` here: a well-formed text is read inline,
+    anything else goes to :func:`parse_rfc3339_datetime`, which refuses it with the reason.
+    """
+    if _RFC3339.fullmatch(text) is not None:
+        upper = text.upper() if text[10] == "t" or text[-1] == "z" else text
+        try:
+            return (datetime.fromisoformat(upper) - EPOCH) // _ONE_US
+        except ValueError:
+            pass
+    return (parse_rfc3339_datetime(text) - EPOCH) // _ONE_US
 
 
 _DAY_TEXT: dict[int, str] = {}

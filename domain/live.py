@@ -44,14 +44,15 @@ from .engine import (
     evaluate,
 )
 from .events import InputEvent, LeadCreated
-from .instant import MINUTE, SECOND, Instant
+from .instant import MINUTE, SECOND, Instant, format_utc
+from .outputs import ALERT_RECORDS, TIME_FIELDS, Fact, Retraction
 from .policy import Policy
+from .vocabulary import RetractableType
 
 EventIdOf = Callable[[str, Output], str]
 """How the codec names an output (content-derived); injected so the domain stays pure."""
 
 _ALERTS_AND_TASKS = ALERT_TYPES | TASK_TYPES
-_COMMON = ("source", "priority", "created_at", "owner_id", "due_at")
 _DECIDED = frozenset({"met", "breached", "excluded"})
 DAY = 24 * 60 * MINUTE
 _SAID_ONCE = frozenset({TIMER_STARTED, TIMER_UPDATED, WARNING, REVIEW, GAP})
@@ -59,7 +60,7 @@ _SAID_ONCE = frozenset({TIMER_STARTED, TIMER_UPDATED, WARNING, REVIEW, GAP})
 
 
 def _warned(state: LiveLead) -> bool:
-    return state.fact is not None and bool(state.fact.get("pre_breach_warned"))
+    return state.fact is not None and state.fact.pre_breach_warned
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +77,35 @@ DEFAULT_CONFIG = LiveConfig()
 
 
 def _digest(output: Output) -> str:
-    """A short content digest of an output, ``suppressed`` left out (never published twice)."""
+    """A short content digest of an output, ``suppressed`` left out (never published twice).
+
+    The digests are stored (``LiveLead.published``), so their text is fixed: the ``repr`` of
+    ``(type, occurred_at, [(field, value), ...])`` with the data's fields in record order,
+    instants as UTC text, and ``display_name`` only when the policy shares contact details.
+    """
     data = output.data
-    text = repr(
-        (output.type, output.occurred_at, [(k, v) for k, v in data.items() if k != "suppressed"])
-    )
+    pairs: list[tuple[str, object]] = []
+    for name, value in zip(data._fields, data, strict=True):
+        if name == "contact_details" or (name == "display_name" and not _shares_contact(data)):
+            continue
+        if name in TIME_FIELDS and isinstance(value, int):
+            text = _TEXT.get(value)
+            if text is None:
+                if len(_TEXT) >= _TEXT_LIMIT:
+                    _TEXT.clear()
+                text = _TEXT[value] = format_utc(value)
+            value = text
+        pairs.append((name, value))
+    text = repr((output.type, output.occurred_at, pairs))
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+_TEXT: dict[Instant, str] = {}  # recent instants' UTC text: a lead's steps repeat them
+_TEXT_LIMIT = 1 << 14
+
+
+def _shares_contact(data: object) -> bool:
+    return isinstance(data, ALERT_RECORDS) and data.contact_details
 
 
 def event_key(event: InputEvent) -> str:
@@ -112,7 +136,8 @@ class LiveLead:
     """Content digests of every non-fact output already published (never published twice)."""
     standing: tuple[Output, ...] = ()
     """Alerts and tasks published, not suppressed and not yet retracted."""
-    fact: dict[str, object] | None = None
+    fact: Fact | None = None
+    """The last fact published (its ``version`` is ``version``)."""
     version: int = 0
     dead_lettered: frozenset[str] = frozenset()
     """``event_key``s of inputs already sent to the dead-letter topic."""
@@ -143,7 +168,7 @@ class LiveLead:
 
     @property
     def decided(self) -> bool:
-        return self.fact is not None and self.fact.get("status") in _DECIDED
+        return self.fact is not None and self.fact.status in _DECIDED
 
     def wake(self, config: LiveConfig = DEFAULT_CONFIG) -> Instant | None:
         """The next instant this lead needs the clock: a timer, the held wait, or retirement."""
@@ -365,7 +390,7 @@ def step_many(
                 continue
         if output.type in _ALERTS_AND_TASKS:
             if output.occurred_at < horizon:
-                output = output._replace(data={**output.data, "suppressed": True})
+                output = output._replace(suppressed=True)
             else:
                 standing.append(output)
         fresh.append(output)
@@ -373,11 +398,18 @@ def step_many(
     at = event.occurred_at if event is not None else now
 
     def retraction(output: Output) -> Output:
-        data: dict[str, object] = {k: output.data.get(k) for k in _COMMON}
-        data["retracted_event_id"] = event_id_of(state.lead_id, output)
-        data["retracted_type"] = output.type
-        data["reason"] = "late_activity"
-        data["suppressed"] = False
+        alert = output.data
+        assert isinstance(alert, ALERT_RECORDS)  # what stands: alerts and tasks only
+        data = Retraction(
+            alert.source,
+            alert.priority,
+            alert.created_at,
+            alert.owner_id,
+            alert.due_at,
+            event_id_of(state.lead_id, output),
+            cast(RetractableType, output.type),  # an alert or task type, as the data says
+            "late_activity",
+        )
         return Output(RETRACTED, max(at, output.occurred_at), data)
 
     retractions: list[Output] = []
@@ -412,12 +444,13 @@ def step_many(
     version = state.version
     fact = state.fact
     if result.fact is not None:
-        new_fact = {k: v for k, v in result.fact.items() if k != "version"}
+        # Compared without the engine's version; _with_version is Fact._replace, cheaper.
+        new_fact = _with_version(result.fact, version)
         if new_fact != fact:
             version += 1
-            fact = new_fact
+            fact = _with_version(new_fact, version)
             at = _fact_instant(result.outputs, now)
-            outputs.append(Output(MEASURED, at, {**new_fact, "version": version}))
+            outputs.append(Output(MEASURED, at, fact))
 
     lettered = state.dead_lettered
     dead = [r for r in (*expired, *result.rejected) if event_key(r.event) not in lettered]
@@ -482,6 +515,12 @@ def _retire_due(state: LiveLead, wall: Instant, config: LiveConfig) -> bool:
         and state.last_input_at is not None
         and wall >= state.last_input_at + config.retention
     )
+
+
+def _with_version(fact: Fact, version: int) -> Fact:
+    assert Fact._fields[-1] == "version"
+    new: Fact = tuple.__new__(Fact, (*fact[:-1], version))
+    return new
 
 
 def _fact_instant(outputs: list[Output], now: Instant) -> Instant:

@@ -21,6 +21,7 @@ import orjson
 
 from .domain.engine import LeadResult
 from .domain.instant import Instant, parse_rfc3339
+from .domain.outputs import Fact
 from .domain.policy import Policy
 from .partition import cpu_jobs, partition_count
 from .policy_file import PolicyError, load_policy
@@ -49,18 +50,19 @@ def tally(results: Iterable[LeadResult], dimension: str) -> dict[str, Tally]:
     return groups
 
 
-def _count(groups: dict[str, Tally], fact: dict[str, object], dimension: str) -> None:
-    key = str(fact[dimension]) if fact[dimension] is not None else "(none)"
+def _count(groups: dict[str, Tally], fact: Fact, dimension: str) -> None:
+    value = getattr(fact, dimension)
+    key = str(value) if value is not None else "(none)"
     group = groups.get(key)
     if group is None:
         group = groups[key] = Tally()
-    if fact["eligible"]:
+    if fact.eligible:
         group.eligible += 1
-    if fact["status"] == "met":
+    if fact.status == "met":
         group.met += 1
-    elif fact["status"] == "breached":
+    elif fact.status == "breached":
         group.breached += 1
-    if fact["pre_breach_warned"]:
+    if fact.pre_breach_warned:
         group.warnings += 1
 
 

@@ -21,6 +21,7 @@ from typing import Any, Final
 import orjson
 from pydantic import BaseModel
 
+from leadsla.domain import vocabulary
 from leadsla.settings import Settings
 from leadsla.topics import (
     INPUT_TOPICS,
@@ -46,13 +47,13 @@ REGENERATE_COMMAND: Final = f"lead-sla schemas asyncapi {DOCUMENT_PATH}"
 REF: Final = "#/components/schemas/{model}"
 
 INPUT_TOPIC_TYPES: Final[dict[str, tuple[str, ...]]] = {
-    LEADS_CREATED: ("lead.created",),
-    LEADS_OWNERSHIP: ("lead.owner_assigned",),
+    LEADS_CREATED: (vocabulary.LEAD_CREATED,),
+    LEADS_OWNERSHIP: (vocabulary.OWNER_ASSIGNED,),
     LEADS_ACTIVITY: (
-        "lead.updated",
-        "lead.activity_logged",
-        "lead.status_changed",
-        "lead.breach_resolved",
+        vocabulary.LEAD_UPDATED,
+        vocabulary.ACTIVITY_LOGGED,
+        vocabulary.STATUS_CHANGED,
+        vocabulary.BREACH_RESOLVED,
     ),
 }
 """Where producers write each input type (README, "Topics and schemas"); the worker accepts any

@@ -1,26 +1,19 @@
 """Pieces every wire model shares: timestamps, identifiers, and readable validation errors.
 
-Input timestamps are read by :func:`parse_timestamp` (the models) and :func:`timestamp_micros`
-(the codec's fast path): one pattern, one parser, so both accept exactly the same texts.
+Input timestamps are read by ``leadsla.domain.instant.parse_rfc3339_datetime`` (through
+:func:`parse_timestamp` here, directly in the codec's fast path and for ``--now``): one pattern,
+one parser, so all accept exactly the same texts.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Final, Literal, get_args
+from datetime import datetime
+from typing import Annotated, Final
 
 from pydantic import AwareDatetime, BeforeValidator, Field, ValidationError, WithJsonSchema
 
-# RFC 3339 section 5.6 date-time: a full date, a full time with seconds, an optional fraction
-# and a mandatory offset. "T" or a space separates date and time; "T" and "Z" may be lower case.
-RFC3339_PATTERN: Final = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
-    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
-)
-_RFC3339 = re.compile(RFC3339_PATTERN)
-_NAIVE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?")
+from leadsla.domain.instant import RFC3339_PATTERN, parse_rfc3339_datetime
 
 # Output timestamps are written by ``leadsla.domain.instant.format_utc`` only.
 UTC_PATTERN: Final = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{6})?Z$"
@@ -28,15 +21,11 @@ UTC_PATTERN: Final = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.
 EVENT_ID_PATTERN: Final = r"^[0-9a-f]{32}$"
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_MICROSECOND = timedelta(microseconds=1)
-
-
 def parse_timestamp(value: object) -> datetime:
     """An RFC 3339 timestamp with an offset, as an aware datetime (SPEC.md section 2).
 
-    A timestamp without an offset is refused: the SLA clock must not depend on the zone of
-    whichever machine reads the event. Digits beyond microseconds are truncated.
+    Strings are read by ``leadsla.domain.instant.parse_rfc3339_datetime``, the one parser of
+    timestamp text (the codec's fast path, ``--now``): the same texts are accepted and refused.
     """
     if isinstance(value, datetime):  # a Python caller building a model by hand
         return value
@@ -45,35 +34,7 @@ def parse_timestamp(value: object) -> datetime:
             f"must be an RFC 3339 timestamp string such as 2024-05-01T09:30:00+02:00, "
             f"not {_shown(value)}"
         )
-    if _RFC3339.fullmatch(value) is None:
-        if _NAIVE.fullmatch(value) is not None:
-            raise ValueError(
-                f"timestamp has no UTC offset: {value!r} (add Z or an offset such as +02:00)"
-            )
-        raise ValueError(
-            f"not an RFC 3339 timestamp with offset: {value!r} "
-            "(expected e.g. 2024-05-01T09:30:00+02:00 or 2024-05-01T07:30:00Z)"
-        )
-    text = value
-    if value[10] == "t" or value[-1] == "z":
-        text = value.upper()
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError as exc:  # a well-formed shape with an impossible value (month 13, +24:00)
-        raise ValueError(f"not a valid timestamp: {value!r} ({exc})") from None
-
-
-def timestamp_micros(text: str) -> int:
-    """:func:`parse_timestamp` as microseconds since the epoch, for the codec's fast path.
-
-    Same acceptance as :func:`parse_timestamp` on strings (the codec's tests check it); raises
-    ``ValueError`` without a useful message: the caller asks the pydantic path to explain.
-    """
-    if _RFC3339.fullmatch(text) is None:
-        raise ValueError(text)
-    if text[10] == "t" or text[-1] == "z":
-        text = text.upper()
-    return (datetime.fromisoformat(text) - _EPOCH) // _ONE_MICROSECOND
+    return parse_rfc3339_datetime(value)
 
 
 Timestamp = Annotated[
@@ -108,18 +69,7 @@ NonEmptyStr = Annotated[str, Field(min_length=1)]
 OutputEventId = Annotated[str, Field(pattern=EVENT_ID_PATTERN)]
 """A deterministic output ``event_id``: 16 bytes of SHA-256 as 32 lower-case hex digits."""
 
-# Closed sets of SPEC.md sections 2 and 5.
-Priority = Literal["urgent", "high", "normal", "low"]
-Intent = Literal["high", "normal", "low"]
-Category = Literal["inquiry", "complaint", "urgent_request", "customer_conflict", "support_issue"]
-CustomerStatus = Literal["new", "existing_customer"]
-Consent = Literal["granted", "unclear", "declined"]
-
-PRIORITIES: Final = frozenset(get_args(Priority))
-INTENTS: Final = frozenset(get_args(Intent))
-CATEGORIES: Final = frozenset(get_args(Category))
-CUSTOMER_STATUSES: Final = frozenset(get_args(CustomerStatus))
-CONSENTS: Final = frozenset(get_args(Consent))
+# The closed sets of SPEC.md (priority, category, ...) are ``leadsla.domain.vocabulary``'s.
 
 _VALUE_ERROR_PREFIX = "Value error, "
 _SHOW_INPUT_FOR = {

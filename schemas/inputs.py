@@ -14,50 +14,35 @@ refused with ``unsupported schema_version N``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, Final, Literal, get_args
+from typing import Annotated, Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
-from .common import (
+from leadsla.domain import vocabulary
+from leadsla.domain.vocabulary import (
+    ActivityLoggedType,
+    ActorKind,
+    BreachResolvedType,
     Category,
     Consent,
     CustomerStatus,
-    EnvelopeId,
+    Direction,
     Intent,
-    NonEmptyStr,
+    LeadCreatedType,
+    LeadStatus,
+    LeadUpdatedType,
+    OwnerAssignedType,
+    OwnerKind,
     Priority,
-    Timestamp,
+    StatusChangedType,
 )
 
-CURRENT_SCHEMA_VERSION: Final = 1
+from .common import EnvelopeId, NonEmptyStr, Timestamp
 
-OwnerKind = Literal["person", "queue"]
-ActorKind = Literal["person", "automation"]
-Direction = Literal["outbound", "inbound", "internal"]
-LeadStatus = Literal[
-    "disqualified",
-    "duplicate",
-    "spam",
-    "opted_out",
-    "consent_withdrawn",
-    "closed",
-    "converted",
-    "reopened",
-]
-InputType = Literal[
-    "lead.created",
-    "lead.updated",
-    "lead.owner_assigned",
-    "lead.activity_logged",
-    "lead.status_changed",
-    "lead.breach_resolved",
-]
+CURRENT_SCHEMA_VERSION: Final = vocabulary.CURRENT_SCHEMA_VERSION
 
-OWNER_KINDS: Final = frozenset(get_args(OwnerKind))
-ACTOR_KINDS: Final = frozenset(get_args(ActorKind))
-DIRECTIONS: Final = frozenset(get_args(Direction))
-LEAD_STATUSES: Final = frozenset(get_args(LeadStatus))
-INPUT_TYPES: Final[tuple[str, ...]] = get_args(InputType)
+INPUT_TYPES: Final[tuple[str, ...]] = vocabulary.INPUT_TYPES
+"""The input types (``leadsla.domain.vocabulary``), for messages and tests."""
 
 
 class InputData(BaseModel):
@@ -204,32 +189,32 @@ class InputEnvelope(InputEnvelopeBase):
 
 
 class LeadCreatedEvent(InputEnvelopeBase):
-    type: Literal["lead.created"]
+    type: LeadCreatedType
     data: LeadCreatedData
 
 
 class LeadUpdatedEvent(InputEnvelopeBase):
-    type: Literal["lead.updated"]
+    type: LeadUpdatedType
     data: LeadUpdatedData
 
 
 class OwnerAssignedEvent(InputEnvelopeBase):
-    type: Literal["lead.owner_assigned"]
+    type: OwnerAssignedType
     data: OwnerAssignedData
 
 
 class ActivityLoggedEvent(InputEnvelopeBase):
-    type: Literal["lead.activity_logged"]
+    type: ActivityLoggedType
     data: ActivityLoggedData
 
 
 class StatusChangedEvent(InputEnvelopeBase):
-    type: Literal["lead.status_changed"]
+    type: StatusChangedType
     data: StatusChangedData
 
 
 class BreachResolvedEvent(InputEnvelopeBase):
-    type: Literal["lead.breach_resolved"]
+    type: BreachResolvedType
     data: BreachResolvedData
 
 
@@ -243,12 +228,12 @@ InputEventModel = (
 )
 
 INPUT_MODELS: Final[dict[str, type[InputEventModel]]] = {
-    "lead.created": LeadCreatedEvent,
-    "lead.updated": LeadUpdatedEvent,
-    "lead.owner_assigned": OwnerAssignedEvent,
-    "lead.activity_logged": ActivityLoggedEvent,
-    "lead.status_changed": StatusChangedEvent,
-    "lead.breach_resolved": BreachResolvedEvent,
+    vocabulary.LEAD_CREATED: LeadCreatedEvent,
+    vocabulary.LEAD_UPDATED: LeadUpdatedEvent,
+    vocabulary.OWNER_ASSIGNED: OwnerAssignedEvent,
+    vocabulary.ACTIVITY_LOGGED: ActivityLoggedEvent,
+    vocabulary.STATUS_CHANGED: StatusChangedEvent,
+    vocabulary.BREACH_RESOLVED: BreachResolvedEvent,
 }
 
 AnyInputEvent = Annotated[InputEventModel, Field(discriminator="type")]

@@ -13,51 +13,44 @@ does not name is a bug the tests should see.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from .common import EnvelopeId, Intent, OutputEventId, Priority, UtcTimestamp
-
-Clock = Literal["calendar", "business"]
-WarningReason = Literal["owner_no_action", "autoresponder_only", "no_owner"]
-BreachReason = Literal[
-    "no_owner",
-    "assigned_late",
-    "non_meaningful_activity_only",
-    "autoresponder_only",
-    "owner_no_action",
-]
-AssigneeRole = Literal["backup_owner", "manager"]
-ReviewReason = Literal[
-    "complaint",
-    "urgent_request",
-    "customer_conflict",
-    "consent_unclear",
-    "ownership_conflict",
-    "breach",
-]
-TaskCloseReason = Literal["answered", "excluded", "reassigned", "hold_ended"]
-FactStatus = Literal["open", "held", "met", "breached", "excluded"]
-
-ALERT_TYPES: Final = (
-    "sla.pre_breach_warning",
-    "sla.breached",
-    "sla.stale_lead",
-    "sla.ownership_gap",
-    "sla.excluded",
+from leadsla.domain import vocabulary
+from leadsla.domain.vocabulary import (
+    AlertRetractedType,
+    AssigneeRole,
+    BreachedType,
+    BreachReason,
+    Clock,
+    EscalationLevel,
+    EscalationTaskType,
+    ExcludedType,
+    ExclusionRoute,
+    FactStatus,
+    GapMissing,
+    Intent,
+    MeasuredType,
+    OwnershipGapType,
+    PreBreachWarningType,
+    Priority,
+    ResponseRecordedType,
+    RetractableType,
+    ReviewReason,
+    ReviewRequestedType,
+    StaleLeadType,
+    TaskClosedType,
+    TaskCloseReason,
+    TimerStartedType,
+    TimerUpdatedType,
+    WarningReason,
 )
-TASK_TYPES: Final = ("sla.escalation_task", "sla.review_requested", "sla.task_closed")
-RetractableType = Literal[
-    "sla.pre_breach_warning",
-    "sla.breached",
-    "sla.stale_lead",
-    "sla.ownership_gap",
-    "sla.excluded",
-    "sla.escalation_task",
-    "sla.review_requested",
-    "sla.task_closed",
-]
+
+from .common import EnvelopeId, OutputEventId, UtcTimestamp
+
+ALERT_TYPES: Final[tuple[str, ...]] = vocabulary.ALERT_TYPES
+TASK_TYPES: Final[tuple[str, ...]] = vocabulary.TASK_TYPES
 
 
 class OutputData(BaseModel):
@@ -117,7 +110,7 @@ class EscalationTaskData(AlertFields):
     task_id: str
     assignee_id: str
     assignee_role: AssigneeRole
-    level: Literal[1, 2]
+    level: EscalationLevel
     breach_reason: BreachReason
     apology_review_required: bool
 
@@ -150,12 +143,12 @@ class StaleLeadData(AlertFields):
 class OwnershipGapData(AlertFields):
     recipient_id: str
     owner_id: str
-    missing: Literal["backup_owner"]
+    missing: GapMissing
 
 
 class ExcludedData(AlertFields):
     reason: str
-    route: Literal["support"] | None
+    route: ExclusionRoute | None
 
 
 class AlertRetractedData(AlertFields):
@@ -206,67 +199,67 @@ class OutputEnvelopeBase(BaseModel):
 
 
 class TimerStartedEvent(OutputEnvelopeBase):
-    type: Literal["sla.timer_started"]
+    type: TimerStartedType
     data: TimerData
 
 
 class TimerUpdatedEvent(OutputEnvelopeBase):
-    type: Literal["sla.timer_updated"]
+    type: TimerUpdatedType
     data: TimerData
 
 
 class PreBreachWarningEvent(OutputEnvelopeBase):
-    type: Literal["sla.pre_breach_warning"]
+    type: PreBreachWarningType
     data: PreBreachWarningData
 
 
 class BreachedEvent(OutputEnvelopeBase):
-    type: Literal["sla.breached"]
+    type: BreachedType
     data: BreachedData
 
 
 class EscalationTaskEvent(OutputEnvelopeBase):
-    type: Literal["sla.escalation_task"]
+    type: EscalationTaskType
     data: EscalationTaskData
 
 
 class ReviewRequestedEvent(OutputEnvelopeBase):
-    type: Literal["sla.review_requested"]
+    type: ReviewRequestedType
     data: ReviewRequestedData
 
 
 class TaskClosedEvent(OutputEnvelopeBase):
-    type: Literal["sla.task_closed"]
+    type: TaskClosedType
     data: TaskClosedData
 
 
 class ResponseRecordedEvent(OutputEnvelopeBase):
-    type: Literal["sla.response_recorded"]
+    type: ResponseRecordedType
     data: ResponseRecordedData
 
 
 class StaleLeadEvent(OutputEnvelopeBase):
-    type: Literal["sla.stale_lead"]
+    type: StaleLeadType
     data: StaleLeadData
 
 
 class OwnershipGapEvent(OutputEnvelopeBase):
-    type: Literal["sla.ownership_gap"]
+    type: OwnershipGapType
     data: OwnershipGapData
 
 
 class ExcludedEvent(OutputEnvelopeBase):
-    type: Literal["sla.excluded"]
+    type: ExcludedType
     data: ExcludedData
 
 
 class AlertRetractedEvent(OutputEnvelopeBase):
-    type: Literal["sla.alert_retracted"]
+    type: AlertRetractedType
     data: AlertRetractedData
 
 
 class MeasuredEvent(OutputEnvelopeBase):
-    type: Literal["sla.measured"]
+    type: MeasuredType
     data: MeasuredData
 
 
@@ -287,21 +280,21 @@ OutputEventModel = (
 )
 
 OUTPUT_MODELS: Final[dict[str, type[OutputEventModel]]] = {
-    "sla.timer_started": TimerStartedEvent,
-    "sla.timer_updated": TimerUpdatedEvent,
-    "sla.pre_breach_warning": PreBreachWarningEvent,
-    "sla.breached": BreachedEvent,
-    "sla.escalation_task": EscalationTaskEvent,
-    "sla.review_requested": ReviewRequestedEvent,
-    "sla.task_closed": TaskClosedEvent,
-    "sla.response_recorded": ResponseRecordedEvent,
-    "sla.stale_lead": StaleLeadEvent,
-    "sla.ownership_gap": OwnershipGapEvent,
-    "sla.excluded": ExcludedEvent,
-    "sla.alert_retracted": AlertRetractedEvent,
-    "sla.measured": MeasuredEvent,
+    vocabulary.TIMER_STARTED: TimerStartedEvent,
+    vocabulary.TIMER_UPDATED: TimerUpdatedEvent,
+    vocabulary.WARNING: PreBreachWarningEvent,
+    vocabulary.BREACHED: BreachedEvent,
+    vocabulary.ESCALATION: EscalationTaskEvent,
+    vocabulary.REVIEW: ReviewRequestedEvent,
+    vocabulary.TASK_CLOSED: TaskClosedEvent,
+    vocabulary.RESPONSE: ResponseRecordedEvent,
+    vocabulary.STALE: StaleLeadEvent,
+    vocabulary.GAP: OwnershipGapEvent,
+    vocabulary.EXCLUDED: ExcludedEvent,
+    vocabulary.RETRACTED: AlertRetractedEvent,
+    vocabulary.MEASURED: MeasuredEvent,
 }
-OUTPUT_TYPES: Final[tuple[str, ...]] = tuple(OUTPUT_MODELS)
+OUTPUT_TYPES: Final[tuple[str, ...]] = vocabulary.OUTPUT_TYPES
 
 AnyOutputEvent = Annotated[OutputEventModel, Field(discriminator="type")]
 OUTPUT_EVENT_ADAPTER: Final[TypeAdapter[OutputEventModel]] = TypeAdapter(AnyOutputEvent)
@@ -320,21 +313,21 @@ TOPIC_MEASUREMENTS: Final = "sla.measurements"
 TOPIC_FACTS: Final = "sla.facts"
 TOPIC_DLQ: Final = "sla.dlq"
 
-RETRACTION_TYPE: Final = "sla.alert_retracted"
+RETRACTION_TYPE: Final = vocabulary.RETRACTED
 
 OUTPUT_TOPICS: Final[Mapping[str, tuple[str, ...]]] = {
-    "sla.timer_started": (TOPIC_MEASUREMENTS,),
-    "sla.timer_updated": (TOPIC_MEASUREMENTS,),
-    "sla.response_recorded": (TOPIC_MEASUREMENTS,),
-    "sla.measured": (TOPIC_MEASUREMENTS, TOPIC_FACTS),
-    "sla.pre_breach_warning": (TOPIC_ALERTS,),
-    "sla.breached": (TOPIC_ALERTS,),
-    "sla.stale_lead": (TOPIC_ALERTS,),
-    "sla.ownership_gap": (TOPIC_ALERTS,),
-    "sla.excluded": (TOPIC_ALERTS,),
-    "sla.escalation_task": (TOPIC_TASKS,),
-    "sla.review_requested": (TOPIC_TASKS,),
-    "sla.task_closed": (TOPIC_TASKS,),
+    vocabulary.TIMER_STARTED: (TOPIC_MEASUREMENTS,),
+    vocabulary.TIMER_UPDATED: (TOPIC_MEASUREMENTS,),
+    vocabulary.RESPONSE: (TOPIC_MEASUREMENTS,),
+    vocabulary.MEASURED: (TOPIC_MEASUREMENTS, TOPIC_FACTS),
+    vocabulary.WARNING: (TOPIC_ALERTS,),
+    vocabulary.BREACHED: (TOPIC_ALERTS,),
+    vocabulary.STALE: (TOPIC_ALERTS,),
+    vocabulary.GAP: (TOPIC_ALERTS,),
+    vocabulary.EXCLUDED: (TOPIC_ALERTS,),
+    vocabulary.ESCALATION: (TOPIC_TASKS,),
+    vocabulary.REVIEW: (TOPIC_TASKS,),
+    vocabulary.TASK_CLOSED: (TOPIC_TASKS,),
 }
 """Output type -> the topics it is written to (SPEC.md section 5).
 

@@ -381,7 +381,9 @@ class Worker:
                 if written < generation:
                     # Stored before the last rebalance or restart: a fact published by another
                     # worker after its last state reached this one may exist; step over it.
-                    state = dataclasses.replace(state, version=state.version + generation - written)
+                    version = state.version + generation - written
+                    fact = None if state.fact is None else state.fact._replace(version=version)
+                    state = dataclasses.replace(state, version=version, fact=fact)
             elif item.inputs and generation:
                 # No state: as if stored empty under generation 0.
                 state = LiveLead(lead_id, version=generation)

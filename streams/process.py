@@ -24,7 +24,7 @@ from leadsla.codec import (
     encode_dlq,
     encode_input,
     encode_output_record,
-    output_event_id,
+    event_id_of,
 )
 from leadsla.domain.engine import ALERT_TYPES, MEASURED, RETRACTED, TASK_TYPES, Output
 from leadsla.domain.events import TYPE_NAME, InputEvent
@@ -38,6 +38,7 @@ from leadsla.domain.live import (
     policy_for,
     step_many,
 )
+from leadsla.domain.outputs import Retraction
 from leadsla.domain.policy import Policy
 from leadsla.schemas.outputs import topics_for
 from leadsla.topics import SLA_DLQ
@@ -277,7 +278,7 @@ class LeadProcessor:
             records.extend(self._encode(lead_id, key, output))
             if output.type == RETRACTED:
                 counts.retractions += 1
-            elif output.data.get("suppressed") is True:
+            elif output.suppressed:
                 counts.suppressed += 1
         held = {h.event_id: h for h in before.held_records}
         fallback = inputs[-1].origin if inputs else Origin("", 0, 0, wall, key)
@@ -301,9 +302,7 @@ class LeadProcessor:
         return records
 
     def _encode(self, lead_id: str, key: bytes, output: Output) -> list[OutRecord]:
-        event_id, value = encode_output_record(
-            lead_id, output.type, output.occurred_at, output.data
-        )
+        event_id, value = encode_output_record(lead_id, output)
         headers: Headers = [
             ("ce_id", event_id.encode()),
             ("ce_type", output.type.encode()),
@@ -313,11 +312,13 @@ class LeadProcessor:
             ("content-type", CONTENT_TYPE),
         ]
         due = None
-        if output.type in _ALERTS_AND_TASKS and output.data.get("suppressed") is not True:
+        if output.type in _ALERTS_AND_TASKS and not output.suppressed:
             due = output.occurred_at
+        data = output.data
+        retracted = {"retracted_type": data.retracted_type} if isinstance(data, Retraction) else {}
         return [
             OutRecord(topic, key, value, headers, output.type, due)
-            for topic in topics_for(output.type, output.data)
+            for topic in topics_for(output.type, retracted)
         ]
 
     def _dead(
@@ -371,7 +372,7 @@ def _reason_kind(reason: str) -> str:
 
 
 def _event_id_of(lead_id: str, output: Output) -> str:
-    return output_event_id(lead_id, output.type, output.occurred_at, output.data)
+    return event_id_of(lead_id, output)
 
 
 __all__ = ["MEASURED", "Handled", "LeadProcessor", "Origin", "OutRecord"]

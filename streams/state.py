@@ -22,6 +22,7 @@ from typing import Any, Final, NamedTuple
 
 import orjson
 
+from leadsla.codec import data_from_wire, fact_from_wire, wire_data
 from leadsla.domain.engine import Output
 from leadsla.domain.events import (
     TYPE_NAME,
@@ -96,9 +97,11 @@ def dumps(
     if state.published:
         body["published"] = sorted(state.published)
     if state.standing:
-        body["standing"] = [[o.type, o.occurred_at, o.data] for o in state.standing]
+        body["standing"] = [_output(o) for o in state.standing]
     if state.fact is not None:
-        body["fact"] = state.fact
+        fact = wire_data(state.fact)
+        del fact["version"]  # stored once, as "version"
+        body["fact"] = fact
         body["version"] = state.version
     if state.dead_lettered:
         body["dead"] = sorted(state.dead_lettered)
@@ -118,7 +121,7 @@ def dumps(
     if state.retired:
         body["retired"] = True
     if state.legacy:
-        body["legacy"] = [[o.type, o.occurred_at, o.data] for o in state.legacy]
+        body["legacy"] = [_output(o) for o in state.legacy]
         body["legacy_policy"] = state.legacy_policy
     header = _HEADER.pack(MAGIC, FORMAT, _NONE if wake is None else wake, partition)
     return header + orjson.dumps(body)
@@ -158,13 +161,15 @@ def load(raw: bytes) -> Stored:
     events: tuple[InputEvent, ...] = tuple(
         _CLASSES[item[0]](*item[1:]) for item in body.get("events", ())
     )
+    version = body.get("version", 0)
+    fact = body.get("fact")
     state = LiveLead(
         lead_id=body["lead"],
         events=events,
         published=frozenset(body.get("published", ())),
-        standing=tuple(Output(t, at, data) for t, at, data in body.get("standing", ())),
-        fact=body.get("fact"),
-        version=body.get("version", 0),
+        standing=tuple(_load_output(item) for item in body.get("standing", ())),
+        fact=None if fact is None else fact_from_wire({**fact, "version": version}),
+        version=version,
         dead_lettered=frozenset(body.get("dead", ())),
         next_due=body.get("next_due"),
         policy_version=body.get("policy"),
@@ -174,7 +179,7 @@ def load(raw: bytes) -> Stored:
         ),
         last_input_at=body.get("last_input"),
         retired=bool(body.get("retired", False)),
-        legacy=tuple(Output(t, at, data) for t, at, data in body.get("legacy", ())),
+        legacy=tuple(_load_output(item) for item in body.get("legacy", ())),
         legacy_policy=body.get("legacy_policy"),
     )
     outbox = [_record_from_json(item) for item in body.get("outbox", ())]
@@ -210,3 +215,13 @@ def _record_from_json(item: list[Any]) -> OutRecord:
         type_,
         due,
     )
+
+
+def _output(output: Output) -> list[Any]:
+    """An alert or task as stored: ``[type, occurred_at, wire data]`` (``suppressed`` false)."""
+    return [output.type, output.occurred_at, wire_data(output.data, output.suppressed)]
+
+
+def _load_output(item: list[Any]) -> Output:
+    type_, at, data = item
+    return Output(type_, at, data_from_wire(type_, data), bool(data.get("suppressed", False)))

@@ -26,7 +26,7 @@ import pytest
 from faust.types import EventT
 
 import leadsla.streams.app as app_module
-from leadsla.codec import decode_line, output_event_id
+from leadsla.codec import decode_line, output_event_id, wire_data
 from leadsla.domain.engine import ALERT_TYPES, RETRACTED, TASK_TYPES, evaluate
 from leadsla.domain.events import InputEvent
 from leadsla.domain.instant import MINUTE, SECOND, Instant, parse_rfc3339
@@ -274,7 +274,7 @@ def test_the_real_app_ends_where_the_engine_ends(harness: Harness, policy: Polic
         replay = evaluate(lead_id, events, end, policy)
         assert replay.fact is not None
         live = {k: v for k, v in facts[lead_id]["data"].items() if k != "version"}
-        assert live == {k: v for k, v in replay.fact.items() if k != "version"}, lead_id
+        assert live == {k: v for k, v in wire_data(replay.fact).items() if k != "version"}, lead_id
         wanted_standing |= {
             output_event_id(lead_id, o.type, o.occurred_at, o.data)
             for o in replay.outputs

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leadsla.cli import main
+from leadsla.codec import wire_data
 from leadsla.domain.engine import canonical_json, evaluate
 from leadsla.domain.events import ActivityLogged, InputEvent, LeadCreated, OwnerAssigned
 from leadsla.domain.instant import MAX_INSTANT, MIN_INSTANT, format_utc, parse_rfc3339
@@ -112,7 +113,7 @@ def test_a_priority_change_whose_new_window_leaves_9999_is_refused_alone() -> No
     result = evaluate("L", [created, update], at + 10, policy)
     assert [r.event for r in result.rejected] == [update]
     assert "years 1-9999" in result.rejected[0].reason
-    assert result.fact is not None and result.fact["priority"] == "normal"
+    assert result.fact is not None and result.fact.priority == "normal"
 
 
 instants = st.one_of(
@@ -144,7 +145,7 @@ def test_property_the_engine_never_raises_and_never_leaves_the_years(
     result = evaluate("L", events, now, policy)
     for output in result.outputs:
         assert MIN_INSTANT <= output.occurred_at <= MAX_INSTANT
-        for value in output.data.values():
+        for value in wire_data(output.data).values():
             if isinstance(value, str) and value.endswith("Z") and value[4:5] == "-":
                 assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T[\d:.]+Z", value), value
     assert all(r.reason for r in result.rejected)
@@ -270,7 +271,7 @@ def test_the_earliest_version_stands_whatever_the_order() -> None:
     one = evaluate("L", [early, late], now, policy)
     other = evaluate("L", [late, early], now, policy)
     assert one.outputs == other.outputs
-    assert one.fact is not None and one.fact["source"] == "chat"
+    assert one.fact is not None and one.fact.source == "chat"
     assert [r.event for r in one.rejected] == [late] == [r.event for r in other.rejected]
     assert one.rejected[0].reason.startswith("conflicting_duplicate")
     assert one.duplicates == other.duplicates == 0
@@ -291,7 +292,7 @@ def test_a_tie_is_broken_by_canonical_json_and_repeats_are_plain_duplicates() ->
         evaluate("L", order, now, policy) for order in ([a, b, b, a], [b, a, a, b], [b, b, a])
     ]
     assert all(r.outputs == results[0].outputs for r in results)
-    assert results[0].fact is not None and results[0].fact["source"] == "chat"
+    assert results[0].fact is not None and results[0].fact.source == "chat"
     assert [len(r.rejected) for r in results] == [1, 1, 1]
     assert [r.duplicates for r in results] == [2, 2, 1]
 

@@ -12,13 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leadsla import codec
 from leadsla.codec import (
     DLQ_KEY_MAX_BYTES,
     DLQ_MAX_BYTES,
     DLQ_MIN_BYTES,
     DLQ_REASON_MAX_CHARS,
     InvalidEvent,
+    dead_letters,
     decode_input,
     dlq_key,
     encode_dlq,
@@ -334,7 +334,7 @@ def test_a_bug_in_the_encoder_still_gives_a_letter(monkeypatch: pytest.MonkeyPat
     def broken(*args: object, **kwargs: object) -> bytes:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(codec, "_encode_dlq", broken)
+    monkeypatch.setattr(dead_letters, "_encode_dlq", broken)
 
     # When a record is dead-lettered
     value = encode_dlq(

@@ -16,6 +16,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from leadsla.codec import wire_data
 from leadsla.domain.engine import BREACHED, MEASURED, RESPONSE, evaluate
 from leadsla.domain.events import (
     ActivityLogged,
@@ -145,7 +146,7 @@ PROPS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthC
 
 def _signature(events: list[InputEvent]) -> list[tuple[object, ...]]:
     result = evaluate("L", events, NOW, POLICY)
-    return [(o.type, o.occurred_at, sorted(o.data.items())) for o in result.outputs]
+    return [(o.type, o.occurred_at, sorted(wire_data(o.data).items())) for o in result.outputs]
 
 
 @PROPS
@@ -174,10 +175,10 @@ def test_a_repeated_event_changes_nothing(events: list[InputEvent], data: st.Dat
 def test_every_eligible_lead_ends_open_met_or_breached(events: list[InputEvent]) -> None:
     result = evaluate("L", events, NOW, POLICY)
     assert result.fact is not None
-    status = result.fact["status"]
+    status = result.fact.status
     assert status in ("open", "held", "met", "breached", "excluded")
-    assert result.fact["eligible"] == (status in ("open", "met", "breached"))
-    versions = [o.data["version"] for o in result.outputs if o.type == MEASURED]
+    assert result.fact.eligible == (status in ("open", "met", "breached"))
+    versions = [wire_data(o.data)["version"] for o in result.outputs if o.type == MEASURED]
     assert versions == list(range(1, len(versions) + 1))
     assert all(o.occurred_at >= T0 for o in result.outputs)
 
@@ -210,8 +211,8 @@ def test_a_lead_answered_by_its_owner_within_the_window_never_breaches(
     # then it is met, never breached
     assert not [o for o in result.outputs if o.type == BREACHED]
     responses = [o for o in result.outputs if o.type == RESPONSE]
-    assert len(responses) == 1 and responses[0].data["within_sla"] is True
-    assert result.fact is not None and result.fact["status"] == "met"
+    assert len(responses) == 1 and wire_data(responses[0].data)["within_sla"] is True
+    assert result.fact is not None and result.fact.status == "met"
 
 
 @PROPS
@@ -227,9 +228,9 @@ def test_breach_iff_no_meaningful_response_by_the_deadline_for_plain_leads(
     result = evaluate("L", [lead, *rest], NOW, POLICY)
     breached = any(o.type == BREACHED for o in result.outputs)
     responses = [o for o in result.outputs if o.type == RESPONSE]
-    conflicts = result.fact is not None and result.fact["status"] == "held"
+    conflicts = result.fact is not None and result.fact.status == "held"
     if conflicts:
         assert not breached
         return
-    answered_in_time = bool(responses) and responses[0].data["within_sla"] is True
+    answered_in_time = bool(responses) and wire_data(responses[0].data)["within_sla"] is True
     assert breached != answered_in_time

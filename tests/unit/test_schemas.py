@@ -875,11 +875,3 @@ def test_lead_sla_schemas_needs_an_action(capsys: pytest.CaptureFixture[str]) ->
     assert "lead-sla schemas: the following arguments are required: ACTION" in (
         capsys.readouterr().err
     )
-
-
-def test_the_engine_and_the_wire_contract_name_the_same_alert_and_task_types() -> None:
-    from leadsla.domain import engine
-    from leadsla.schemas import outputs
-
-    assert set(outputs.ALERT_TYPES) == engine.ALERT_TYPES
-    assert set(outputs.TASK_TYPES) == engine.TASK_TYPES

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leadsla.domain.engine import BREACHED, ESCALATION, Output
+from leadsla.domain.engine import BREACHED, ESCALATION, STALE, Output
 from leadsla.domain.events import (
     TYPE_NAME,
     ActivityLogged,
@@ -30,6 +30,7 @@ from leadsla.domain.events import (
 )
 from leadsla.domain.instant import MINUTE, SECOND, parse_rfc3339
 from leadsla.domain.live import DAY, HeldRecord, LiveConfig, LiveLead, step
+from leadsla.domain.outputs import Breach, Escalation, Fact, Stale
 from leadsla.streams.process import OutRecord
 from leadsla.streams.state import (
     FORMAT,
@@ -101,39 +102,56 @@ EVERY_TYPE: tuple[InputEvent, ...] = (
     BreachResolved("e6b", "L", T0 + 5 * MINUTE, resolved_by="carol", resolution_note="ok"),
 )
 
-FACT: dict[str, object] = {
-    "source": "pricing_page",
-    "priority": "urgent",
-    "intent": "high",
-    "owner_id": None,
-    "manager_id": "mgr",
-    "created_at": "2026-03-02T09:00:00Z",
-    "due_at": "2026-03-02T09:15:00Z",
-    "status": "met",
-    "eligible": True,
-    "responded_at": "2026-03-02T09:12:30.250000Z",
-    "response_seconds": 750.25,
-    "within_sla": True,
-    "breach_reason": None,
-    "escalation_level": 0,
-    "stale": False,
-    "policy_version": "v1",
-}
+FACT = Fact(
+    source="pricing_page",
+    priority="urgent",
+    intent="high",
+    owner_id=None,
+    manager_id="mgr",
+    created_at=T0,
+    due_at=T0 + 15 * MINUTE,
+    status="met",
+    eligible=True,
+    responded_at=T0 + 12 * MINUTE + 30 * SECOND + 250_000,
+    response_seconds=750.25,
+    within_sla=True,
+    breach_reason=None,
+    resolution_note=None,
+    resolved_by=None,
+    pre_breach_warned=False,
+    escalated=False,
+    escalation_level=0,
+    meeting_after_escalation=False,
+    stale=False,
+    in_review=False,
+    policy_version="v1",
+    version=7,
+)
 
 
 def _full_state() -> LiveLead:
     breach = Output(
         BREACHED,
         T0 + 15 * MINUTE,
-        {"source": "x", "priority": "urgent", "due_at": "2026-03-02T09:15:00Z", "level": 1,
-         "ratio": 0.1 + 0.2, "suppressed": False, "owner_id": None},
+        Breach("x", "urgent", T0, None, T0 + 15 * MINUTE, None, "mgr", "no_owner", False, False,
+               'Zo\u00eb "Q" \u2603', True),
     )  # fmt: skip
-    task = Output(ESCALATION, T0 + 15 * MINUTE, {"task_id": "t1", "suppressed": False})
+    task = Output(
+        ESCALATION,
+        T0 + 15 * MINUTE,
+        Escalation("x", "urgent", T0, None, T0 + 15 * MINUTE, "t1", "mgr", "manager", 1,
+                   "no_owner", False, None, False),
+    )  # fmt: skip
+    stale = Output(
+        STALE,
+        T0 + 30 * MINUTE + 1,
+        Stale("x", "urgent", T0, None, None, "mgr", 0.1 + 0.2, None, False),
+    )
     return LiveLead(
         lead_id="L \u00e9\u4e2d/\x1f",
         events=EVERY_TYPE,
         published=frozenset({"d" * 24, "e" * 24, "0123456789abcdef01234567"}),
-        standing=(breach, task),
+        standing=(breach, task, stale),
         fact=FACT,
         version=7,
         dead_lettered=frozenset({"e9\x1fabcdef0123456789", "e10\x1f0000000000000000"}),
@@ -160,9 +178,11 @@ def test_every_field_and_every_input_type_round_trip() -> None:
     assert back.events == state.events
     assert [type(e) for e in back.events] == [type(e) for e in state.events]
     assert back.held_records[0].value == bytes(range(256))
-    assert back.standing[0].data["ratio"] == 0.1 + 0.2
-    assert back.fact is not None and back.fact["response_seconds"] == 750.25
-    assert type(back.fact["escalation_level"]) is int
+    assert (
+        isinstance(back.standing[2].data, Stale) and back.standing[2].data.age_seconds == 0.1 + 0.2
+    )
+    assert back.fact is not None and back.fact.response_seconds == 750.25
+    assert type(back.fact.escalation_level) is int
     assert type(back.events[5].auto_submitted) is bool  # type: ignore[union-attr]
 
 
@@ -170,7 +190,12 @@ def test_an_empty_and_a_retired_state_round_trip() -> None:
     empty = LiveLead("L")
     assert loads(dumps(empty, 0)) == empty
     retired = LiveLead(
-        "L", fact=FACT, version=3, policy_version="v1", last_input_at=T0, retired=True
+        "L",
+        fact=FACT._replace(version=3),
+        version=3,
+        policy_version="v1",
+        last_input_at=T0,
+        retired=True,
     )
     assert loads(dumps(retired, 0)) == retired
 
@@ -190,10 +215,12 @@ def test_the_header_wake_follows_the_live_config() -> None:
     # A held lead wakes at held_since + held_timeout; a decided lead at retention
     held = LiveLead("L", events=(EVERY_TYPE[4],), held_since=T0)
     assert header(dumps(held, 2, CONFIG)) == (T0 + 90 * SECOND, 2)
-    decided = LiveLead("L", fact=FACT, version=1, last_input_at=T0)
+    decided = LiveLead("L", fact=FACT._replace(version=1), version=1, last_input_at=T0)
     assert header(dumps(decided, 5, CONFIG)) == (T0 + 3 * DAY, 5)
     assert header(dumps(LiveLead("L"), 0, CONFIG)) == (None, 0)
-    retired = LiveLead("L", fact=FACT, version=1, last_input_at=T0, retired=True)
+    retired = LiveLead(
+        "L", fact=FACT._replace(version=1), version=1, last_input_at=T0, retired=True
+    )
     assert header(dumps(retired, 0, CONFIG)) == (None, 0)
 
 
@@ -277,7 +304,7 @@ def test_every_state_the_live_steps_reach_round_trips(
 
 def test_the_group_generation_a_state_was_written_under_comes_back_with_it() -> None:
     # Given a lead state stored under consumer group generation 7
-    state = LiveLead("lead-g", fact=FACT, version=3)
+    state = LiveLead("lead-g", fact=FACT, version=FACT.version)
     raw = dumps(state, 1, epoch=7)
     # When it is loaded
     loaded = load(raw)

@@ -1,0 +1,458 @@
+"""Decoding inputs: Kafka records and JSON lines -> the engine's events, or a readable refusal.
+
+Decoding has two paths with the same acceptance rules. The fast path checks a well-formed
+envelope by hand and builds the domain event directly; anything it does not recognise as plainly
+valid (a wrong type, a missing field, an older ``schema_version``, ...) goes to the pydantic
+path, which decides and, when it refuses, writes the reason. ``tests/unit/test_codec.py`` runs
+a corpus of good and bad events through both and checks that they agree.
+
+The fast path never imports pydantic (its import alone is a fifth of a short replay); the closed
+sets it checks are the domain's (``leadsla.domain.vocabulary``), timestamps are read by the one
+parser (``leadsla.domain.instant.parse_rfc3339``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+
+from leadsla.domain.events import (
+    TYPE_NAME,
+    ActivityLogged,
+    BreachResolved,
+    InputEvent,
+    LeadCreated,
+    LeadUpdated,
+    OwnerAssigned,
+    StatusChanged,
+)
+from leadsla.domain.instant import Instant, format_utc, from_datetime, parse_rfc3339
+from leadsla.domain.vocabulary import (
+    ACTIVITY_LOGGED,
+    ACTOR_KINDS,
+    BREACH_RESOLVED,
+    CATEGORIES,
+    CONSENTS,
+    CURRENT_SCHEMA_VERSION,
+    CUSTOMER_STATUSES,
+    DIRECTIONS,
+    INTENTS,
+    LEAD_CREATED,
+    LEAD_STATUSES,
+    LEAD_UPDATED,
+    OWNER_ASSIGNED,
+    OWNER_KINDS,
+    PRIORITIES,
+    STATUS_CHANGED,
+)
+
+from .cloudevents import (
+    BINARY_RENAME,
+    CLOUDEVENTS_BATCH_CONTENT_TYPE,
+    CLOUDEVENTS_CONTENT_TYPE,
+    binary_envelope,
+    cloudevent_headers,
+    structured_envelope,
+)
+from .common import (
+    MAX_ID_LENGTH,
+    Headers,
+    InvalidEvent,
+    json_kind,
+    json_problem,
+    loads_object,
+    str_or_none,
+)
+
+if TYPE_CHECKING:
+    from leadsla.schemas.inputs import InputEventModel
+
+timestamp_micros: Final = parse_rfc3339
+"""An ``occurred_at`` text as an instant: the one parser (kept under the codec's old name)."""
+
+
+def decode_input(
+    value: bytes | None,
+    headers: Headers | None = None,
+    key: bytes | None = None,
+) -> InputEvent:
+    """A Kafka record's value (and headers, key) as an engine event; raise :class:`InvalidEvent`.
+
+    Accepts the plain envelope, a structured-mode CloudEvent (``content-type:
+    application/cloudevents+json`` header, or a JSON object carrying ``specversion``: the
+    envelope is its ``data``) and a binary-mode CloudEvent (``ce_id``, ``ce_type``, ``ce_time``
+    headers; the key is ``lead_id``; the value is ``data``).
+    """
+    structured = False
+    if headers:
+        found = cloudevent_headers(headers)
+        if found is not None:
+            content_type, attributes = found
+            if content_type is not None and content_type.startswith(CLOUDEVENTS_CONTENT_TYPE):
+                if content_type.startswith(CLOUDEVENTS_BATCH_CONTENT_TYPE):
+                    raise InvalidEvent(
+                        "CloudEvents batch mode is not supported: one event per record"
+                    )
+                structured = True
+            elif attributes:
+                return decode_envelope(
+                    binary_envelope(value, attributes, key), rename=BINARY_RENAME
+                )
+    if value is None:
+        raise InvalidEvent("empty record: the value is null (a tombstone?)")
+    obj = loads_object(value)
+    if structured or "specversion" in obj:
+        return _decode_structured(obj)
+    return decode_envelope(obj)
+
+
+def decode_line(line: bytes | str) -> InputEvent:
+    """One JSON line (replay) as an engine event; structured CloudEvents are accepted too."""
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEvent(json_problem(line, exc)) from None
+    if type(obj) is not dict:
+        raise InvalidEvent(f"not a JSON object: the event is {json_kind(obj)}")
+    if "specversion" in obj:
+        return _decode_structured(obj)
+    event = decode_envelope_fast(obj)  # decode_envelope, one call less on replay's hot path
+    if event is not None:
+        return event
+    return decode_envelope_validated(obj)
+
+
+def _decode_structured(obj: dict[str, Any]) -> InputEvent:
+    envelope = structured_envelope(obj)
+    try:
+        return decode_envelope(envelope)
+    except InvalidEvent as exc:
+        raise InvalidEvent(
+            f"in CloudEvent data: {exc.reason}", event_id=exc.event_id, lead_id=exc.lead_id
+        ) from None
+
+
+# --------------------------------------------------------------------------------------------
+# Envelope dict -> engine event: the fast path, and the pydantic path that decides the rest
+# --------------------------------------------------------------------------------------------
+
+
+def decode_envelope(
+    envelope: dict[str, Any], *, rename: Mapping[str, str] | None = None
+) -> InputEvent:
+    """A decoded envelope object as an engine event; raise :class:`InvalidEvent`."""
+    event = decode_envelope_fast(envelope)
+    if event is not None:
+        return event
+    return decode_envelope_validated(envelope, rename=rename)
+
+
+def decode_envelope_validated(
+    envelope: dict[str, Any], *, rename: Mapping[str, str] | None = None
+) -> InputEvent:
+    """The reference path: upgrade, validate with the pydantic models, translate."""
+    from pydantic import ValidationError
+
+    from leadsla.schemas.common import format_validation_error
+    from leadsla.schemas.inputs import validate_input
+
+    try:
+        model = validate_input(envelope)
+    except ValidationError as exc:
+        raise InvalidEvent(
+            format_validation_error(exc, rename=rename),
+            event_id=str_or_none(envelope.get("event_id")),
+            lead_id=str_or_none(envelope.get("lead_id")),
+        ) from None
+    return to_domain(model)
+
+
+def to_domain(model: InputEventModel) -> InputEvent:
+    """Translate a validated wire model into the engine's dataclass."""
+    from leadsla.schemas.inputs import (
+        ActivityLoggedEvent,
+        BreachResolvedEvent,
+        LeadCreatedEvent,
+        LeadUpdatedEvent,
+        OwnerAssignedEvent,
+        StatusChangedEvent,
+    )
+
+    event_id, lead_id = model.event_id, model.lead_id
+    at = from_datetime(model.occurred_at)
+    match model:
+        case LeadCreatedEvent(data=d):
+            return LeadCreated(
+                event_id,
+                lead_id,
+                at,
+                d.source,
+                d.priority,
+                d.intent,
+                d.category,
+                d.customer_status,
+                d.consent,
+                d.account_id,
+                d.display_name,
+            )
+        case LeadUpdatedEvent(data=u):
+            return LeadUpdated(
+                event_id,
+                lead_id,
+                at,
+                u.priority,
+                u.intent,
+                u.category,
+                u.customer_status,
+                u.consent,
+            )
+        case OwnerAssignedEvent(data=o):
+            return OwnerAssigned(
+                event_id, lead_id, at, o.owner_id, o.owner_kind, o.backup_owner_id, o.manager_id
+            )
+        case ActivityLoggedEvent(data=a):
+            return ActivityLogged(
+                event_id,
+                lead_id,
+                at,
+                a.actor_id,
+                a.actor_kind,
+                a.kind,
+                a.direction,
+                a.next_step,
+                bool(a.auto_submitted),
+                a.sequence_id,
+            )
+        case StatusChangedEvent(data=s):
+            return StatusChanged(event_id, lead_id, at, s.status, s.reason)
+        case BreachResolvedEvent(data=b):
+            return BreachResolved(
+                event_id, lead_id, at, b.resolved_by, b.resolution_note, b.reason_code
+            )
+    raise TypeError(f"no translation for {type(model).__name__}")  # pragma: no cover
+
+
+# The fast path. Each check below mirrors a rule of the pydantic models in schemas/inputs.py;
+# when a check fails the builder returns None and the pydantic path decides (and explains).
+# Values come from orjson, so ``type(x) is str`` is exact; a set membership test on an
+# unhashable value raises TypeError, which also means "let pydantic decide".
+
+_Builder = Callable[[str, str, Instant, dict[str, Any]], InputEvent | None]
+
+
+def _is_opt_id(value: object) -> bool:
+    return value is None or (type(value) is str and value != "")
+
+
+def _is_opt_str(value: object) -> bool:
+    return value is None or type(value) is str
+
+
+def _lead_created(event_id: str, lead_id: str, at: Instant, d: dict[str, Any]) -> InputEvent | None:
+    get = d.get
+    source = get("source")
+    priority = get("priority", "normal")
+    intent = get("intent")
+    category = get("category", "inquiry")
+    customer_status = get("customer_status", "new")
+    consent = get("consent", "granted")
+    account_id = get("account_id")
+    display_name = get("display_name")
+    if (
+        type(source) is not str
+        or not source
+        or priority not in PRIORITIES
+        or (intent is not None and intent not in INTENTS)
+        or category not in CATEGORIES
+        or customer_status not in CUSTOMER_STATUSES
+        or consent not in CONSENTS
+        or not _is_opt_id(account_id)
+        or not _is_opt_str(display_name)
+    ):
+        return None
+    return LeadCreated(
+        event_id,
+        lead_id,
+        at,
+        source,
+        priority,
+        intent,
+        category,
+        customer_status,
+        consent,
+        account_id,
+        display_name,
+    )
+
+
+def _lead_updated(event_id: str, lead_id: str, at: Instant, d: dict[str, Any]) -> InputEvent | None:
+    get = d.get
+    priority = get("priority")
+    intent = get("intent")
+    category = get("category")
+    customer_status = get("customer_status")
+    consent = get("consent")
+    if (
+        (priority is not None and priority not in PRIORITIES)
+        or (intent is not None and intent not in INTENTS)
+        or (category is not None and category not in CATEGORIES)
+        or (customer_status is not None and customer_status not in CUSTOMER_STATUSES)
+        or (consent is not None and consent not in CONSENTS)
+        or (
+            priority is None
+            and intent is None
+            and category is None
+            and customer_status is None
+            and consent is None
+        )
+    ):
+        return None
+    return LeadUpdated(event_id, lead_id, at, priority, intent, category, customer_status, consent)
+
+
+def _owner_assigned(
+    event_id: str, lead_id: str, at: Instant, d: dict[str, Any]
+) -> InputEvent | None:
+    get = d.get
+    owner_id = get("owner_id")
+    owner_kind = get("owner_kind", "person")
+    backup_owner_id = get("backup_owner_id")
+    manager_id = get("manager_id")
+    if (
+        type(owner_id) is not str
+        or not owner_id
+        or owner_kind not in OWNER_KINDS
+        or not _is_opt_id(backup_owner_id)
+        or not _is_opt_id(manager_id)
+    ):
+        return None
+    return OwnerAssigned(event_id, lead_id, at, owner_id, owner_kind, backup_owner_id, manager_id)
+
+
+def _activity_logged(
+    event_id: str, lead_id: str, at: Instant, d: dict[str, Any]
+) -> InputEvent | None:
+    get = d.get
+    actor_id = get("actor_id")
+    actor_kind: Any = get("actor_kind")
+    kind = get("kind")
+    direction = get("direction", "outbound")
+    next_step = get("next_step")
+    auto_submitted = get("auto_submitted")
+    sequence_id = get("sequence_id")
+    if (
+        type(actor_id) is not str
+        or not actor_id
+        or actor_kind not in ACTOR_KINDS
+        or type(kind) is not str
+        or not kind
+        or direction not in DIRECTIONS
+        or not _is_opt_str(next_step)
+        or not (auto_submitted is None or auto_submitted is True or auto_submitted is False)
+        or not _is_opt_id(sequence_id)
+    ):
+        return None
+    return ActivityLogged(
+        event_id,
+        lead_id,
+        at,
+        actor_id,
+        actor_kind,
+        kind,
+        direction,
+        next_step,
+        auto_submitted is True,
+        sequence_id,
+    )
+
+
+def _status_changed(
+    event_id: str, lead_id: str, at: Instant, d: dict[str, Any]
+) -> InputEvent | None:
+    status: Any = d.get("status")
+    reason = d.get("reason")
+    if status not in LEAD_STATUSES or not _is_opt_str(reason):
+        return None
+    return StatusChanged(event_id, lead_id, at, status, reason)
+
+
+def _breach_resolved(
+    event_id: str, lead_id: str, at: Instant, d: dict[str, Any]
+) -> InputEvent | None:
+    get = d.get
+    resolved_by = get("resolved_by")
+    resolution_note = get("resolution_note")
+    reason_code = get("reason_code")
+    if (
+        type(resolved_by) is not str
+        or not resolved_by
+        or type(resolution_note) is not str
+        or not resolution_note
+        or not _is_opt_id(reason_code)
+    ):
+        return None
+    return BreachResolved(event_id, lead_id, at, resolved_by, resolution_note, reason_code)
+
+
+_BUILDERS: Final[dict[str, _Builder]] = {
+    LEAD_CREATED: _lead_created,
+    LEAD_UPDATED: _lead_updated,
+    OWNER_ASSIGNED: _owner_assigned,
+    ACTIVITY_LOGGED: _activity_logged,
+    STATUS_CHANGED: _status_changed,
+    BREACH_RESOLVED: _breach_resolved,
+}
+
+
+def decode_envelope_fast(envelope: dict[str, Any]) -> InputEvent | None:
+    """The common well-formed case, checked by hand; None means "ask the pydantic path"."""
+    try:
+        type_: Any = envelope.get("type")
+        build = _BUILDERS.get(type_)
+        if build is None:
+            return None
+        event_id = envelope.get("event_id")
+        lead_id = envelope.get("lead_id")
+        occurred_at = envelope.get("occurred_at")
+        data = envelope.get("data")
+        version = envelope.get("schema_version", CURRENT_SCHEMA_VERSION)
+        if (
+            type(event_id) is not str
+            or not 0 < len(event_id) <= MAX_ID_LENGTH
+            or type(lead_id) is not str
+            or not 0 < len(lead_id) <= MAX_ID_LENGTH
+            or type(occurred_at) is not str
+            or type(data) is not dict
+            or type(version) is not int
+            or version != CURRENT_SCHEMA_VERSION
+        ):
+            return None
+        at = parse_rfc3339(occurred_at)
+        return build(event_id, lead_id, at, data)
+    except (TypeError, ValueError):
+        return None
+
+
+def encode_input(event: InputEvent) -> bytes:
+    """An engine event back as its plain JSON envelope (for simulate and tests).
+
+    Optional fields that are None are left out; ``decode_line(encode_input(e)) == e``.
+    """
+    data: dict[str, Any] = {}
+    for name in event._fields:
+        if name in ("event_id", "lead_id", "occurred_at"):
+            continue
+        value = getattr(event, name)
+        if value is not None:
+            data[name] = value
+    return orjson.dumps(
+        {
+            "event_id": event.event_id,
+            "type": TYPE_NAME[type(event)],
+            "lead_id": event.lead_id,
+            "occurred_at": format_utc(event.occurred_at),
+            "data": data,
+        }
+    )
