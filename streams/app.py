@@ -244,10 +244,11 @@ class Worker:
         """The agent: records in batches, each acknowledged only once it was handled.
 
         A batch is what the stream has ready: records are gathered while more are already
-        waiting in the stream's queue (up to ``batch_max``), and handled as soon as none is.
-        Under load that makes batches of hundreds; when traffic is light, a record is handled
-        the moment it arrives. Acknowledgements are manual: a record is acknowledged after its
-        outputs were acknowledged by the broker and its lead's state was stored, never before
+        waiting in the stream's queue (up to ``batch_max``); when none is, the loop waits
+        ``batch_within_s`` once for more, then handles the batch. Under load that makes batches
+        of hundreds; when traffic is light, a record waits at most ``batch_within_s``.
+        Acknowledgements are manual: a record is acknowledged after its outputs were
+        acknowledged by the broker and its lead's state was stored, never before
         (faust's ``take()`` acknowledges its buffer when it is interrupted, and after a
         rebalance it was seen to stall: this loop does neither).
         """
@@ -256,10 +257,20 @@ class Worker:
         channel = cast("faust.ChannelT[bytes]", stream.channel)
         pending: list[EventT[bytes]] = []
         event: EventT[bytes]
+        within = self.settings.batch_within_s
+        lingered = False
         async for event in stream.events():
             pending.append(event)
             if len(pending) < batch_max and not channel.empty():
                 continue  # more is already waiting: take it into this batch
+            if len(pending) < batch_max and not lingered:
+                # Nothing more waiting: give the consumer ``batch_within_s`` to bring more, once
+                # (a batch costs three acknowledged round trips to the broker, whatever its size).
+                lingered = True
+                await asyncio.sleep(within)
+                if not channel.empty():
+                    continue
+            lingered = False
             batch, pending = pending, []
             try:
                 handled_events = await self.handle_batch(batch)
