@@ -22,7 +22,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import assert_never, cast
+from typing import assert_never
 
 from . import vocabulary
 from .events import (
@@ -70,7 +70,6 @@ from .vocabulary import (
     AssigneeRole,
     BreachReason,
     Category,
-    Clock,
     Consent,
     CustomerStatus,
     EscalationLevel,
@@ -991,7 +990,7 @@ class _Lead:
             self.due_pt,
             self.warn_pt,
             self.target_minutes,
-            cast(Clock, self.policy.clock),  # validated by the policy loader (a str there)
+            self.policy.clock,
             self.source,
             self.priority,
         )

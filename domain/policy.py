@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from .calendar import DEFAULT_BUSINESS_HOURS, BusinessCalendar, BusinessHours
 from .instant import parse_rfc3339
+from .vocabulary import Clock, ResponseFrom
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +44,7 @@ DEFAULT_MEANINGFUL_KINDS = frozenset(
 class Policy:
     default_manager: str
     version: str = "default"
-    clock: str = "calendar"  # "calendar" | "business"
+    clock: Clock = "calendar"
     timezone: str = "UTC"
     targets: tuple[TargetRule, ...] = (TargetRule(minutes=60),)
     warn_at: float = 0.75
@@ -52,7 +53,7 @@ class Policy:
     stale_after: float = 2.0
     high_intent_sources: frozenset[str] = frozenset({"pricing_page", "demo_request"})
     meaningful_kinds: frozenset[str] = DEFAULT_MEANINGFUL_KINDS
-    response_from: str = "owner_or_backup"  # "owner_or_backup" | "any_person"
+    response_from: ResponseFrom = "owner_or_backup"
     review_categories: frozenset[str] = frozenset(
         {"complaint", "urgent_request", "customer_conflict"}
     )

@@ -23,7 +23,7 @@ import zoneinfo
 from collections.abc import Callable
 from datetime import date, datetime, time
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, get_args
 
 from leadsla.domain.calendar import (
     DEFAULT_BUSINESS_HOURS,
@@ -45,6 +45,7 @@ from leadsla.domain.policy import (
     business_minutes_per_year,
     last_point_factor,
 )
+from leadsla.domain.vocabulary import Category, Clock, Priority, ResponseFrom
 
 if TYPE_CHECKING:  # the scanner and the did-you-mean matcher load only when a policy is refused
     from leadsla.toml_lines import KeyLines, KeyPath
@@ -157,14 +158,12 @@ _TOP_KEYS = (
 _TARGET_KEYS = ("source", "priority", "minutes")
 _ROSTER_KEYS = ("backup", "manager")
 _BUSINESS_HOURS_KEYS = ("days", "start", "end", "holidays", "windows")
-# SPEC's closed sets that a policy names, in the order error messages list them. They become
-# get_args() of domain/vocabulary.py's Literals (Clock, ResponseFrom, Priority, Category) when
-# that module lands (issue 9 item 2, another branch); nothing else here lists them.
-_CLOCKS = ("calendar", "business")
-_RESPONSE_FROM = ("owner_or_backup", "any_person")
-_PRIORITIES = ("urgent", "high", "normal", "low")
-# The lead categories of SPEC section 2; a review category outside them could never match.
-_CATEGORIES = ("inquiry", "complaint", "urgent_request", "customer_conflict", "support_issue")
+# SPEC's closed sets that a policy names, from the domain's vocabulary, in the order error
+# messages list them. A review category outside the lead categories could never match.
+_CLOCKS: tuple[str, ...] = get_args(Clock)
+_RESPONSE_FROM: tuple[str, ...] = get_args(ResponseFrom)
+_PRIORITIES: tuple[str, ...] = get_args(Priority)
+_CATEGORIES: tuple[str, ...] = get_args(Category)
 
 _CLOCK_TIME = re.compile(r"(\d{1,2}):(\d{2})")
 _WINDOW = re.compile(r"\s*(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})\s*")
