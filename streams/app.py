@@ -210,10 +210,6 @@ class Worker:
         self.partitions = partitions
         self.names = {settings.topic(suffix): suffix for suffix in INPUT_TOPICS}
         self.ticks_name = ticks_topic_name(settings)
-        self.outputs = {
-            suffix: app.topic(settings.topic(suffix), partitions=partitions, **RAW)
-            for suffix in OUTPUT_TOPICS
-        }
         self.output_names = {suffix: settings.topic(suffix) for suffix in OUTPUT_TOPICS}
         self.changelog_name = changelog_topic_name(settings)
         self.ticks = app.topic(self.ticks_name, partitions=partitions, **RAW)
@@ -312,6 +308,7 @@ class Worker:
         reads.start(self.generation())
         now_mono = time.monotonic()
         rewind: dict[tuple[str, int], tuple[int, int]] = {}
+        starts: dict[tuple[str, int], int | None] = {}  # committed offsets, read once a batch
         handled_events: list[EventT[bytes]] = []
 
         for event in events:
@@ -322,9 +319,11 @@ class Worker:
                 where = (topic, partition)
                 if where in rewind:
                     continue  # read again after the seek
-                back = reads.admit(
-                    where, message.offset, self._read_from(self.names[topic], partition), now_mono
-                )
+                if where in starts:
+                    start = starts[where]
+                else:
+                    start = starts[where] = self._read_from(self.names[topic], partition)
+                back = reads.admit(where, message.offset, start, now_mono)
                 if back == SKIP:
                     continue  # a record further on than the second reading has reached
                 if back is not None:
@@ -491,7 +490,7 @@ class Worker:
             why,
             offset,
         )
-        self.metrics.rewinds += 1
+        self.metrics.rewinds = self.reads.rewinds  # the tracker counts the seeks it asked for
         await self.app.consumer.seek(TP(topic, partition), offset)
 
     def load(self, event: EventT[bytes], key: bytes) -> bytes | None:
@@ -741,7 +740,6 @@ def create_app(
     worker = Worker(app, settings, policy, meters, known_policies or {}, count)
     app.worker = worker  # type: ignore[attr-defined]
     app.metrics = meters  # type: ignore[attr-defined]
-    app.topics_by_name = worker.outputs  # type: ignore[attr-defined]
 
     _deliver_all(app)
     # concurrency=1: with more, faust can commit past a record still in flight (faust #606).

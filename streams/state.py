@@ -146,12 +146,10 @@ def load(raw: bytes) -> Stored:
     """The lead state stored as ``raw``, the group generation it was written under (0: not
     recorded) and its outbox.
 
-    The worker publishes a batch's outputs before it stores the states, so a crash in between
-    leaves facts on the topic that the stored state does not know: the fact published next
-    after a restart or a rebalance could carry a version already used, with other content.
-    The generation says how many rebalances may have passed since the state was stored; the
-    worker raises the lead's version by that much before it goes on, so a fact's version
-    never repeats with other content (versions grow, with gaps after a rebalance).
+    The generation is for the fact versions: a state loaded under a later generation than it
+    was stored under steps its version over the generations in between (``app.py``), since a
+    worker that lost its partitions may have published a fact after its last state reached the
+    new owner. The outbox is what the batch that stored this state was about to publish.
     """
     header(raw)
     try:

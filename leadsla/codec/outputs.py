@@ -199,8 +199,9 @@ def _data_json(data: OutputData, suppressed: bool) -> tuple[bytes, bytes]:
     The replay's hot path. The values are written into the shape's scratch dict, whose keys are
     already in sorted order (updating a key keeps its place), so orjson writes them sorted
     without sorting and no dict is built per output; it is serialised at once and never leaves
-    this function (so encoding is for one thread at a time, as in the worker and in replay). An alert's ``suppressed`` member goes in its sorted place: last, or before
-    the one key that sorts after it (a task's ``task_id``).
+    this function (so encoding is for one thread at a time, as in the worker and in replay).
+    An alert's ``suppressed`` member goes in its sorted place: last, or before the one key that
+    sorts after it (a task's ``task_id``).
     """
     names, times, alert, contact, tail, plain, named = _SHAPES[type(data)]
     wire = named if contact and data[-1] is True else plain
