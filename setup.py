@@ -36,6 +36,7 @@ NATIVE_SOURCES = [
     "leadsla/domain/calendar.py",
     "leadsla/domain/policy.py",
     "leadsla/domain/engine.py",
+    "leadsla/domain/live.py",
     "leadsla/replay.py",
     "leadsla/partition.py",
 ]

@@ -38,6 +38,7 @@ from typing import Any, cast
 import faust
 from faust.types import TP, EventT
 from faust.types.stores import StoreT
+from mode.services import WaitResults
 
 from leadsla.domain.instant import SECOND, Instant
 from leadsla.domain.live import DAY, LiveConfig, LiveLead
@@ -66,6 +67,8 @@ ERASE = b"erase"
 """A control record on the ticks topic: forget this lead (erasure on request)."""
 STALL_S = 10.0
 """An input partition with records waiting and none delivered for this long is read again."""
+RECORD_BATCH_BYTES = 512 * 1024
+"""The most a record batch the worker sends holds (aiokafka's ``max_batch_size``)."""
 TICK_RESEND_S = 15.0
 """A tick the agent has not seen after this long is sent again (lost with the broker?)."""
 
@@ -151,6 +154,54 @@ def _deliver_all(app: faust.App) -> None:
     consumer._add_gap = keep_unread  # type: ignore[attr-defined]
 
 
+def _quick_delivery(app: faust.App, worker: Worker) -> None:
+    """Hand each fetched record to the agent's queue without faust's four tasks per record.
+
+    faust's consumer delivers every record through ``wait_first(deliver(record),
+    suspend_flow.wait())``, which wraps both, and the service's stop and crash events, in tasks
+    and waits for the first: about a tenth of the worker's time. The delivery only waits when
+    flow is suspended (a rebalance), faust's producer buffer is over its size, or the agent's
+    queue is full; when none of these holds, it cannot wait, and it is awaited directly. In
+    every other case faust's own path runs, so a rebalance still interrupts a waiting delivery.
+    """
+    consumer = cast("Any", app.consumer)
+    slow = consumer.wait_first
+    suspended = consumer.suspend_flow
+    flow = app.flow_control
+    buffer = cast("Any", app.producer).buffer
+
+    async def wait_first(*coros: Any, timeout: float | None = None) -> Any:
+        queue = worker.queue
+        if (
+            len(coros) == 2
+            and timeout is None
+            and queue is not None
+            and asyncio.iscoroutine(coros[0])
+            and asyncio.iscoroutine(coros[1])
+            and not suspended.is_set()
+            and flow.is_active()
+            and not queue.full()
+            and buffer.size <= buffer.max_messages
+            and not consumer.should_stop
+        ):
+            coros[1].close()  # suspend_flow.wait(), not needed
+            result = await coros[0]
+            return WaitResults([coros[0]], [result], False)
+        return await slow(*coros, timeout=timeout)
+
+    consumer.wait_first = wait_first
+
+
+def _last_offsets(results: Sequence[Any], sending: Sequence[tuple[Any, int]]) -> dict[int, int]:
+    """Per partition, the offset of the last record of the acknowledged batches."""
+    last: dict[int, int] = {}
+    for meta, (_future, count) in zip(results, sending, strict=True):
+        end = int(meta.offset) + count - 1
+        if end > last.get(meta.partition, -1):
+            last[meta.partition] = end
+    return last
+
+
 def _due(state: LiveLead, config: LiveConfig, now: Instant) -> bool:
     wake = state.wake(config)
     return wake is not None and wake <= now
@@ -232,6 +283,11 @@ class Worker:
         self.reads = ReadTracker(stall_s=STALL_S)
         self.guard = BacklogGuard(INPUT_TOPICS)
         self.indexed: tuple[frozenset[int], int] | None = None
+        self._persisted_offsets: dict[TP, int] = {}
+        self.queue: Any = None
+        """The agent's queue of fetched records (``_quick_delivery``), once the agent runs."""
+        self._partitions: dict[str, tuple[dict[bytes, int], list[int]]] = {}
+        """Per output topic: its partitions, and where each key seen goes (``_partition_of``)."""
         self.rebuild_again_at = 0.0
 
     # ------------------------------------------------------------------ the agent
@@ -251,6 +307,7 @@ class Worker:
         batch_max = self.settings.batch_max
         stream.enable_acks = False
         channel = cast("faust.ChannelT[bytes]", stream.channel)
+        self.queue = channel.queue
         pending: list[EventT[bytes]] = []
         event: EventT[bytes]
         within = self.settings.batch_within_s
@@ -443,35 +500,31 @@ class Worker:
             (event, partition, lead_id.encode(), None)
             for lead_id, (event, partition) in erased.items()
         ]
-        first += [
-            (
-                event,
-                partition,
-                lead_id.encode(),
-                # a lead with nothing left to keep (domain.live: forgettable) is deleted
-                None
-                if state.empty
-                else state_codec.dumps(
-                    state, partition, config, generation, outboxes.get(lead_id, ())
-                ),
+        # Each state with its outbox (step 1) and without (step 3), from one encoding.
+        encoded: dict[str, tuple[bytes, bytes]] = {
+            lead_id: state_codec.dumps_pair(
+                state, partition, config, generation, outboxes.get(lead_id, ())
             )
+            for lead_id, state, _event, partition in stored
+            if not state.empty
+        }
+        first += [
+            # a lead with nothing left to keep (domain.live: forgettable) is deleted
+            (event, partition, lead_id.encode(), None if state.empty else encoded[lead_id][0])
             for lead_id, state, event, partition in stored
         ]
         await self.store(first)
         # 2. The records, acknowledged.
         await self.publish(records)
-        # 3. The states again, their outboxes emptied (lost in a crash: published once more).
+        # 3. The states again, their outboxes emptied (lost in a crash: published once more),
+        #    queued before anything the next batch sends but not waited for.
         await self.store(
             [
-                (
-                    event,
-                    partition,
-                    lead_id.encode(),
-                    state_codec.dumps(state, partition, config, generation),
-                )
-                for lead_id, state, event, partition in stored
+                (event, partition, lead_id.encode(), encoded[lead_id][1])
+                for lead_id, _state, event, partition in stored
                 if lead_id in outboxes
-            ]
+            ],
+            acknowledged=False,
         )
         for lead_id, (_event, partition) in erased.items():
             self.index.schedule(partition, lead_id, None)
@@ -500,7 +553,12 @@ class Worker:
         with _as_current(event):
             return cast("bytes | None", self.table.get(key))
 
-    async def store(self, writes: Sequence[tuple[EventT[bytes], int, bytes, bytes | None]]) -> None:
+    async def store(
+        self,
+        writes: Sequence[tuple[EventT[bytes], int, bytes, bytes | None]],
+        *,
+        acknowledged: bool = True,
+    ) -> None:
         """Store leads' new states: in the local store, and on the changelog, acknowledged.
 
         faust's own path (``table[key] = value``) queues the changelog record in its producer
@@ -511,6 +569,10 @@ class Worker:
         The store is written with each lead's own record as faust's "current event" (the
         RocksDB store takes the partition from it); the offsets persisted beside it are what
         the RocksDB store's recovery resumes from.
+
+        With ``acknowledged=False`` (the states whose outbox was published: losing them only
+        means publishing the outbox once more) this returns once the records are queued in the
+        producer, in order before anything sent after them, without waiting for the broker.
         """
         if not writes:
             return
@@ -522,17 +584,39 @@ class Worker:
                         del data[key]
                 else:
                     data[key] = value
-        sent = await self._send_all(
-            [
-                (self.changelog_name, key, value, partition, None)
-                for _e, partition, key, value in writes
-            ]
-        )
-        persisted: dict[int, int] = {}
-        for meta in sent:
-            persisted[meta.partition] = max(persisted.get(meta.partition, -1), meta.offset)
-        for partition, offset in persisted.items():
-            data.set_persisted_offset(TP(self.changelog_name, partition), offset)
+        messages: list[Message] = [
+            (self.changelog_name, key, value, partition, None)
+            for _e, partition, key, value in writes
+        ]
+        if acknowledged:
+            self._persisted(data, await self._send_all(messages))
+            return
+        try:
+            sending = await self._queue_batches(messages)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning(
+                "lead-sla worker: states not stored again (%s: %s)", type(exc).__name__, exc
+            )
+            return
+
+        def done(gathered: asyncio.Future[list[Any]]) -> None:
+            if gathered.cancelled():
+                return
+            if gathered.exception() is not None:
+                log.warning("lead-sla worker: states not stored again: %s", gathered.exception())
+                return
+            self._persisted(data, _last_offsets(gathered.result(), sending))
+
+        asyncio.gather(*(future for future, _count in sending)).add_done_callback(done)
+
+    def _persisted(self, data: StoreT[bytes, bytes], offsets: Mapping[int, int]) -> None:
+        for partition, offset in offsets.items():
+            tp = TP(self.changelog_name, partition)
+            if offset > self._persisted_offsets.get(tp, -1):
+                self._persisted_offsets[tp] = offset
+                data.set_persisted_offset(tp, offset)
 
     async def publish(self, records: Sequence[OutRecord]) -> None:
         """Send every record and wait until the broker has them all."""
@@ -548,24 +632,23 @@ class Worker:
             if record.due is not None and record.topic != "sla.facts":
                 self.metrics.observe_alert_delay((sent - record.due) / SECOND)
 
-    async def _send_all(self, messages: Sequence[Message]) -> list[Any]:
+    async def _send_all(self, messages: Sequence[Message]) -> dict[int, int]:
         """Send ``messages`` through the app's producer, in order, and wait until the broker
         acknowledged every one (``acks=all``); while it cannot, try again after a pause.
 
-        The records go straight to the Kafka client, which packs them into a few produce
-        requests: faust's per-record ``Topic.send`` (futures, sensors, a buffer) was most of
-        the worker's cost. Records with a key and no partition go where Kafka's default
-        partitioner puts them, as with any producer.
+        The records are packed into one record batch per partition (aiokafka's
+        ``create_batch``/``send_batch``, as many as the batch size needs), so there is one
+        future per batch, not per record: per-record sends (faust's ``Topic.send``, then
+        aiokafka's ``send``, futures and all) were most of the worker's cost. Records with a
+        key and no partition go where Kafka's default partitioner puts them (murmur2 of the
+        key, as any producer). Per partition, the records keep their order, and aiokafka keeps
+        one batch per partition in flight, so they reach the log in that order. Returns, per
+        partition, the offset of the last record written (the changelog's persisted offsets).
         """
-        producer = self.app.producer
         attempt = 0
         while True:
             try:
-                futures = [
-                    await producer.send(topic, key, value, partition, None, headers)
-                    for topic, key, value, partition, headers in messages
-                ]
-                return list(await asyncio.gather(*futures))
+                return await self._send_batches(messages)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -578,6 +661,64 @@ class Worker:
                     attempt,
                 )
                 await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
+
+    async def _send_batches(self, messages: Sequence[Message]) -> dict[int, int]:
+        sending = await self._queue_batches(messages)
+        results = await asyncio.gather(*(future for future, _count in sending))
+        return _last_offsets(results, sending)
+
+    async def _queue_batches(self, messages: Sequence[Message]) -> list[tuple[Any, int]]:
+        """Queue ``messages`` in the producer as record batches; each batch's future (settled
+        when the broker acknowledged it) and how many records it holds."""
+        producer = cast("Any", self.app.producer)._ensure_producer()
+        groups: dict[tuple[str, int], list[Message]] = {}
+        partition_of = self._partition_of
+        for message in messages:
+            topic, key, _value, partition, _headers = message
+            if partition is None:
+                partition = await partition_of(producer, topic, key)
+            groups.setdefault((topic, partition), []).append(message)
+        sending: list[tuple[Any, int]] = []
+        for (topic, partition), group in groups.items():
+            batch = producer.create_batch()
+            count = 0
+            for _topic, key, value, _partition, headers in group:
+                appended = batch.append(key=key, value=value, timestamp=None, headers=headers or [])
+                if appended is None:  # full: send it, and start the next one with this record
+                    future = await producer.send_batch(batch, topic, partition=partition)
+                    sending.append((future, count))
+                    batch = producer.create_batch()
+                    count = 0
+                    appended = batch.append(
+                        key=key, value=value, timestamp=None, headers=headers or []
+                    )
+                    if appended is None:
+                        raise ValueError(f"a record of {len(value or b'')} bytes fits no batch")
+                count += 1
+            if count:
+                sending.append(
+                    (await producer.send_batch(batch, topic, partition=partition), count)
+                )
+        return sending
+
+    async def _partition_of(self, producer: Any, topic: str, key: bytes | None) -> int:
+        """Where Kafka's default partitioner puts ``key`` in ``topic`` (cached per key)."""
+        cache = self._partitions.get(topic)
+        if cache is None or key is None:
+            await producer.client._wait_on_metadata(topic)
+            metadata = producer.client.cluster
+            every = sorted(metadata.partitions_for_topic(topic) or ())
+            available = list(metadata.available_partitions_for_topic(topic) or ())
+            if key is None:
+                return int(producer._partitioner(None, every, available))
+            cache = self._partitions[topic] = ({}, every)
+        known, every = cache
+        partition = known.get(key)
+        if partition is None:
+            if len(known) >= 1 << 16:
+                known.clear()
+            partition = known[key] = int(producer._partitioner(key, every, every))
+        return partition
 
     # ------------------------------------------------------------------ the clock
 
@@ -728,6 +869,9 @@ def create_app(
         broker_commit_interval=settings.commit_interval_s,
         consumer_auto_offset_reset=settings.auto_offset_reset,
         producer_acks=-1,
+        # A batch's records go out as few record batches as this allows; aiokafka keeps one
+        # batch per partition in flight, so each further batch of a partition costs a round trip.
+        producer_max_batch_size=RECORD_BATCH_BYTES,
         key_serializer="raw",
         value_serializer="raw",
         web_enabled=settings.web_enabled,
@@ -742,6 +886,7 @@ def create_app(
     app.metrics = meters  # type: ignore[attr-defined]
 
     _deliver_all(app)
+    _quick_delivery(app, worker)
     # concurrency=1: with more, faust can commit past a record still in flight (faust #606).
     app.agent(worker.inputs, name="leads", concurrency=1)(worker.process)
 

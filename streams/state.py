@@ -86,12 +86,31 @@ def dumps(
     A state with an outbox says "wake now" in its header, so that the deadline index rebuilt
     after a crash brings the lead back at once and its records are published.
     """
-    wake = 0 if outbox else state.wake(config)
+    return dumps_pair(state, partition, config, epoch, outbox)[0]
+
+
+def dumps_pair(
+    state: LiveLead,
+    partition: int,
+    config: LiveConfig = DEFAULT_CONFIG,
+    epoch: int = 0,
+    outbox: Sequence[OutRecord] = (),
+) -> tuple[bytes, bytes]:
+    """:func:`dumps` of ``state`` with ``outbox``, and without it, from one encoding."""
+    body = orjson.dumps(_body(state, epoch))
+    wake = state.wake(config)
+    plain = _HEADER.pack(MAGIC, FORMAT, _NONE if wake is None else wake, partition) + body
+    if not outbox:
+        return plain, plain
+    records = orjson.dumps([_record_to_json(r) for r in outbox])
+    due_now = _HEADER.pack(MAGIC, FORMAT, 0, partition)
+    return due_now + body[:-1] + b',"outbox":' + records + b"}", plain
+
+
+def _body(state: LiveLead, epoch: int) -> dict[str, Any]:
     body: dict[str, Any] = {"lead": state.lead_id}
     if epoch:
         body["epoch"] = epoch
-    if outbox:
-        body["outbox"] = [_record_to_json(r) for r in outbox]
     if state.events:
         body["events"] = [[TYPE_NAME[type(e)], *e] for e in state.events]
     if state.published:
@@ -123,8 +142,7 @@ def dumps(
     if state.legacy:
         body["legacy"] = [_output(o) for o in state.legacy]
         body["legacy_policy"] = state.legacy_policy
-    header = _HEADER.pack(MAGIC, FORMAT, _NONE if wake is None else wake, partition)
-    return header + orjson.dumps(body)
+    return body
 
 
 def header(raw: bytes) -> tuple[int | None, int]:

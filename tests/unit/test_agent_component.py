@@ -90,7 +90,12 @@ class Harness:
     async def publish(self, records: Sequence[OutRecord]) -> None:
         self.published.extend(records)
 
-    async def store(self, writes: Sequence[tuple[EventT[bytes], int, bytes, bytes | None]]) -> None:
+    async def store(
+        self,
+        writes: Sequence[tuple[EventT[bytes], int, bytes, bytes | None]],
+        *,
+        acknowledged: bool = True,
+    ) -> None:
         data = self.worker.table.data
         for _event, _partition, key, value in writes:
             if value is None:
