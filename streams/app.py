@@ -32,7 +32,7 @@ import os
 import ssl
 import time
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, cast
 
 import faust
@@ -69,6 +69,8 @@ STALL_S = 10.0
 """An input partition with records waiting and none delivered for this long is read again."""
 RECORD_BATCH_BYTES = 512 * 1024
 """The most a record batch the worker sends holds (aiokafka's ``max_batch_size``)."""
+REBUILD_SLICE = 5_000
+"""Leads read from the table between two turns of the event loop while the index is rebuilt."""
 TICK_RESEND_S = 15.0
 """A tick the agent has not seen after this long is sent again (lost with the broker?)."""
 
@@ -760,23 +762,42 @@ class Worker:
             return frozenset()
         return frozenset(tp.partition for tp in assignment if tp.topic == self.ticks_name)
 
-    def rebuild_index(self, partitions: frozenset[int]) -> None:
-        """The deadline index of ``partitions``, from the table (after recovery or a rebalance)."""
+    async def rebuild_index(self, partitions: frozenset[int]) -> None:
+        """The deadline index of ``partitions``, from the table (after recovery or a rebalance).
+
+        The table is read in slices of ``REBUILD_SLICE`` leads with the event loop let go in
+        between, so a worker holding a million leads goes on handling records and answering
+        its health checks meanwhile; what the agent schedules during the rebuild wins over what
+        the rebuild read (``DeadlineIndex.begin_rebuild``).
+        """
+        started = time.monotonic()
+        self.index.begin_rebuild()
         entries: list[tuple[str, int, Instant]] = []
-        for key, raw in self.table.items():
-            if raw is None:
-                continue
-            try:
-                wake, partition = state_codec.header(raw)
-            except state_codec.StateError:
-                continue
-            if wake is not None and partition in partitions:
-                entries.append((bytes(key).decode("utf-8", "replace"), partition, wake))
+        items: Iterable[tuple[Any, Any]] = self.table.items()
+        if not self.settings.store.startswith("rocksdb"):
+            items = list(items)  # a dict cannot be read while the agent writes it: a snapshot
+        try:
+            for number, (key, raw) in enumerate(items):
+                if number % REBUILD_SLICE == REBUILD_SLICE - 1:
+                    await asyncio.sleep(0)
+                if raw is None:
+                    continue
+                try:
+                    wake, partition = state_codec.header(raw)
+                except state_codec.StateError:
+                    continue
+                if wake is not None and partition in partitions:
+                    entries.append((bytes(key).decode("utf-8", "replace"), partition, wake))
+        except BaseException:
+            self.index.touched = None
+            raise
         self.index.rebuild(partitions, entries)
         log.info(
-            "lead-sla worker: deadline index rebuilt for partitions %s: %d leads with a timer",
+            "lead-sla worker: deadline index rebuilt for partitions %s: %d leads with a timer "
+            "(%.1f s)",
             sorted(partitions),
             len(entries),
+            time.monotonic() - started,
         )
 
     async def tick(self) -> None:
@@ -795,7 +816,7 @@ class Worker:
                 0.0 if self.indexed == (partitions, generation) else now_mono + 3
             )
             self.indexed = (partitions, generation)
-            self.rebuild_index(partitions)
+            await self.rebuild_index(partitions)
         wall = wall_clock()
         sent = 0
         self.index.overdue(now_mono, TICK_RESEND_S)

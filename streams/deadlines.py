@@ -34,9 +34,14 @@ class DeadlineIndex:
         self.scheduled: dict[str, tuple[int, Instant]] = {}
         self.inflight: dict[str, tuple[int, Instant, float]] = {}
         """Ticks sent and not yet seen by the agent: (partition, wake, when sent)."""
+        self.touched: set[str] | None = None
+        """Leads scheduled or settled since :meth:`begin_rebuild` (their entries in the table
+        read for the rebuild may be older than what the index knows)."""
 
     def schedule(self, partition: int, lead_id: str, wake: Instant | None) -> None:
         """The lead's next wake instant (None: it needs the clock no more)."""
+        if self.touched is not None:
+            self.touched.add(lead_id)
         self.inflight.pop(lead_id, None)
         current = self.scheduled.get(lead_id)
         if wake is None:
@@ -70,6 +75,8 @@ class DeadlineIndex:
 
     def settle(self, lead_id: str) -> None:
         """The agent has seen the lead's tick and needs nothing more for it."""
+        if self.touched is not None:
+            self.touched.add(lead_id)
         self.inflight.pop(lead_id, None)
 
     def overdue(self, now: float, after: float) -> int:
@@ -83,18 +90,38 @@ class DeadlineIndex:
                 self.schedule(partition, lead_id, wake)
         return len(late)
 
+    def begin_rebuild(self) -> None:
+        """A rebuild starts: the table is read from now on, while the agent goes on scheduling
+        leads here; what it schedules meanwhile wins over what the rebuild read."""
+        self.touched = set()
+
     def rebuild(
         self, partitions: Iterable[int], entries: Iterable[tuple[str, int, Instant]]
     ) -> None:
-        """Start over for ``partitions`` from ``(lead_id, partition, wake)`` of the table."""
+        """Start over for ``partitions`` from ``(lead_id, partition, wake)`` of the table.
+
+        After :meth:`begin_rebuild`, the leads scheduled or settled since then keep what the
+        index knows of them, and their entries in ``entries`` (maybe read before) are ignored.
+        """
+        touched = self.touched or set()
+        self.touched = None
         keep = set(partitions)
+        known, flying = self.scheduled, self.inflight
         self.heaps = {p: [] for p in keep}
         self.scheduled = {}
         self.inflight = {}
         for lead_id, partition, wake in entries:
-            if partition in keep:
+            if partition in keep and lead_id not in touched:
                 self.scheduled[lead_id] = (partition, wake)
                 self.heaps[partition].append((wake, lead_id))
+        for lead_id in touched:
+            current = known.get(lead_id)
+            if current is not None and current[0] in keep:
+                self.scheduled[lead_id] = current
+                self.heaps[current[0]].append((current[1], lead_id))
+            sent = flying.get(lead_id)
+            if sent is not None and sent[0] in keep:
+                self.inflight[lead_id] = sent
         for heap in self.heaps.values():
             heapq.heapify(heap)
 

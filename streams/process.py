@@ -332,6 +332,14 @@ class LeadProcessor:
     ) -> OutRecord:
         letters = self.counts.dead_letters
         letters[kind] = letters.get(kind, 0) + 1
+        log.warning(
+            "lead-sla worker: dead letter for %s/%d offset %d: %s",
+            origin.topic,
+            origin.partition,
+            origin.offset,
+            reason if len(reason) <= 500 else reason[:500] + "...",
+            extra={"lead_id": lead_id, "event_id": event_id},
+        )
         record = encode_dlq(
             value,
             topic=origin.topic,

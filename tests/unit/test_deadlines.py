@@ -337,6 +337,27 @@ def test_a_lead_rescheduled_after_its_tick_is_not_resent_at_its_old_wake() -> No
     assert index.pop_due(0, T0 + 50, 1000.0) == [("L", T0 + 50)]
 
 
+def test_what_the_agent_schedules_during_a_rebuild_wins_over_the_table_read() -> None:
+    # Given a rebuild under way (the table is read in slices while the agent goes on)
+    index = DeadlineIndex()
+    index.schedule(0, "settled", T0 + 1)
+    index.schedule(0, "moved", T0 + 1)
+    index.begin_rebuild()
+    # When, meanwhile, the agent makes a new lead, moves one and settles another ...
+    index.schedule(0, "new", T0 + 7)
+    index.schedule(0, "moved", T0 + 9)
+    index.schedule(0, "settled", None)
+    # ... and the rebuild ends with what it read before those changes
+    read = [("moved", 0, T0 + 1), ("settled", 0, T0 + 1), ("old", 0, T0 + 3)]
+    index.rebuild([0], read)
+    # Then the index has the agent's view of the leads it touched, the table's of the others
+    assert index.pop_due(0, T0 + 100) == [("old", T0 + 3), ("new", T0 + 7), ("moved", T0 + 9)]
+    # And a rebuild without begin_rebuild takes the table whole, as before
+    index.schedule(0, "x", T0 + 2)
+    index.rebuild([0], [("y", 0, T0 + 4)])
+    assert index.pop_due(0, T0 + 100) == [("y", T0 + 4)]
+
+
 def test_rebuild_and_forget_drop_the_ticks_in_flight() -> None:
     index = DeadlineIndex()
     index.schedule(0, "a", T0)

@@ -242,6 +242,19 @@ def test_a_record_whose_key_is_not_its_lead_id_is_one_dead_letter(
     assert worker.processor.counts.inputs == {"lead.created": 1}
 
 
+def test_a_dead_letter_is_logged_with_its_lead_and_event(caplog: pytest.LogCaptureFixture) -> None:
+    # Given a valid lead.created for L keyed by another lead
+    worker = Worker()
+    with caplog.at_level("WARNING", logger="leadsla.worker"):
+        worker.send(encode_input(CREATED), topic=LEADS_CREATED, key=b"L-other", now=T0)
+    # Then one warning says where the record was and why, with the lead and event ids as
+    # fields (the JSON log format writes them as top-level keys: leadsla/logs.py)
+    [line] = [r for r in caplog.records if "dead letter" in r.getMessage()]
+    assert f"{LEADS_CREATED}/1 offset 0" in line.getMessage()
+    assert "co-partitioned by lead_id" in line.getMessage()
+    assert (getattr(line, "lead_id", None), getattr(line, "event_id", None)) == ("L", "c")
+
+
 # ------------------------------------------------------------------ dead letters
 
 
