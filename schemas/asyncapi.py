@@ -22,6 +22,7 @@ import orjson
 from pydantic import BaseModel
 
 from leadsla.domain import vocabulary
+from leadsla.outputs import OutputError, open_output
 from leadsla.settings import Settings
 from leadsla.topics import (
     INPUT_TOPICS,
@@ -378,10 +379,17 @@ def render() -> bytes:
     return orjson.dumps(asyncapi_document(), option=orjson.OPT_INDENT_2) + b"\n"
 
 
-def write_asyncapi(path: str | Path) -> Path:
+def write_asyncapi(path: str | Path) -> Path | None:
+    """Write the document to ``path`` (``-``: standard output, and None is returned), whole or
+    not at all (``leadsla.outputs.open_output``); a missing folder is created."""
+    if str(path) == "-":
+        with open_output("-") as stream:
+            stream.write(render())
+        return None
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(render())
+    with open_output(str(target)) as stream:
+        stream.write(render())
     return target
 
 
@@ -404,7 +412,12 @@ def add_parser(actions: Any) -> None:
         "CloudEvents headers, partitions, compaction), generated from the models, into FILE "
         f"(the checked-in copy is {DOCUMENT_PATH}).",
     )
-    parser.add_argument("file", metavar="FILE", type=Path)
+    parser.add_argument(
+        "file",
+        metavar="FILE",
+        type=Path,
+        help="where to write the document (- for standard output; a missing folder is created)",
+    )
     parser.add_argument(
         "--check",
         action="store_true",
@@ -422,8 +435,13 @@ def run(args: argparse.Namespace) -> int:
             return 1
         return 0
     try:
-        print(write_asyncapi(args.file))
+        written = write_asyncapi(args.file)
+    except OutputError as exc:
+        print(f"lead-sla schemas asyncapi: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"lead-sla schemas asyncapi: {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return 2
+    if written is not None:
+        print(written)
     return 0

@@ -102,7 +102,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         description="Write the JSON Schema of every input and output event, the two envelope "
         "unions and the dead-letter record into DIR (one file per event type).",
     )
-    export.add_argument("directory", metavar="DIR", type=Path)
+    export.add_argument(
+        "directory",
+        metavar="DIR",
+        type=Path,
+        help="the folder to write the schemas into (created if missing)",
+    )
     export.add_argument(
         "--check",
         action="store_true",
