@@ -124,8 +124,12 @@ def erase_read_models(url: str, lead_ids: Sequence[str]) -> dict[str, int]:
     """Delete the leads' rows from every read-model table with a ``lead_id``, in one
     transaction; returns the rows deleted per table (tables with none left out)."""
     from leadsla.projections.schema import TABLES
-    from leadsla.projections.store import Store, StoreError, mask_url, sqlite_path
+    from leadsla.projections.store import Store, StoreError, mask_url, sqlite_path, url_dialect
 
+    try:
+        url_dialect(url)
+    except StoreError as exc:  # not a database URL at all: a usage mistake
+        raise EraseError(str(exc), 2) from None
     if url.startswith("sqlite:"):
         path = sqlite_path(url)
         if path != ":memory:" and not Path(path).is_file():  # Store would create an empty one

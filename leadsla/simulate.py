@@ -122,7 +122,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--write-policy",
         metavar="FILE",
         default=None,
-        help="also write the matching policy TOML to FILE",
+        help="also write the matching policy TOML to FILE, whole or not at all ('-': standard "
+        "output, when the events go elsewhere)",
     )
 
 
@@ -156,12 +157,14 @@ def run(args: argparse.Namespace) -> int:
         if settings is None:
             check_output(args.out)
         if args.write_policy:
+            if args.write_policy == "-" and args.out == "-" and settings is None:
+                raise OutputError("--out and --write-policy cannot both be standard output ('-')")
             check_output(args.write_policy, [args.out])
+            with open_output(args.write_policy) as stream:  # whole or not at all
+                stream.write(policy_toml().encode("utf-8"))
     except OutputError as exc:
         print(f"lead-sla simulate: {exc}", file=sys.stderr)
         return 2
-    if args.write_policy:
-        write_policy(args.write_policy, args.seed)
     lines = iter_lines(
         args.leads,
         args.seed,
@@ -172,7 +175,17 @@ def run(args: argparse.Namespace) -> int:
     )
     counted = _Counted(lines)
     if settings is not None:
-        where = f"{args.bootstrap} (topics {', '.join(_produce(counted, settings))})"
+        from kafka.errors import KafkaError
+
+        try:
+            topics = _produce(counted, settings)
+        except KafkaError as exc:  # a broker that does not answer: the work failed (exit 1)
+            print(
+                f"lead-sla simulate: cannot produce to Kafka at {args.bootstrap}: {exc}",
+                file=sys.stderr,
+            )
+            return 1
+        where = f"{args.bootstrap} (topics {', '.join(topics)})"
     else:
         try:
             _write(counted, args.out)

@@ -25,16 +25,19 @@ is remembered in the database; another zone needs ``--rebuild``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
+import shutil
 import signal
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from types import FrameType
-from typing import Any, Final
+from typing import Any, Final, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
@@ -45,6 +48,7 @@ FILE_STREAM_PREFIX: Final = "file:"
 KAFKA_STREAM_PREFIX: Final = "kafka:"
 FINGERPRINT_BYTES: Final = 65536
 BATCH_LINES: Final = 5000
+PROGRESS_EVERY: Final = 20_000  # lines between two redraws of the progress bar (a terminal)
 
 TIMER_TYPES: Final = frozenset({"sla.timer_started", "sla.timer_updated"})
 ALERT_TYPES: Final = frozenset(
@@ -287,8 +291,13 @@ def project_file(
     batch_lines: int = BATCH_LINES,
     log: Callable[[str], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    progress: TextIO | None = None,
 ) -> Counts:
-    """Apply the file's lines after the last committed one, ``batch_lines`` per transaction."""
+    """Apply the file's lines after the last committed one, ``batch_lines`` per transaction.
+
+    With ``progress`` (standard error on a terminal) a progress bar is drawn as lines are read.
+    """
+    total_bytes = path.stat().st_size
     stream_name = FILE_STREAM_PREFIX + fingerprint(path)
     stored = store.positions(stream_name).get((stream_name, 0))
     start_line, start_byte = (stored[0], stored[1] or 0) if stored else (0, 0)
@@ -331,11 +340,39 @@ def project_file(
                 batch = Batch()
                 if should_stop():
                     return counts
+            if progress is not None and counts.read % PROGRESS_EVERY == 0:
+                progress.write(progress_bar(byte_offset, total_bytes, line_no))
+                progress.flush()
+        if progress is not None and counts.read >= PROGRESS_EVERY:
+            progress.write(progress_bar(total_bytes, total_bytes, line_no) + "\n")
         batch.positions[(stream_name, 0)] = (line_no, byte_offset)
         store.apply(batch, _iso_now())
         counts.applied += batch.events
         counts.batches += 1
     return counts
+
+
+def progress_bar(done: int, total: int, lines: int, width: int = 30) -> str:
+    """``project [#######.......]  45%  123,456 lines`` (by bytes read), redrawn in place."""
+    fraction = min(done / total, 1.0) if total > 0 else 1.0
+    filled = round(fraction * width)
+    return f"\rproject [{'#' * filled}{'.' * (width - filled)}] {fraction:4.0%}  {lines:,} lines"
+
+
+@contextlib.contextmanager
+def readable(name: str) -> Iterator[Path]:
+    """``-`` (standard input) spooled into a temporary file; any other name as it is.
+
+    The file source needs a file: its position is the content's fingerprint and a line count,
+    so piping the same lines again continues where the last run stopped.
+    """
+    if name != "-":
+        yield Path(name)
+        return
+    with tempfile.NamedTemporaryFile(prefix="lead-sla-project-", suffix=".jsonl") as spool:
+        shutil.copyfileobj(sys.stdin.buffer, spool)
+        spool.flush()
+        yield Path(spool.name)
 
 
 # --------------------------------------------------------------------------- the Kafka source
@@ -480,7 +517,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--input",
         metavar="FILE",
-        help="a JSON-lines file of output events (lead-sla replay --out) instead of the topics",
+        help="a JSON-lines file of output events (lead-sla replay --out) instead of the topics "
+        "('-': standard input)",
     )
     parser.add_argument(
         "--rebuild", action="store_true", help="drop the read models and start over"
@@ -499,11 +537,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--batch-lines",
-        type=int,
+        type=_positive_int,
         default=BATCH_LINES,
         metavar="N",
         help=f"file: lines per transaction (default {BATCH_LINES})",
     )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -533,19 +581,27 @@ def run(args: argparse.Namespace) -> int:
             ]
             try:
                 if args.input:
-                    path = Path(args.input)
-                    if not path.is_file():
-                        log(f"no such file: {path}")
+                    if args.input != "-" and not Path(args.input).is_file():
+                        log(f"no such file: {args.input}")
                         return 2
-                    counts = project_file(
-                        store,
-                        projector,
-                        path,
-                        batch_lines=max(1, args.batch_lines),
-                        log=log,
-                        should_stop=lambda: stop["requested"],
-                    )
-                    source = str(path)
+                    with readable(args.input) as path:
+                        counts = project_file(
+                            store,
+                            projector,
+                            path,
+                            batch_lines=args.batch_lines,
+                            log=log,
+                            should_stop=lambda: stop["requested"],
+                            progress=sys.stderr if sys.stderr.isatty() else None,
+                        )
+                    source = "standard input" if args.input == "-" else args.input
+                    if counts.skipped and not counts.applied:
+                        log(
+                            f"no output event in {source}: {counts.skipped} of {counts.read} "
+                            "lines skipped (project reads what lead-sla replay --out writes; "
+                            "input events go to lead-sla replay)"
+                        )
+                        return 2
                 else:
                     from leadsla.settings import Settings, SettingsError
 
@@ -554,15 +610,21 @@ def run(args: argparse.Namespace) -> int:
                     except SettingsError as exc:
                         log(str(exc))
                         return 2
-                    counts = project_topics(
-                        store,
-                        projector,
-                        settings,
-                        until_caught_up=args.until_caught_up,
-                        group_id=args.group_id,
-                        log=log,
-                        should_stop=lambda: stop["requested"],
-                    )
+                    from kafka.errors import KafkaError
+
+                    try:
+                        counts = project_topics(
+                            store,
+                            projector,
+                            settings,
+                            until_caught_up=args.until_caught_up,
+                            group_id=args.group_id,
+                            log=log,
+                            should_stop=lambda: stop["requested"],
+                        )
+                    except KafkaError as exc:  # the broker's failure, not the database's
+                        log(f"cannot read from Kafka at {settings.bootstrap_servers}: {exc}")
+                        return 1
                     source = ", ".join(output_topics(settings.topic_prefix))
             finally:
                 signal.signal(signal.SIGTERM, previous[0])
