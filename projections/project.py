@@ -42,6 +42,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
+from .health import Health
 from .store import DEFAULT_DB, Batch, Store, StoreError, mask_url
 
 FILE_STREAM_PREFIX: Final = "file:"
@@ -395,8 +396,13 @@ def project_topics(
     should_stop: Callable[[], bool] = lambda: False,
     idle_timeout_s: float | None = None,
     assign_timeout_s: float = 60.0,
+    health: Health | None = None,
 ) -> Counts:
-    """Consume the output topics into ``store``; offsets live in the database, not in Kafka."""
+    """Consume the output topics into ``store``; offsets live in the database, not in Kafka.
+
+    ``health`` (the ``--health-port`` endpoints) is kept up to date: a beat per turn of the
+    loop, and ready once every assigned partition reached the end it had when assigned.
+    """
     from kafka import ConsumerRebalanceListener, KafkaConsumer
 
     from leadsla.settings import client_config
@@ -414,6 +420,7 @@ def project_topics(
     )
     counts = Counts()
     targets: dict[Any, int] = {}
+    caught_up: set[Any] = set()  # partitions that reached their target once
 
     # The positions this projector has committed: read once, then kept up to date in memory,
     # because kafka-python may call the rebalance listener from its own thread.
@@ -461,9 +468,15 @@ def project_topics(
                 counts.applied += batch.events
                 counts.batches += 1
                 last_data = time.monotonic()
-            if until_caught_up:
+            if health is not None:
+                health.beat = time.monotonic()
+            if until_caught_up or health is not None:
                 assignment = consumer.assignment()
-                if not assignment and time.monotonic() - started > assign_timeout_s:
+                if (
+                    until_caught_up
+                    and not assignment
+                    and time.monotonic() - started > assign_timeout_s
+                ):
                     raise ProjectionError(
                         f"no partition of {', '.join(topics)} assigned after "
                         f"{assign_timeout_s:.0f}s: do the topics exist?"
@@ -472,7 +485,15 @@ def project_topics(
                 if missing:
                     # The end of each partition when it was first assigned: what "caught up" means.
                     targets.update(consumer.end_offsets(missing))
-                if assignment and all(consumer.position(tp) >= targets[tp] for tp in assignment):
+                caught_up.update(
+                    tp
+                    for tp in assignment
+                    if tp not in caught_up and consumer.position(tp) >= targets[tp]
+                )
+                done = bool(assignment) and assignment <= caught_up
+                if health is not None:
+                    health.ready = done
+                if until_caught_up and done:
                     break
             if idle_timeout_s is not None and time.monotonic() - last_data > idle_timeout_s:
                 log(f"no records for {idle_timeout_s:.0f}s: stopping")
@@ -536,6 +557,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--group-id", metavar="ID", help="consumer group (default {app_id}-projector)"
     )
     parser.add_argument(
+        "--health-port",
+        type=_port,
+        metavar="PORT",
+        help="topics: serve /healthz (the loop turns) and /readyz (caught up with the topics) "
+        "on LEADSLA_WEB_HOST:PORT, for a container's health checks (default: off)",
+    )
+    parser.add_argument(
         "--batch-lines",
         type=_positive_int,
         default=BATCH_LINES,
@@ -554,6 +582,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    port = _positive_int(text)
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"not a TCP port: {port}")
+    return port
+
+
 def run(args: argparse.Namespace) -> int:
     def log(message: str) -> None:
         sys.stderr.write(f"lead-sla project: {message}\n")
@@ -564,6 +599,9 @@ def run(args: argparse.Namespace) -> int:
     def request_stop(signum: int, frame: FrameType | None) -> None:
         stop["requested"] = True
 
+    if args.health_port is not None and args.input:
+        log("--health-port is for the topics; with --input the command ends by itself")
+        return 2
     try:
         zone_name = resolve_zone(args)
         ZoneInfo(zone_name)
@@ -572,7 +610,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     started = time.monotonic()
     try:
-        with Store(args.db) as store:
+        with contextlib.ExitStack() as stack, Store(args.db) as store:
             zone = prepare(store, zone_name, rebuild=args.rebuild)
             projector = Projector(store, zone)
             previous = [
@@ -612,6 +650,20 @@ def run(args: argparse.Namespace) -> int:
                         return 2
                     from kafka.errors import KafkaError
 
+                    health = None
+                    if args.health_port is not None:
+                        from .health import serve_health
+
+                        health = Health()
+                        try:
+                            server = serve_health(settings.web_host, args.health_port, health)
+                        except OSError as exc:
+                            log(
+                                f"cannot serve --health-port on {settings.web_host}:"
+                                f"{args.health_port}: {exc.strerror or exc}"
+                            )
+                            return 2
+                        stack.callback(server.shutdown)
                     try:
                         counts = project_topics(
                             store,
@@ -621,6 +673,7 @@ def run(args: argparse.Namespace) -> int:
                             group_id=args.group_id,
                             log=log,
                             should_stop=lambda: stop["requested"],
+                            health=health,
                         )
                     except KafkaError as exc:  # the broker's failure, not the database's
                         log(f"cannot read from Kafka at {settings.bootstrap_servers}: {exc}")
