@@ -252,6 +252,12 @@ def run(args: argparse.Namespace) -> int:
     except PolicyError as exc:
         sys.stderr.write(f"lead-sla compare: policy refused: {exc}\n")
         return 2
+    if args.now is not None:
+        try:
+            parse_rfc3339(args.now)
+        except ValueError as exc:
+            sys.stderr.write(f"lead-sla compare: --now: {exc}\n")
+            return 2
     skipped: list[tuple[int, str]] = []
     with _readable(args.events) as events_path:
         try:

@@ -549,10 +549,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="topics: exit once every partition reached its end at start-up",
     )
-    parser.add_argument(
+    zone = parser.add_mutually_exclusive_group()
+    zone.add_argument(
         "--policy", metavar="P.toml", help="take the time zone of daily buckets from this policy"
     )
-    parser.add_argument("--timezone", metavar="ZONE", help="IANA zone of daily buckets (UTC)")
+    zone.add_argument("--timezone", metavar="ZONE", help="IANA zone of daily buckets (UTC)")
     parser.add_argument(
         "--group-id", metavar="ID", help="consumer group (default {app_id}-projector)"
     )

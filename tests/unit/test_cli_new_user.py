@@ -107,6 +107,37 @@ MISTAKES: list[tuple[str, list[str], int, str]] = [
         f"cannot produce to Kafka at {NO_BROKER}",
     ),
     ("erase into no known database", ["erase", "L-1", "--db", "bogus://x"], 2, "bogus://x"),
+    (
+        "project with two time zones",
+        [
+            "project",
+            "--input",
+            "{outputs}",
+            "--db",
+            "sqlite:///{db}",
+            "--timezone",
+            "UTC",
+            "--policy",
+            str(POLICY),
+        ],
+        2,
+        "not allowed with argument",
+    ),
+    (
+        "compare at a bad --now",
+        [
+            "compare",
+            str(SAMPLE),
+            "--policy",
+            str(POLICY),
+            "--candidate",
+            str(POLICY),
+            "--now",
+            "yesterday",
+        ],
+        2,
+        "lead-sla compare: --now: not an RFC 3339 timestamp",
+    ),
 ]
 
 
