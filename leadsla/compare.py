@@ -238,8 +238,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "events", metavar="EVENTS.jsonl", help="input events, JSON lines ('-': standard input)"
     )
-    parser.add_argument("--policy", required=True, metavar="CURRENT.toml")
-    parser.add_argument("--candidate", required=True, metavar="NEW.toml")
+    parser.add_argument(
+        "--policy", required=True, metavar="CURRENT.toml", help="the policy in force now"
+    )
+    parser.add_argument(
+        "--candidate", required=True, metavar="NEW.toml", help="the policy you consider deploying"
+    )
     parser.add_argument("--now", metavar="T", help="clock for both runs (default: latest event)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     add_scale_arguments(parser)

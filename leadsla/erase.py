@@ -205,7 +205,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.epilog = ENVIRONMENT_HELP
     parser.add_argument("lead_ids", nargs="+", metavar="LEAD_ID", help="the leads to erase")
-    parser.add_argument("--bootstrap-servers", default=None, metavar="HOSTS")
+    parser.add_argument(
+        "--bootstrap-servers",
+        default=None,
+        metavar="HOSTS",
+        help="Kafka bootstrap servers, host:port,... (LEADSLA_BOOTSTRAP_SERVERS)",
+    )
     parser.add_argument("--prefix", default=None, help="topic prefix (LEADSLA_TOPIC_PREFIX)")
     parser.add_argument("--app-id", default=None, help="the worker's app id (LEADSLA_APP_ID)")
     parser.add_argument(

@@ -671,7 +671,12 @@ def render_html(report: dict[str, Any]) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", default=DEFAULT_DB, metavar="URL", help="the read-model database")
     parser.add_argument(
-        "--format", choices=("table", "json", "csv", "html"), default="table", dest="fmt"
+        "--format",
+        choices=("table", "json", "csv", "html"),
+        default="table",
+        dest="fmt",
+        help="table (text, default), json (every figure; schemas/json/report.schema.json), csv "
+        "(one --section) or html (one self-contained page with charts)",
     )
     parser.add_argument(
         "--now",

@@ -10,6 +10,7 @@ for ``compare`` and ``project --input``, standard output for ``report --write-sc
 
 from __future__ import annotations
 
+import argparse
 import io
 import os
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from leadsla import cli
 from leadsla.projections import project
 from leadsla.projections.report_schema import report_schema_document
 from leadsla.projections.store import Store
@@ -264,3 +266,28 @@ def test_project_draws_a_progress_bar_that_ends_at_100_percent(
     assert counts.read == outputs.read_bytes().count(b"\n")
     assert drawn.count("\rproject [") == counts.read // 10 + 1
     assert drawn.endswith(f"100%  {counts.read:,} lines\n")
+
+
+# `schemas` (schemas/export.py, schemas/asyncapi.py) is not in this change's files: its DIR and
+# FILE arguments still lack a help line (reported to the lead).
+HELP_NOT_CHECKED = frozenset({"schemas"})
+
+
+def _arguments_without_help(parser: argparse.ArgumentParser, label: str) -> list[str]:
+    missing: list[str] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                missing += _arguments_without_help(sub, f"{label} {name}")
+        elif not isinstance(action, argparse._HelpAction) and not action.help:
+            missing.append(f"{label} {'/'.join(action.option_strings) or action.dest}")
+    return missing
+
+
+def test_every_argument_of_every_command_says_what_it_is_in_help() -> None:
+    missing: list[str] = []
+    for name in sorted(set(cli.COMMANDS) - HELP_NOT_CHECKED):
+        parser = cli.build_parser(name)
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        missing += _arguments_without_help(commands.choices[name], f"lead-sla {name}")
+    assert missing == []
