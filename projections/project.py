@@ -397,11 +397,13 @@ def project_topics(
     idle_timeout_s: float | None = None,
     assign_timeout_s: float = 60.0,
     health: Health | None = None,
+    progress: TextIO | None = None,
 ) -> Counts:
     """Consume the output topics into ``store``; offsets live in the database, not in Kafka.
 
     ``health`` (the ``--health-port`` endpoints) is kept up to date: a beat per turn of the
     loop, and ready once every assigned partition reached the end it had when assigned.
+    With ``progress`` (standard error on a terminal) a running count is redrawn every second.
     """
     from kafka import ConsumerRebalanceListener, KafkaConsumer
 
@@ -421,6 +423,14 @@ def project_topics(
     counts = Counts()
     targets: dict[Any, int] = {}
     caught_up: set[Any] = set()  # partitions that reached their target once
+    drawn_at: float | None = None
+
+    def draw(end: str = "") -> None:
+        assert progress is not None
+        progress.write(
+            f"\rproject  {counts.applied:,} records applied, {counts.skipped:,} skipped{end}"
+        )
+        progress.flush()
 
     # The positions this projector has committed: read once, then kept up to date in memory,
     # because kafka-python may call the rebalance listener from its own thread.
@@ -468,6 +478,9 @@ def project_topics(
                 counts.applied += batch.events
                 counts.batches += 1
                 last_data = time.monotonic()
+                if progress is not None and (drawn_at is None or last_data - drawn_at >= 1.0):
+                    draw()
+                    drawn_at = last_data
             if health is not None:
                 health.beat = time.monotonic()
             if until_caught_up or health is not None:
@@ -500,6 +513,8 @@ def project_topics(
                 break
     finally:
         consumer.close(autocommit=False)
+        if progress is not None and drawn_at is not None:
+            draw("\n")
     return counts
 
 
@@ -675,6 +690,7 @@ def run(args: argparse.Namespace) -> int:
                             log=log,
                             should_stop=lambda: stop["requested"],
                             health=health,
+                            progress=sys.stderr if sys.stderr.isatty() else None,
                         )
                     except KafkaError as exc:  # the broker's failure, not the database's
                         log(f"cannot read from Kafka at {settings.bootstrap_servers}: {exc}")

@@ -1,4 +1,5 @@
-"""``lead-sla project --health-port``: the projector's liveness and readiness on a real broker.
+"""``lead-sla project --health-port``: the projector's liveness and readiness on a real broker;
+and the running count it draws on a terminal while it reads the topics.
 
 Given output records on the worker's topics, when the projector runs with ``--health-port``,
 then ``/healthz`` answers 200 while it runs, ``/readyz`` answers 200 only once it has caught up
@@ -8,6 +9,7 @@ and SIGTERM still stops it cleanly. The compose stack's health check uses ``/rea
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import socket
@@ -23,6 +25,8 @@ from typing import Any
 import orjson
 import pytest
 
+from leadsla.projections.project import Projector, prepare, project_topics
+from leadsla.projections.store import Store
 from leadsla.streams.admin import create_topics
 from tests.integration.test_projector_kafka import _file_projection, _produce, _records, _tables
 from tests.pg_fixture import REPO_ROOT, History
@@ -100,3 +104,34 @@ def test_readyz_answers_200_once_the_projector_caught_up_with_the_topics(
             process.kill()
             process.communicate(timeout=30)
     assert _status(base + "/healthz") == 0  # the endpoint went with the process
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_sees_the_running_count_end_at_every_record(
+    kafka_bootstrap: str,
+    kafka_settings: Callable[..., Any],
+    projection_history: Callable[..., History],
+    tmp_path: Path,
+) -> None:
+    # Given the worker's topics holding a history's outputs
+    settings = kafka_settings()
+    create_topics(settings)
+    history = projection_history(200, seed=12)
+    events = [orjson.loads(line) for line in history.outputs.read_bytes().splitlines()]
+    _produce(kafka_bootstrap, _records(settings, events))
+    terminal = _Terminal()
+    # When the projector reads them until caught up, drawing on a terminal
+    with Store(f"sqlite:///{tmp_path / 'rm.db'}") as store:
+        zone = prepare(store, "UTC", rebuild=False)
+        counts = project_topics(
+            store, Projector(store, zone), settings, until_caught_up=True, progress=terminal
+        )
+    # Then the count was redrawn in place and its last state is every record, on its own line
+    drawn = terminal.getvalue()
+    assert counts.applied == len(events) and counts.skipped == 0  # sla.facts is not read
+    assert drawn.startswith("\rproject  ")
+    assert drawn.endswith(f"\rproject  {counts.applied:,} records applied, 0 skipped\n")
