@@ -8,7 +8,9 @@
 #
 # Metrics, liveness and readiness on port 9108 (LEADSLA_METRICS_PORT): /metrics, /healthz,
 # /readyz (200 once the worker has partitions assigned and its table recovered; 503 before and
-# during a rebalance). Kubernetes: livenessProbe /healthz, readinessProbe /readyz.
+# during a rebalance). Kubernetes: livenessProbe /healthz, readinessProbe /readyz. The projector
+# serves /healthz and /readyz (caught up with the topics) on the same port when started with
+# `project --health-port 9108`, as the compose stack does, so the HEALTHCHECK below fits both.
 FROM python:3.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src

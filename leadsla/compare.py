@@ -8,11 +8,13 @@ candidate. Both runs use the same events and the same clock, so every difference
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
+import shutil
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -233,9 +235,15 @@ def _sum(tallies: Iterable[Tally]) -> Tally:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("events", metavar="EVENTS.jsonl")
-    parser.add_argument("--policy", required=True, metavar="CURRENT.toml")
-    parser.add_argument("--candidate", required=True, metavar="NEW.toml")
+    parser.add_argument(
+        "events", metavar="EVENTS.jsonl", help="input events, JSON lines ('-': standard input)"
+    )
+    parser.add_argument(
+        "--policy", required=True, metavar="CURRENT.toml", help="the policy in force now"
+    )
+    parser.add_argument(
+        "--candidate", required=True, metavar="NEW.toml", help="the policy you consider deploying"
+    )
     parser.add_argument("--now", metavar="T", help="clock for both runs (default: latest event)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     add_scale_arguments(parser)
@@ -248,22 +256,32 @@ def run(args: argparse.Namespace) -> int:
     except PolicyError as exc:
         sys.stderr.write(f"lead-sla compare: policy refused: {exc}\n")
         return 2
+    if args.now is not None:
+        try:
+            parse_rfc3339(args.now)
+        except ValueError as exc:
+            sys.stderr.write(f"lead-sla compare: --now: {exc}\n")
+            return 2
     skipped: list[tuple[int, str]] = []
-    try:
-        report = compare(
-            args.events,
-            current,
-            candidate,
-            args.now,
-            jobs=args.jobs,
-            partitions=args.partitions,
-            skipped_lines=skipped,
-        )
-    except BrokenPipeError:
-        raise  # the reader went away; cli.main ends quietly
-    except (OSError, ValueError) as exc:
-        sys.stderr.write(f"lead-sla compare: {exc}\n")
-        return 2
+    with _readable(args.events) as events_path:
+        try:
+            report = compare(
+                events_path,
+                current,
+                candidate,
+                args.now,
+                jobs=args.jobs,
+                partitions=args.partitions,
+                skipped_lines=skipped,
+            )
+        except BrokenPipeError:
+            raise  # the reader went away; cli.main ends quietly
+        except (OSError, ValueError) as exc:
+            message = str(exc)
+            if events_path != args.events:  # standard input, spooled: not the spool's name
+                message = message.replace(events_path, "standard input")
+            sys.stderr.write(f"lead-sla compare: {message}\n")
+            return 2
     for line, reason in skipped:  # as replay reports them
         sys.stderr.write(f"lead-sla compare: line {line}: {reason}\n")
     if skipped:
@@ -277,3 +295,15 @@ def run(args: argparse.Namespace) -> int:
     out.write(render_table("source", report["by_source"]) + "\n\n")
     out.write(render_table("owner", report["by_owner"]) + "\n")
     return 0
+
+
+@contextlib.contextmanager
+def _readable(path: str) -> Iterator[str]:
+    """``-`` (standard input) spooled into a temporary file, as ``replay`` does."""
+    if path != "-":
+        yield path
+        return
+    with tempfile.NamedTemporaryFile(prefix="lead-sla-compare-stdin-", suffix=".jsonl") as spool:
+        shutil.copyfileobj(sys.stdin.buffer, spool)
+        spool.flush()
+        yield spool.name

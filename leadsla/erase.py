@@ -124,8 +124,12 @@ def erase_read_models(url: str, lead_ids: Sequence[str]) -> dict[str, int]:
     """Delete the leads' rows from every read-model table with a ``lead_id``, in one
     transaction; returns the rows deleted per table (tables with none left out)."""
     from leadsla.projections.schema import TABLES
-    from leadsla.projections.store import Store, StoreError, mask_url, sqlite_path
+    from leadsla.projections.store import Store, StoreError, mask_url, sqlite_path, url_dialect
 
+    try:
+        url_dialect(url)
+    except StoreError as exc:  # not a database URL at all: a usage mistake
+        raise EraseError(str(exc), 2) from None
     if url.startswith("sqlite:"):
         path = sqlite_path(url)
         if path != ":memory:" and not Path(path).is_file():  # Store would create an empty one
@@ -201,7 +205,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.epilog = ENVIRONMENT_HELP
     parser.add_argument("lead_ids", nargs="+", metavar="LEAD_ID", help="the leads to erase")
-    parser.add_argument("--bootstrap-servers", default=None, metavar="HOSTS")
+    parser.add_argument(
+        "--bootstrap-servers",
+        default=None,
+        metavar="HOSTS",
+        help="Kafka bootstrap servers, host:port,... (LEADSLA_BOOTSTRAP_SERVERS)",
+    )
     parser.add_argument("--prefix", default=None, help="topic prefix (LEADSLA_TOPIC_PREFIX)")
     parser.add_argument("--app-id", default=None, help="the worker's app id (LEADSLA_APP_ID)")
     parser.add_argument(

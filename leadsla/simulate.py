@@ -19,7 +19,7 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from leadsla.domain.instant import Instant, from_datetime, parse_rfc3339
 from leadsla.outputs import OutputError, check_output, open_output
@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     from leadsla.settings import Settings
 
 DEFAULT_START = "2026-11-02T08:00:00Z"  # a Monday, 09:00 in Berlin
+PROGRESS_EVERY = 20_000  # lines between two redraws of the progress bar (a terminal)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -122,7 +123,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--write-policy",
         metavar="FILE",
         default=None,
-        help="also write the matching policy TOML to FILE",
+        help="also write the matching policy TOML to FILE, whole or not at all ('-': standard "
+        "output, when the events go elsewhere)",
     )
 
 
@@ -156,12 +158,14 @@ def run(args: argparse.Namespace) -> int:
         if settings is None:
             check_output(args.out)
         if args.write_policy:
+            if args.write_policy == "-" and args.out == "-" and settings is None:
+                raise OutputError("--out and --write-policy cannot both be standard output ('-')")
             check_output(args.write_policy, [args.out])
+            with open_output(args.write_policy) as stream:  # whole or not at all
+                stream.write(policy_toml().encode("utf-8"))
     except OutputError as exc:
         print(f"lead-sla simulate: {exc}", file=sys.stderr)
         return 2
-    if args.write_policy:
-        write_policy(args.write_policy, args.seed)
     lines = iter_lines(
         args.leads,
         args.seed,
@@ -170,9 +174,25 @@ def run(args: argparse.Namespace) -> int:
         invalid_rate=args.invalid_rate,
         leads_per_day=args.leads_per_day,
     )
-    counted = _Counted(lines)
+    # A progress bar on a terminal, unless the events themselves go to that terminal.
+    shown_here = args.out == "-" and settings is None and sys.stdout.isatty()
+    progress = sys.stderr if sys.stderr.isatty() and not shown_here else None
+    counted = _Counted(lines, progress, args.leads)
     if settings is not None:
-        where = f"{args.bootstrap} (topics {', '.join(_produce(counted, settings))})"
+        try:
+            topics = _produce(counted, settings)
+        except Exception as exc:
+            from kafka.errors import KafkaError  # only now: tests stand a fake in for kafka
+
+            if not isinstance(exc, KafkaError):
+                raise
+            # a broker that does not answer: the work failed (exit 1)
+            print(
+                f"lead-sla simulate: cannot produce to Kafka at {args.bootstrap}: {exc}",
+                file=sys.stderr,
+            )
+            return 1
+        where = f"{args.bootstrap} (topics {', '.join(topics)})"
     else:
         try:
             _write(counted, args.out)
@@ -198,19 +218,39 @@ def _argument_problem(args: argparse.Namespace) -> str | None:
 
 
 class _Counted:
-    """Counts the lines (and the invalid ones) that went through."""
+    """Counts the lines (and the invalid ones) that went through; with ``progress`` (a
+    terminal) draws a bar, by the leads whose ``lead.created`` went through."""
 
-    def __init__(self, lines: Iterator[Line]) -> None:
+    def __init__(self, lines: Iterator[Line], progress: TextIO | None = None, leads: int = 0):
         self._lines = lines
+        self._progress = progress
+        self._leads = leads
         self.lines = 0
         self.invalid = 0
+        self.created = 0
 
     def __iter__(self) -> Iterator[Line]:
+        progress = self._progress
         for line in self._lines:
             self.lines += 1
             if not line.valid:
                 self.invalid += 1
+            elif line.type == "lead.created":
+                self.created += 1  # duplicates too: the bar stops at 99 % until the end
+            if progress is not None and self.lines % PROGRESS_EVERY == 0:
+                fraction = min(self.created / self._leads, 0.99) if self._leads else 0.0
+                progress.write(_bar(fraction, self.lines))
+                progress.flush()
             yield line
+        if progress is not None and self.lines >= PROGRESS_EVERY:
+            progress.write(_bar(1.0, self.lines) + "\n")
+            progress.flush()
+
+
+def _bar(fraction: float, lines: int, width: int = 30) -> str:
+    """``simulate [#######.......]  45%  123,456 lines``, redrawn in place."""
+    filled = round(fraction * width)
+    return f"\rsimulate [{'#' * filled}{'.' * (width - filled)}] {fraction:4.0%}  {lines:,} lines"
 
 
 def _write(lines: Iterable[Line], out: str) -> None:

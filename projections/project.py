@@ -25,26 +25,31 @@ is remembered in the database; another zone needs ``--rebuild``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
+import shutil
 import signal
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from types import FrameType
-from typing import Any, Final
+from typing import Any, Final, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
+from .health import Health
 from .store import DEFAULT_DB, Batch, Store, StoreError, mask_url
 
 FILE_STREAM_PREFIX: Final = "file:"
 KAFKA_STREAM_PREFIX: Final = "kafka:"
 FINGERPRINT_BYTES: Final = 65536
 BATCH_LINES: Final = 5000
+PROGRESS_EVERY: Final = 20_000  # lines between two redraws of the progress bar (a terminal)
 
 TIMER_TYPES: Final = frozenset({"sla.timer_started", "sla.timer_updated"})
 ALERT_TYPES: Final = frozenset(
@@ -287,8 +292,13 @@ def project_file(
     batch_lines: int = BATCH_LINES,
     log: Callable[[str], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    progress: TextIO | None = None,
 ) -> Counts:
-    """Apply the file's lines after the last committed one, ``batch_lines`` per transaction."""
+    """Apply the file's lines after the last committed one, ``batch_lines`` per transaction.
+
+    With ``progress`` (standard error on a terminal) a progress bar is drawn as lines are read.
+    """
+    total_bytes = path.stat().st_size
     stream_name = FILE_STREAM_PREFIX + fingerprint(path)
     stored = store.positions(stream_name).get((stream_name, 0))
     start_line, start_byte = (stored[0], stored[1] or 0) if stored else (0, 0)
@@ -331,11 +341,39 @@ def project_file(
                 batch = Batch()
                 if should_stop():
                     return counts
+            if progress is not None and counts.read % PROGRESS_EVERY == 0:
+                progress.write(progress_bar(byte_offset, total_bytes, line_no))
+                progress.flush()
+        if progress is not None and counts.read >= PROGRESS_EVERY:
+            progress.write(progress_bar(total_bytes, total_bytes, line_no) + "\n")
         batch.positions[(stream_name, 0)] = (line_no, byte_offset)
         store.apply(batch, _iso_now())
         counts.applied += batch.events
         counts.batches += 1
     return counts
+
+
+def progress_bar(done: int, total: int, lines: int, width: int = 30) -> str:
+    """``project [#######.......]  45%  123,456 lines`` (by bytes read), redrawn in place."""
+    fraction = min(done / total, 1.0) if total > 0 else 1.0
+    filled = round(fraction * width)
+    return f"\rproject [{'#' * filled}{'.' * (width - filled)}] {fraction:4.0%}  {lines:,} lines"
+
+
+@contextlib.contextmanager
+def readable(name: str) -> Iterator[Path]:
+    """``-`` (standard input) spooled into a temporary file; any other name as it is.
+
+    The file source needs a file: its position is the content's fingerprint and a line count,
+    so piping the same lines again continues where the last run stopped.
+    """
+    if name != "-":
+        yield Path(name)
+        return
+    with tempfile.NamedTemporaryFile(prefix="lead-sla-project-", suffix=".jsonl") as spool:
+        shutil.copyfileobj(sys.stdin.buffer, spool)
+        spool.flush()
+        yield Path(spool.name)
 
 
 # --------------------------------------------------------------------------- the Kafka source
@@ -358,8 +396,15 @@ def project_topics(
     should_stop: Callable[[], bool] = lambda: False,
     idle_timeout_s: float | None = None,
     assign_timeout_s: float = 60.0,
+    health: Health | None = None,
+    progress: TextIO | None = None,
 ) -> Counts:
-    """Consume the output topics into ``store``; offsets live in the database, not in Kafka."""
+    """Consume the output topics into ``store``; offsets live in the database, not in Kafka.
+
+    ``health`` (the ``--health-port`` endpoints) is kept up to date: a beat per turn of the
+    loop, and ready once every assigned partition reached the end it had when assigned.
+    With ``progress`` (standard error on a terminal) a running count is redrawn every second.
+    """
     from kafka import ConsumerRebalanceListener, KafkaConsumer
 
     from leadsla.settings import client_config
@@ -377,6 +422,15 @@ def project_topics(
     )
     counts = Counts()
     targets: dict[Any, int] = {}
+    caught_up: set[Any] = set()  # partitions that reached their target once
+    drawn_at: float | None = None
+
+    def draw(end: str = "") -> None:
+        assert progress is not None
+        progress.write(
+            f"\rproject  {counts.applied:,} records applied, {counts.skipped:,} skipped{end}"
+        )
+        progress.flush()
 
     # The positions this projector has committed: read once, then kept up to date in memory,
     # because kafka-python may call the rebalance listener from its own thread.
@@ -424,9 +478,18 @@ def project_topics(
                 counts.applied += batch.events
                 counts.batches += 1
                 last_data = time.monotonic()
-            if until_caught_up:
+                if progress is not None and (drawn_at is None or last_data - drawn_at >= 1.0):
+                    draw()
+                    drawn_at = last_data
+            if health is not None:
+                health.beat = time.monotonic()
+            if until_caught_up or health is not None:
                 assignment = consumer.assignment()
-                if not assignment and time.monotonic() - started > assign_timeout_s:
+                if (
+                    until_caught_up
+                    and not assignment
+                    and time.monotonic() - started > assign_timeout_s
+                ):
                     raise ProjectionError(
                         f"no partition of {', '.join(topics)} assigned after "
                         f"{assign_timeout_s:.0f}s: do the topics exist?"
@@ -435,13 +498,23 @@ def project_topics(
                 if missing:
                     # The end of each partition when it was first assigned: what "caught up" means.
                     targets.update(consumer.end_offsets(missing))
-                if assignment and all(consumer.position(tp) >= targets[tp] for tp in assignment):
+                caught_up.update(
+                    tp
+                    for tp in assignment
+                    if tp not in caught_up and consumer.position(tp) >= targets[tp]
+                )
+                done = bool(assignment) and assignment <= caught_up
+                if health is not None:
+                    health.ready = done
+                if until_caught_up and done:
                     break
             if idle_timeout_s is not None and time.monotonic() - last_data > idle_timeout_s:
                 log(f"no records for {idle_timeout_s:.0f}s: stopping")
                 break
     finally:
         consumer.close(autocommit=False)
+        if progress is not None and drawn_at is not None:
+            draw("\n")
     return counts
 
 
@@ -480,7 +553,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--input",
         metavar="FILE",
-        help="a JSON-lines file of output events (lead-sla replay --out) instead of the topics",
+        help="a JSON-lines file of output events (lead-sla replay --out) instead of the topics "
+        "('-': standard input)",
     )
     parser.add_argument(
         "--rebuild", action="store_true", help="drop the read models and start over"
@@ -490,20 +564,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="topics: exit once every partition reached its end at start-up",
     )
-    parser.add_argument(
+    zone = parser.add_mutually_exclusive_group()
+    zone.add_argument(
         "--policy", metavar="P.toml", help="take the time zone of daily buckets from this policy"
     )
-    parser.add_argument("--timezone", metavar="ZONE", help="IANA zone of daily buckets (UTC)")
+    zone.add_argument("--timezone", metavar="ZONE", help="IANA zone of daily buckets (UTC)")
     parser.add_argument(
         "--group-id", metavar="ID", help="consumer group (default {app_id}-projector)"
     )
     parser.add_argument(
+        "--health-port",
+        type=_port,
+        metavar="PORT",
+        help="topics: serve /healthz (the loop turns) and /readyz (caught up with the topics) "
+        "on LEADSLA_WEB_HOST:PORT, for a container's health checks (default: off)",
+    )
+    parser.add_argument(
         "--batch-lines",
-        type=int,
+        type=_positive_int,
         default=BATCH_LINES,
         metavar="N",
         help=f"file: lines per transaction (default {BATCH_LINES})",
     )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    port = _positive_int(text)
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"not a TCP port: {port}")
+    return port
 
 
 def run(args: argparse.Namespace) -> int:
@@ -516,6 +615,9 @@ def run(args: argparse.Namespace) -> int:
     def request_stop(signum: int, frame: FrameType | None) -> None:
         stop["requested"] = True
 
+    if args.health_port is not None and args.input:
+        log("--health-port is for the topics; with --input the command ends by itself")
+        return 2
     try:
         zone_name = resolve_zone(args)
         ZoneInfo(zone_name)
@@ -524,7 +626,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     started = time.monotonic()
     try:
-        with Store(args.db) as store:
+        with contextlib.ExitStack() as stack, Store(args.db) as store:
             zone = prepare(store, zone_name, rebuild=args.rebuild)
             projector = Projector(store, zone)
             previous = [
@@ -533,19 +635,27 @@ def run(args: argparse.Namespace) -> int:
             ]
             try:
                 if args.input:
-                    path = Path(args.input)
-                    if not path.is_file():
-                        log(f"no such file: {path}")
+                    if args.input != "-" and not Path(args.input).is_file():
+                        log(f"no such file: {args.input}")
                         return 2
-                    counts = project_file(
-                        store,
-                        projector,
-                        path,
-                        batch_lines=max(1, args.batch_lines),
-                        log=log,
-                        should_stop=lambda: stop["requested"],
-                    )
-                    source = str(path)
+                    with readable(args.input) as path:
+                        counts = project_file(
+                            store,
+                            projector,
+                            path,
+                            batch_lines=args.batch_lines,
+                            log=log,
+                            should_stop=lambda: stop["requested"],
+                            progress=sys.stderr if sys.stderr.isatty() else None,
+                        )
+                    source = "standard input" if args.input == "-" else args.input
+                    if counts.skipped and not counts.applied:
+                        log(
+                            f"no output event in {source}: {counts.skipped} of {counts.read} "
+                            "lines skipped (project reads what lead-sla replay --out writes; "
+                            "input events go to lead-sla replay)"
+                        )
+                        return 2
                 else:
                     from leadsla.settings import Settings, SettingsError
 
@@ -554,15 +664,37 @@ def run(args: argparse.Namespace) -> int:
                     except SettingsError as exc:
                         log(str(exc))
                         return 2
-                    counts = project_topics(
-                        store,
-                        projector,
-                        settings,
-                        until_caught_up=args.until_caught_up,
-                        group_id=args.group_id,
-                        log=log,
-                        should_stop=lambda: stop["requested"],
-                    )
+                    from kafka.errors import KafkaError
+
+                    health = None
+                    if args.health_port is not None:
+                        from .health import serve_health
+
+                        health = Health()
+                        try:
+                            server = serve_health(settings.web_host, args.health_port, health)
+                        except OSError as exc:
+                            log(
+                                f"cannot serve --health-port on {settings.web_host}:"
+                                f"{args.health_port}: {exc.strerror or exc}"
+                            )
+                            return 2
+                        stack.callback(server.shutdown)
+                    try:
+                        counts = project_topics(
+                            store,
+                            projector,
+                            settings,
+                            until_caught_up=args.until_caught_up,
+                            group_id=args.group_id,
+                            log=log,
+                            should_stop=lambda: stop["requested"],
+                            health=health,
+                            progress=sys.stderr if sys.stderr.isatty() else None,
+                        )
+                    except KafkaError as exc:  # the broker's failure, not the database's
+                        log(f"cannot read from Kafka at {settings.bootstrap_servers}: {exc}")
+                        return 1
                     source = ", ".join(output_topics(settings.topic_prefix))
             finally:
                 signal.signal(signal.SIGTERM, previous[0])

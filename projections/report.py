@@ -126,10 +126,9 @@ def resolve_now(store: Store, now: str | None) -> datetime:
         rows = store.query("SELECT MAX(fact_at) AS latest FROM lead_facts")
         latest = rows[0]["latest"] if rows else None
         return latest if isinstance(latest, datetime) else datetime.now(UTC)
-    moment = datetime.fromisoformat(now.replace("z", "Z"))
-    if moment.tzinfo is None:
-        raise ValueError(f"--now needs an offset (Z or +HH:MM): {now!r}")
-    return moment.astimezone(UTC)
+    from leadsla.domain.instant import parse_rfc3339_datetime  # what --now means everywhere
+
+    return parse_rfc3339_datetime(now).astimezone(UTC)
 
 
 def build_report(store: Store, now: datetime, limit: int | None = None) -> dict[str, Any]:
@@ -672,7 +671,12 @@ def render_html(report: dict[str, Any]) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", default=DEFAULT_DB, metavar="URL", help="the read-model database")
     parser.add_argument(
-        "--format", choices=("table", "json", "csv", "html"), default="table", dest="fmt"
+        "--format",
+        choices=("table", "json", "csv", "html"),
+        default="table",
+        dest="fmt",
+        help="table (text, default), json (every figure; schemas/json/report.schema.json), csv "
+        "(one --section) or html (one self-contained page with charts)",
     )
     parser.add_argument(
         "--now",
@@ -682,17 +686,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--limit",
-        type=int,
+        type=_positive_int,
         metavar="N",
         help=f"short-list entries shown (table/html default {DEFAULT_TABLE_LIMIT}; json/csv: all)",
     )
     parser.add_argument(
         "--section", choices=CSV_SECTIONS, default="short_list", help="csv: which table"
     )
-    parser.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
     parser.add_argument(
-        "--write-schema", metavar="FILE", help="write the JSON Schema of the json form and exit"
+        "--out", metavar="FILE", help="write to FILE instead of standard output ('-': the same)"
     )
+    parser.add_argument(
+        "--write-schema",
+        metavar="FILE",
+        help="write the JSON Schema of the json form to FILE ('-': standard output) and exit",
+    )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -700,9 +718,22 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"lead-sla report: {message}\n")
         return code
 
+    from leadsla.outputs import OutputError, check_output, open_output
+
     if args.write_schema:
-        Path(args.write_schema).write_bytes(report_schema_document())
+        try:
+            with open_output(args.write_schema) as stream:  # whole or not at all; '-': stdout
+                stream.write(report_schema_document())
+        except OutputError as exc:
+            return fail(str(exc))
         return 0
+    if args.out and args.db.startswith("sqlite:"):
+        from .store import sqlite_path
+
+        try:  # before anything is read: the output must never be the database read from
+            check_output(args.out, [sqlite_path(args.db)])
+        except OutputError as exc:
+            return fail(str(exc))
     limit = args.limit
     if limit is None and args.fmt in ("table", "html"):
         limit = DEFAULT_TABLE_LIMIT
@@ -738,8 +769,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         text = render_table(report)
     if args.out and args.out != "-":
-        from leadsla.outputs import OutputError, open_output
-
         try:
             with open_output(args.out) as stream:  # whole or not at all
                 stream.write(text.encode("utf-8"))

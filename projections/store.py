@@ -90,6 +90,11 @@ def _dialect(url: str) -> Dialect:
     )
 
 
+def url_dialect(url: str) -> Dialect:
+    """``sqlite`` or ``postgresql``; a :class:`StoreError` for any other URL (a usage mistake)."""
+    return _dialect(url)
+
+
 def sqlite_path(url: str) -> str:
     """``sqlite:///rel/path`` -> ``rel/path``; ``sqlite:////abs/path`` -> ``/abs/path``."""
     rest = url[len("sqlite:") :]
