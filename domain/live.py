@@ -82,7 +82,22 @@ def _digest(output: Output) -> str:
     The digests are stored (``LiveLead.published``), so their text is fixed: the ``repr`` of
     ``(type, occurred_at, [(field, value), ...])`` with the data's fields in record order,
     instants as UTC text, and ``display_name`` only when the policy shares contact details.
+
+    Every step of a lead re-evaluates it and digests all its outputs again, most of them equal
+    to the last step's: recent digests are kept by output (an equal output has the same text).
     """
+    try:
+        known = _DIGESTS.get(output)
+    except TypeError:  # an unhashable value in the data: digested every time
+        return _digest_text(output)
+    if known is None:
+        if len(_DIGESTS) >= _DIGEST_LIMIT:
+            _DIGESTS.clear()
+        known = _DIGESTS[output] = _digest_text(output)
+    return known
+
+
+def _digest_text(output: Output) -> str:
     data = output.data
     pairs: list[tuple[str, object]] = []
     for name, value in zip(data._fields, data, strict=True):
@@ -100,6 +115,8 @@ def _digest(output: Output) -> str:
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
 
+_DIGESTS: dict[Output, str] = {}  # recent outputs' digests (pure: the same output, the same text)
+_DIGEST_LIMIT = 1 << 14
 _TEXT: dict[Instant, str] = {}  # recent instants' UTC text: a lead's steps repeat them
 _TEXT_LIMIT = 1 << 14
 

@@ -132,3 +132,20 @@ def test_section_8_live_worker_ends_where_the_replay_ends(
         repr((o.type, o.occurred_at, sorted(wire_data(o.data).items()))) for o in state.standing
     )
     assert standing == wanted
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(histories)
+def test_a_remembered_digest_is_the_digest_of_that_very_output(
+    history: list[InputEvent],
+) -> None:
+    # Given the outputs of a lead evaluated twice (the second time from the cache of digests)
+    from leadsla.domain import live
+
+    outputs = evaluate("L", history, NOW, POLICY).outputs
+    first = [live._digest(o) for o in outputs]
+    again = [live._digest(o) for o in evaluate("L", history, NOW, POLICY).outputs]
+    # Then each digest is the one its own content gives, and outputs that differ differ
+    assert first == again == [live._digest_text(o) for o in outputs]
+    texts = {live._digest_text(o) for o in outputs}
+    assert len(set(first)) == len(texts)
