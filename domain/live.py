@@ -84,16 +84,18 @@ def _digest(output: Output) -> str:
     instants as UTC text, and ``display_name`` only when the policy shares contact details.
 
     Every step of a lead re-evaluates it and digests all its outputs again, most of them equal
-    to the last step's: recent digests are kept by output (an equal output has the same text).
+    to the last step's: recent digests are kept by output and the types of its data's values
+    (equal outputs of the same types have the same text; ``60 == 60.0``, but not their text).
     """
+    key = (output, tuple(map(type, output.data)))
     try:
-        known = _DIGESTS.get(output)
+        known = _DIGESTS.get(key)
     except TypeError:  # an unhashable value in the data: digested every time
         return _digest_text(output)
     if known is None:
         if len(_DIGESTS) >= _DIGEST_LIMIT:
             _DIGESTS.clear()
-        known = _DIGESTS[output] = _digest_text(output)
+        known = _DIGESTS[key] = _digest_text(output)
     return known
 
 
@@ -115,7 +117,7 @@ def _digest_text(output: Output) -> str:
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
 
-_DIGESTS: dict[Output, str] = {}  # recent outputs' digests (pure: the same output, the same text)
+_DIGESTS: dict[tuple[Output, tuple[type, ...]], str] = {}  # recent outputs' digests
 _DIGEST_LIMIT = 1 << 14
 _TEXT: dict[Instant, str] = {}  # recent instants' UTC text: a lead's steps repeat them
 _TEXT_LIMIT = 1 << 14

@@ -149,3 +149,24 @@ def test_a_remembered_digest_is_the_digest_of_that_very_output(
     assert first == again == [live._digest_text(o) for o in outputs]
     texts = {live._digest_text(o) for o in outputs}
     assert len(set(first)) == len(texts)
+
+
+def test_equal_outputs_whose_numbers_differ_in_type_keep_their_own_digests() -> None:
+    # Given two timers equal as values but one with an int, one with a float (60 == 60.0)
+    from leadsla.domain import live
+    from leadsla.domain.outputs import Timer
+
+    [timer] = [
+        o
+        for o in evaluate("L", [LeadCreated("c", "L", T0, "web_form")], T0, POLICY).outputs
+        if o.type == "sla.timer_started"
+    ]
+    data = timer.data
+    assert isinstance(data, Timer)
+    as_int = timer._replace(data=data._replace(target_minutes=60))
+    as_float = timer._replace(data=data._replace(target_minutes=60.0))
+    assert as_int == as_float
+    # Then each digest is its own text's, whichever was digested first
+    assert live._digest(as_int) == live._digest_text(as_int)
+    assert live._digest(as_float) == live._digest_text(as_float)
+    assert live._digest_text(as_int) != live._digest_text(as_float)
