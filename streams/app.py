@@ -33,7 +33,7 @@ import ssl
 import time
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import faust
 from faust.types import TP, EventT
@@ -235,6 +235,19 @@ class _LeadWork:
         self.now: Instant = 0
 
 
+class _Plan(NamedTuple):
+    """A batch worked out (:meth:`Worker.prepare`), for :meth:`Worker.finish` to send."""
+
+    handled: list[EventT[bytes]]
+    first: list[tuple[EventT[bytes], int, bytes, bytes | None]]
+    """The states with their outboxes (None: delete), already in the local store."""
+    records: list[OutRecord]
+    third: list[tuple[EventT[bytes], int, bytes, bytes, bytes]]
+    """Per state with an outbox: its record, partition, key, bytes with and without it."""
+    schedules: list[tuple[int, str, Instant | None]]
+    rewind: dict[tuple[str, int], tuple[int, int]]
+
+
 class Worker:
     """What the agent and the deadline loop share on one worker process."""
 
@@ -286,6 +299,9 @@ class Worker:
         self.guard = BacklogGuard(INPUT_TOPICS)
         self.indexed: tuple[frozenset[int], int] | None = None
         self._persisted_offsets: dict[TP, int] = {}
+        self.publishing: dict[bytes, bytes] = {}
+        """Per lead key: its state stored with an outbox whose records are not acknowledged
+        yet (the batch being finished); the next batch carries that outbox on, unpublished."""
         self.queue: Any = None
         """The agent's queue of fetched records (``_quick_delivery``), once the agent runs."""
         self._partitions: dict[str, tuple[dict[bytes, int], list[int]]] = {}
@@ -314,6 +330,7 @@ class Worker:
         event: EventT[bytes]
         within = self.settings.batch_within_s
         lingered = False
+        finishing: asyncio.Future[None] | None = None
         async for event in stream.events():
             pending.append(event)
             if len(pending) < batch_max and not channel.empty():
@@ -328,23 +345,48 @@ class Worker:
             lingered = False
             batch, pending = pending, []
             try:
-                handled_events = await self.handle_batch(batch)
+                # The next batch is worked out while the previous one is still being stored,
+                # published and acknowledged (its task); its own sends start once that is done.
+                plan = self.prepare(batch)
+                if finishing is not None:
+                    await finishing
+                finishing = asyncio.ensure_future(self._finish_and_ack(plan, stream))
             except asyncio.CancelledError:
-                raise  # not acknowledged: read again after the restart or the rebalance
+                if finishing is not None:
+                    finishing.cancel()  # not acknowledged: read again after the restart
+                # What was being published may not have been: loaded again, it is published.
+                self.publishing.clear()
+                raise
             except Exception:
                 # Per-record failures are dead letters already (process.py); anything else here
                 # is the worker's own fault. Stop at once, before any commit: the batch is read
                 # again after the restart (at-least-once).
                 log.exception("lead-sla worker: a batch failed; stopping so it is not lost")
                 os._exit(70)
+
+    async def _finish_and_ack(self, plan: _Plan, stream: faust.StreamT[bytes]) -> None:
+        try:
+            handled_events = await self.finish(plan)
             for handled in handled_events:
                 await stream.ack(handled)
-            if trace.isEnabledFor(logging.DEBUG):
-                trace.debug("batch acked: %s", _spans(handled_events))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("lead-sla worker: a batch failed; stopping so it is not lost")
+            os._exit(70)
+        if trace.isEnabledFor(logging.DEBUG):
+            trace.debug("batch acked: %s", _spans(handled_events))
 
     async def handle_batch(self, events: Sequence[EventT[bytes]]) -> list[EventT[bytes]]:
-        """One batch: decode every record, then each lead of the batch is evaluated once; the
-        records handled (to acknowledge).
+        """One batch, worked out, stored and published; the records handled (to acknowledge).
+        The agent does the same in two halves, the next batch's :meth:`prepare` overlapping
+        the previous batch's :meth:`finish`."""
+        return await self.finish(self.prepare(events))
+
+    def prepare(self, events: Sequence[EventT[bytes]]) -> _Plan:
+        """One batch worked out: decode every record, then each lead of the batch is evaluated
+        once; its new states written to the local store (with their outboxes), and what
+        :meth:`finish` is to send.
 
         Per lead, its inputs of the batch are applied together (``domain.live.step_many``),
         on its partition's clock once the whole batch was read: the same outcome as one by one,
@@ -442,11 +484,17 @@ class Worker:
         outboxes: dict[str, list[OutRecord]] = {}
         """Per lead: the records its new state is stored with, before they are published."""
         for lead_id, item in work.items():
-            raw = None if item.fresh else self.load(item.event, lead_id.encode())
+            key = lead_id.encode()
+            raw = None if item.fresh else self.load(item.event, key)
             state = None
             pending: list[OutRecord] = []
+            carried: list[OutRecord] = []
             if raw is not None:
                 state, written, pending = state_codec.load(raw)
+                if pending and self.publishing.get(key) == raw:
+                    # Stored by the batch before, whose records are being published right now:
+                    # not published again, but kept in this state's outbox until they are.
+                    carried, pending = pending, []
                 if written < generation:
                     # Stored before the last rebalance or restart: a fact published by another
                     # worker after its last state reached this one may exist; step over it.
@@ -482,8 +530,8 @@ class Worker:
             records.extend(lead_records)
             if handled_state is not None and not (raw is None and handled_state.empty):
                 stored.append((lead_id, handled_state, item.event, item.partition))
-                if lead_records and not handled_state.empty:
-                    outboxes[lead_id] = lead_records
+                if (carried or lead_records) and not handled_state.empty:
+                    outboxes[lead_id] = carried + lead_records
             elif state is not None:
                 self.index.schedule(item.partition, lead_id, state.wake(config))
         self.metrics.observe_batch(
@@ -515,26 +563,47 @@ class Worker:
             (event, partition, lead_id.encode(), None if state.empty else encoded[lead_id][0])
             for lead_id, state, event, partition in stored
         ]
-        await self.store(first)
+        self.write_local(first)
+        third = [
+            (event, partition, lead_id.encode(), encoded[lead_id][0], encoded[lead_id][1])
+            for lead_id, _state, event, partition in stored
+            if lead_id in outboxes
+        ]
+        for _event, _partition, key, with_outbox, _without in third:
+            self.publishing[key] = with_outbox
+        schedules: list[tuple[int, str, Instant | None]] = [
+            (partition, lead_id, None) for lead_id, (_e, partition) in erased.items()
+        ]
+        schedules += [
+            (partition, lead_id, state.wake(config)) for lead_id, state, _e, partition in stored
+        ]
+        return _Plan(handled_events, first, records, third, schedules, rewind)
+
+    async def finish(self, plan: _Plan) -> list[EventT[bytes]]:
+        """A prepared batch stored, published and stored again (see :meth:`store`); the
+        records handled (to acknowledge)."""
+        # 1. The states with their outboxes, on the changelog, acknowledged.
+        await self.store(plan.first)
         # 2. The records, acknowledged.
-        await self.publish(records)
+        await self.publish(plan.records)
         # 3. The states again, their outboxes emptied (lost in a crash: published once more),
-        #    queued before anything the next batch sends but not waited for.
-        await self.store(
-            [
-                (event, partition, lead_id.encode(), encoded[lead_id][1])
-                for lead_id, _state, event, partition in stored
-                if lead_id in outboxes
-            ],
-            acknowledged=False,
-        )
-        for lead_id, (_event, partition) in erased.items():
-            self.index.schedule(partition, lead_id, None)
-        for lead_id, state, _event, partition in stored:
-            self.index.schedule(partition, lead_id, state.wake(config))
-        for (topic, partition), (offset, seen) in rewind.items():
+        #    queued before anything the next batch sends but not waited for; not for a lead
+        #    the next batch has stored again already (its state carries this outbox on).
+        data = cast("StoreT[bytes, bytes]", self.table.data)
+        again: list[tuple[EventT[bytes], int, bytes, bytes | None]] = []
+        for event, partition, key, with_outbox, without in plan.third:
+            if self.publishing.get(key) == with_outbox:
+                del self.publishing[key]
+            with _as_current(event):
+                if data.get(key) == with_outbox:
+                    again.append((event, partition, key, without))
+        self.write_local(again)
+        await self.store(again, acknowledged=False)
+        for partition, lead_id, wake in plan.schedules:
+            self.index.schedule(partition, lead_id, wake)
+        for (topic, partition), (offset, seen) in plan.rewind.items():
             await self.rewind(topic, partition, offset, f"record {seen} came before {offset}")
-        return handled_events
+        return plan.handled
 
     async def rewind(self, topic: str, partition: int, offset: int, why: str) -> None:
         """Seek an input partition back to ``offset``: faust dropped records after it."""
@@ -561,16 +630,16 @@ class Worker:
         *,
         acknowledged: bool = True,
     ) -> None:
-        """Store leads' new states: in the local store, and on the changelog, acknowledged.
+        """Store leads' new states on the changelog, acknowledged (the local store has them
+        already: :meth:`write_local`).
 
         faust's own path (``table[key] = value``) queues the changelog record in its producer
         buffer, and neither an acknowledgement nor a commit waits for that buffer to be sent
         (its flush gives up after 0.1 s), so a crash could lose a state whose input offset was
         already committed. Here each state goes to the changelog directly, and this returns
         only once the broker has every one: the batch's inputs are acknowledged after that.
-        The store is written with each lead's own record as faust's "current event" (the
-        RocksDB store takes the partition from it); the offsets persisted beside it are what
-        the RocksDB store's recovery resumes from.
+        The changelog offsets are persisted beside the local store: what the RocksDB store's
+        recovery resumes from.
 
         With ``acknowledged=False`` (the states whose outbox was published: losing them only
         means publishing the outbox once more) this returns once the records are queued in the
@@ -579,13 +648,6 @@ class Worker:
         if not writes:
             return
         data = cast("StoreT[bytes, bytes]", self.table.data)
-        for event, _partition, key, value in writes:
-            with _as_current(event):
-                if value is None:
-                    if key in data:
-                        del data[key]
-                else:
-                    data[key] = value
         messages: list[Message] = [
             (self.changelog_name, key, value, partition, None)
             for _e, partition, key, value in writes
@@ -612,6 +674,18 @@ class Worker:
             self._persisted(data, _last_offsets(gathered.result(), sending))
 
         asyncio.gather(*(future for future, _count in sending)).add_done_callback(done)
+
+    def write_local(self, writes: Sequence[tuple[EventT[bytes], int, bytes, bytes | None]]) -> None:
+        """The table's own store (memory or RocksDB), each with its record as faust's current
+        event (the RocksDB store takes the partition from it)."""
+        data = cast("StoreT[bytes, bytes]", self.table.data)
+        for event, _partition, key, value in writes:
+            with _as_current(event):
+                if value is None:
+                    if key in data:
+                        del data[key]
+                else:
+                    data[key] = value
 
     def _persisted(self, data: StoreT[bytes, bytes], offsets: Mapping[int, int]) -> None:
         for partition, offset in offsets.items():

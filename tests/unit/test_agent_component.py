@@ -75,6 +75,10 @@ class Delivery:
         return str(self.envelope["lead_id"]).encode() if self.keyed_by_lead else self.key
 
 
+class _Record(SimpleNamespace):
+    """A record as the agent sees it (a subclass: the worker keeps weak references to it)."""
+
+
 @dataclass
 class Harness:
     """The real faust app's worker, with the broker's part played here."""
@@ -84,6 +88,8 @@ class Harness:
     published: list[OutRecord] = field(default_factory=list)
     log_end: dict[tuple[str, int], int] = field(default_factory=dict)
     pending_ticks: list[tuple[bytes, int]] = field(default_factory=list)
+    changelog: dict[bytes, bytes] = field(default_factory=dict)
+    """The last state stored on the changelog per lead (what a restarted worker recovers)."""
     ticks_sent: int = 0
 
     # -- the broker's side
@@ -96,12 +102,11 @@ class Harness:
         *,
         acknowledged: bool = True,
     ) -> None:
-        data = self.worker.table.data
         for _event, _partition, key, value in writes:
             if value is None:
-                data.pop(key, None)
+                self.changelog.pop(key, None)
             else:
-                data[key] = value
+                self.changelog[key] = value
 
     def highwater(self, topic: str, partition: int) -> int | None:
         return self.log_end.get((topic, partition), 0)
@@ -129,16 +134,19 @@ class Harness:
             headers=[],
             timestamp=self.wall / SECOND,
         )
-        return cast("EventT[bytes]", SimpleNamespace(message=message, value=value))
+        return cast("EventT[bytes]", _Record(message=message, value=value))
 
-    def read(self, deliveries: Sequence[Delivery]) -> None:
+    def records(self, deliveries: Sequence[Delivery]) -> list[EventT[bytes]]:
         events = []
         for d in deliveries:
             topic = TOPIC_OF_TYPE[str(d.envelope["type"])]
             key = d.record_key
             partition = partition_of(str(d.envelope["lead_id"]).encode())
             events.append(self._event(PREFIX + topic, partition, key, d.value))
-        asyncio.run(self.worker.handle_batch(events))
+        return events
+
+    def read(self, deliveries: Sequence[Delivery]) -> None:
+        asyncio.run(self.worker.handle_batch(self.records(deliveries)))
 
     def run_clock(self) -> None:
         """One turn of the deadline loop, and the ticks it sent read back by the agent."""
@@ -309,6 +317,8 @@ def test_the_table_holds_every_lead_in_its_own_partition(harness: Harness) -> No
     _run(harness, _deliveries(), until_minute=200)
     stored = {bytes(k).decode(): bytes(v) for k, v in harness.worker.table.data.items()}
     assert "L-a" in stored and "L-held" in stored
+    # the changelog ends with what the local store holds (nothing left half-stored)
+    assert {k.decode(): v for k, v in harness.changelog.items()} == stored
     for lead_id, raw in stored.items():
         wake, partition = state_codec.header(raw)
         state = state_codec.loads(raw)
@@ -345,7 +355,7 @@ def test_a_restarted_worker_rebuilds_its_deadlines_from_the_table(
     # Given a worker that read a lead and stopped before its deadline
     harness.read([Delivery(created("L-r", at=0), 0.5)])
     assert not [o for o in harness.outputs() if o["type"] == "sla.breached"]
-    stored = dict(harness.worker.table.data.items())
+    stored = dict(harness.changelog)
     # When a new worker starts with the recovered table and the wall clock is past the deadline
     (tmp_path / "again").mkdir()
     fresh = make_harness(tmp_path / "again", policy, monkeypatch)
@@ -438,7 +448,7 @@ def test_a_crash_between_storing_and_publishing_loses_nothing(
     assert first.published == []
     # When a new worker recovers the stored states (the changelog) and its clock turns
     second = make_harness(tmp_path / "second", policy, monkeypatch)
-    for key, value in first.worker.table.data.items():
+    for key, value in first.changelog.items():
         second.worker.table.data[key] = value
     second.wall = first.wall
     second.run_clock()
@@ -452,3 +462,73 @@ def test_a_crash_between_storing_and_publishing_loses_nothing(
     published = len(second.published)
     second.read(batch)
     assert len(second.published) == published
+
+
+def _sent(harness: Harness) -> list[tuple[str, bytes, bytes | None]]:
+    return [(r.topic, r.key, r.value) for r in harness.published]
+
+
+def test_a_batch_worked_out_while_the_one_before_is_published_repeats_and_loses_nothing(
+    tmp_path: Path, policy: Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given two batches for one lead, and what a worker finishing each before the next sends
+    one = [Delivery(created("L-pipe", at=0), 0.5)]
+    two = [Delivery(assigned("L-pipe", at=1), 0.5), Delivery(activity("L-pipe", at=2), 0.5)]
+    serial = make_harness(tmp_path / "serial", policy, monkeypatch)
+    serial.wall = T0 + 5 * MINUTE
+    serial.read(one)
+    serial.read(two)
+    # When the agent works the second batch out before the first is stored and published
+    piped = make_harness(tmp_path / "piped", policy, monkeypatch)
+    piped.wall = serial.wall
+    worker = piped.worker
+    first = worker.prepare(piped.records(one))
+    second = worker.prepare(piped.records(two))
+    # Then the second state carries the first outbox on, unpublished ...
+    raw = worker.table.data[b"L-pipe"]
+    carried = state_codec.load(raw).outbox
+    assert carried[: len(first.records)] == first.records
+    assert second.records, "the second batch made records of its own"
+    assert not set(map(id, second.records)) & set(map(id, first.records))
+    asyncio.run(worker.finish(first))
+    asyncio.run(worker.finish(second))
+    # ... and what is published is what the serial worker published, once, in the same order
+    assert _sent(piped) == _sent(serial)
+    assert state_codec.load(worker.table.data[b"L-pipe"]).outbox == []
+
+
+@pytest.mark.parametrize("recovered_from", ["changelog", "local store"])
+def test_a_crash_while_the_batch_before_is_published_loses_nothing(
+    recovered_from: str, tmp_path: Path, policy: Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a worker that worked out a second batch while publishing the first, and died there
+    one = [Delivery(created("L-pipe-crash", at=0), 0.5)]
+    two = [
+        Delivery(assigned("L-pipe-crash", at=1), 0.5),
+        Delivery(activity("L-pipe-crash", at=2), 0.5),
+    ]
+    first = make_harness(tmp_path / "first", policy, monkeypatch)
+    first.wall = T0 + 5 * MINUTE
+    lost: list[OutRecord] = []
+
+    async def killed(records: Sequence[OutRecord]) -> None:
+        lost.extend(records)
+        raise RuntimeError("kill -9")
+
+    monkeypatch.setattr(first.worker, "publish", killed)
+    plan_one = first.worker.prepare(first.records(one))
+    assert first.worker.prepare(first.records(two)).records, "the second batch made records"
+    with pytest.raises(RuntimeError):
+        asyncio.run(first.worker.finish(plan_one))
+    assert lost
+    # When a new worker starts from the changelog (memory store), or from the local store the
+    # dead one left (RocksDB kept on disk), which holds the second batch's state already
+    second = make_harness(tmp_path / "second", policy, monkeypatch)
+    kept = first.changelog if recovered_from == "changelog" else dict(first.worker.table.data)
+    for key, value in kept.items():
+        second.worker.table.data[key] = value
+    second.wall = first.wall
+    second.run_clock()
+    # Then the first batch's records are published all the same, byte for byte
+    sent = _sent(second)
+    assert all((r.topic, r.key, r.value) in sent for r in lost)
