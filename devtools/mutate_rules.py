@@ -43,16 +43,16 @@ muts = {
         '            self._escalate(at, 2, self.backup_id or self.manager_id, "manager")',
     ),
     "r07 review routing off": (
-        "        self.routed_to_review = self.category in self.policy.review_categories",
-        "        self.routed_to_review = False",
+        "        routed_to_review = self.category in self.policy.review_categories",
+        "        routed_to_review = False",
     ),
     "r08 consent hold off": (
         "        self.consent_hold = True\n",
         "        self.consent_hold = False\n",
     ),
     "r09 breach hidden by close": (
-        "        if not self.breached or reason in _UNHIDING_STATUSES:",
-        "        if True:",
+        "    if reason in _UNHIDING_STATUSES:",
+        "    if True:",
     ),
     "r10 no gap": (
         "        if person and self.backup_id is None and e.owner_id not in self.gaps:",
@@ -63,7 +63,7 @@ muts = {
         "unanswered and not self.stale",
     ),
     "r12 priority ignored": (
-        "        if e.priority is not None and e.priority != self.priority and not self.breached:",
+        '        if e.priority is not None and e.priority != self.priority and self.phase == "open":',
         "        if False:",
     ),
     "r13 timers before inputs": (
@@ -75,7 +75,7 @@ muts = {
         '            unique[f"{event.event_id}#{len(unique)}"] = event',
     ),
     "r16 resolve without breach": (
-        "        if not self.breached:\n            self.rejected.append(",
+        "        if self.phase not in _BREACHED:\n            self.rejected.append(",
         "        if False:\n            self.rejected.append(",
     ),
 }

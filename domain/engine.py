@@ -73,15 +73,19 @@ from .vocabulary import (
     Consent,
     CustomerStatus,
     EscalationLevel,
+    EscalationPhase,
     ExclusionReason,
     ExclusionRoute,
     FactStatus,
     Intent,
+    LeadPhase,
     LeadStatus,
+    LifecycleInput,
     OutputType,
     Priority,
     ReviewReason,
     TaskCloseReason,
+    WarningPhase,
     WarningReason,
 )
 
@@ -148,6 +152,8 @@ class LeadResult:
     duplicates: int
     next_due: Instant | None
     """The next instant after ``now`` at which this lead's outputs may change without input."""
+    phase: LeadPhase
+    """Where the lead's lifecycle stands at ``now`` (``TRANSITIONS``)."""
 
 
 def evaluate(
@@ -215,6 +221,7 @@ def evaluate(
         held=lead.held,
         duplicates=duplicates,
         next_due=lead.next_due(),
+        phase=lead.phase,
     )
 
 
@@ -243,12 +250,104 @@ def derived_id(lead_id: str, key: str) -> str:
     return hashlib.blake2b(f"{lead_id}\x1f{key}".encode(), digest_size=12).hexdigest()
 
 
+# ---------------------------------------------------------------------------- the lifecycle
+#
+# A lead's phase is one LeadPhase value (vocabulary.py documents each); it moves only along the
+# rows of this table, (phase, input) -> phase. An input a phase has no row for changes nothing
+# there (a status change of an answered lead, a second exclusion, `reopened` of a lead that was
+# never closed); `_Lead` emits the outputs of each transition (`_Lead._exclude`,
+# `_record_response`, `_fire_breach`, `_on_status`). The timers and tasks are the phase's
+# sub-states: `_Lead.warning` (WarningPhase), `_Lead.escalation` (EscalationPhase), `_Lead.stale`,
+# `_Lead.open_tasks`; the holds of rule 8 (`consent_hold`, `conflicts`) run across phases: a lead
+# may be held while breached or after its answer.
+
+TRANSITIONS: tuple[tuple[LeadPhase, LifecycleInput, LeadPhase], ...] = (
+    # lead.created (rules 1, 9): the clock starts, or the lead goes to support without one
+    ("pending", "create", "open"),
+    ("pending", "support", "support"),
+    # the first meaningful response (rule 3)
+    ("open", "respond", "answered"),
+    ("breached", "respond", "breached_answered"),
+    ("breached_excluded", "respond", "breached_excluded_answered"),
+    ("breached_closed", "respond", "breached_closed_answered"),
+    # the deadline (rule 5): unanswered, or answered late while held
+    ("open", "breach", "breached"),
+    ("answered", "breach", "breached_answered"),
+    # exclusions (rule 9): before a breach the lead is excluded; after it the breach stays
+    # visible, unless spam or duplicate hide it
+    ("open", "exclude", "excluded"),
+    ("breached", "exclude", "breached_excluded"),
+    ("open", "close", "closed"),
+    ("breached", "close", "breached_closed"),
+    ("open", "hide", "excluded"),
+    ("breached", "hide", "breach_hidden"),
+    ("breached_excluded", "hide", "breach_hidden"),
+    ("breached_closed", "hide", "breach_hidden_closed"),
+    ("open", "support", "support"),
+    ("breached", "support", "breached_support"),
+    # reopened (rule 9) undoes `closed` only, with the original clock
+    ("closed", "reopen", "open"),
+    ("breach_hidden_closed", "reopen", "breached"),
+    ("breached_closed", "reopen", "breached"),
+    ("breached_closed_answered", "reopen", "breached_answered"),
+)
+
+
+def _rows(lifecycle_input: LifecycleInput) -> dict[LeadPhase, LeadPhase]:
+    return {a: b for a, via, b in TRANSITIONS if via == lifecycle_input}
+
+
+NEXT_PHASE: dict[LifecycleInput, dict[LeadPhase, LeadPhase]] = {
+    via: _rows(via) for via in vocabulary.LIFECYCLE_INPUTS
+}
+"""The transition table by input: ``NEXT_PHASE[input][phase]`` is the next phase."""
+_CREATE = NEXT_PHASE["create"]
+_RESPOND = NEXT_PHASE["respond"]
+_BREACH = NEXT_PHASE["breach"]
+_REOPEN = NEXT_PHASE["reopen"]
+
+# What a phase means for the rules (each a set of phases, so none can disagree with the phase).
+_ANSWERED: frozenset[LeadPhase] = frozenset(
+    {"answered", "breached_answered", "breached_excluded_answered", "breached_closed_answered"}
+)
+_BREACHED: frozenset[LeadPhase] = frozenset(
+    {
+        "breached",
+        "breached_answered",
+        "breached_excluded",
+        "breached_excluded_answered",
+        "breached_closed",
+        "breached_closed_answered",
+        "breached_support",
+        "breach_hidden",
+        "breach_hidden_closed",
+    }
+)
+_EXCLUDED: frozenset[LeadPhase] = frozenset(
+    {"excluded", "closed", "support", "breach_hidden", "breach_hidden_closed"}
+)
+"""The phases whose measured status is ``excluded``."""
+_CLOCKED: frozenset[LeadPhase] = frozenset({"open", "answered", "breached", "breached_answered"})
+"""The phases whose timers may still run (not excluded; a hold pauses them)."""
+
+
+def exclusion_input(reason: ExclusionReason, route: ExclusionRoute | None) -> LifecycleInput:
+    """Rule 9: which exclusion an excluding status, declined consent or the support route is."""
+    if route == "support":
+        return "support"
+    if reason in _UNHIDING_STATUSES:
+        return "hide"  # rule 9: spam and duplicate hide a breach; any other keeps it visible
+    if reason == "closed":
+        return "close"
+    return "exclude"
+
+
 class _Lead:
     """The working state of one lead during a fold. Never leaves ``evaluate``."""
 
     # Immutable defaults live on the class: a fold builds one _Lead per lead, and setting
     # sixty attributes per lead costs more than the rules themselves.
-    created: bool = False
+    phase: LeadPhase = "pending"  # the lifecycle (TRANSITIONS): one value, never a set of flags
     cursor: Instant = 0
     # lead attributes
     created_at: Instant = 0
@@ -264,33 +363,25 @@ class _Lead:
     owner_id: str | None = None  # the current person owner (a queue is no owner)
     backup_id: str | None = None
     first_person_owner_at: Instant | None = None
-    # the clock
-    timed: bool = False  # a timer was started (not a support-route lead)
+    # the clock (its points; whether it runs is the phase)
     target_minutes: float = 0.0
     warn_pt: Instant = 0
     due_pt: Instant = 0
     level2_pt: Instant = 0
     stale_pt: Instant = 0
-    stopped: bool = False  # exclusion: every later timer is dropped
-    warned: bool = False
-    warn_skipped: bool = False
-    breached: bool = False
+    # the timers' and tasks' sub-states
+    warning: WarningPhase = "due"
+    escalation: EscalationPhase = "none"
+    stale: bool = False  # the stale-lead alert was sent (rule 11)
     breach_reason: BreachReason | None = None
-    level: int = 0
-    escalated: bool = False
-    stale: bool = False
-    routed_to_review: bool = False
-    # response
+    # the response (set once, with the phase's "respond" transition)
     responded_at: Instant | None = None
     within_sla: bool | None = None
     # touches
     auto_touch_at: Instant | None = None
     person_touch_at: Instant | None = None  # owner/backup person activity, not meaningful
     meeting_after_escalation: bool = False
-    # exclusions and holds
-    excluded: bool = False
-    support_route: bool = False
-    closed: bool = False
+    # holds (rule 8; the ownership conflicts are `conflicts`)
     consent_hold: bool = False
     # resolution
     resolved_by: str | None = None
@@ -322,7 +413,7 @@ class _Lead:
 
     def run(self, ordered: list[InputEvent]) -> None:
         for event in ordered:
-            if not self.created:
+            if self.phase == "pending":
                 if isinstance(event, LeadCreated):
                     self._create(event)
                 else:
@@ -335,14 +426,14 @@ class _Lead:
                 self.cursor = t
             self._apply(event)
             self._fire_overdue()
-        if self.created:
+        if self.phase != "pending":
             self._fire_timers(self.now, inclusive=True)
             self._emit_fact()
 
     def _create(self, event: LeadCreated) -> None:
         self.cursor = event.occurred_at
         self._apply(event)
-        if not self.created:
+        if self.phase == "pending":
             return  # refused (rule 16): whatever came before it stays held
         self._fire_overdue()
         if self.held:
@@ -356,7 +447,7 @@ class _Lead:
     def _apply(self, event: InputEvent) -> None:
         match event:
             case LeadCreated():
-                if self.created:
+                if self.phase != "pending":
                     self.rejected.append(
                         Rejection(event, "a second lead.created for a lead that already exists")
                     )
@@ -378,10 +469,7 @@ class _Lead:
                 if (
                     event.priority is not None
                     and event.priority != self.priority
-                    and self.timed
-                    and not self.stopped
-                    and not self.breached
-                    and self.responded_at is None
+                    and self.phase == "open"
                 ):
                     try:
                         points = self._points(self.source, event.priority, self.created_at)
@@ -403,7 +491,6 @@ class _Lead:
     def _on_created(self, e: LeadCreated, points: _Points | None) -> None:
         """Rules 1, 7, 8, 9: the clock starts at the lead's own occurred_at."""
         p = self.policy
-        self.created = True
         self.created_at = e.occurred_at
         self.source = e.source
         self.priority = e.priority
@@ -419,9 +506,9 @@ class _Lead:
             reason: ExclusionReason = (
                 "existing_customer" if e.customer_status == "existing_customer" else "support_issue"
             )
-            self._exclude(reason, route="support")
+            self._exclude(reason, route="support")  # pending -> support: no clock
             return
-        self.timed = True
+        self.phase = _CREATE[self.phase]
         assert points is not None  # computed by _apply for every lead with a clock
         self._set_timer_points(points)
         self._emit(TIMER_STARTED, self.cursor, self._timer_data())
@@ -443,19 +530,20 @@ class _Lead:
             counted = self.conflicts.get(e.owner_id) if person else None
             self.conflicts.clear()
             self._close_tasks("hold_ended", kinds=("conflict",))
-        if self.responded_at is not None or self.breached:
+        phase = self.phase
+        if phase in _ANSWERED or phase in _BREACHED:
             # Rule 12: ownership after the answer or the breach changes nothing measured, but
             # the re-owned lead's open escalation work is handed back (rule 6).
-            if self.responded_at is None:
+            if phase not in _ANSWERED:
                 self._close_tasks("reassigned", kinds=("escalation", "breach_review"))
-                if counted is not None and not self.excluded:
+                if counted is not None and phase not in _EXCLUDED:
                     # Rule 8: the conflicting answer now counts, late, at its own occurred_at.
                     self._record_response(counted.actor_id, counted.kind, counted.occurred_at)
             return
         addressed = (self.owner_id, self.backup_id, self.manager_id)
         self._set_owner(e.owner_id, person, t, e.backup_owner_id, e.manager_id)
-        if self.excluded or not self.timed:
-            return
+        if phase != "open":
+            return  # excluded, closed or routed to support before a breach
         if counted is not None:
             # The new owner is the person whose answer caused the conflict: that answer counts
             # at its own occurred_at.
@@ -485,7 +573,7 @@ class _Lead:
         """Rules 7, 8, 9, 12: changes after creation."""
         t = self.cursor
         p = self.policy
-        answered = self.responded_at is not None
+        answered = self.phase in _ANSWERED
         if e.intent is not None and e.intent != self.intent:
             self.intent = e.intent
         if e.customer_status is not None:
@@ -503,7 +591,7 @@ class _Lead:
             # fire now). Declined before an answer is an exclusion, below.
             self.consent_hold = False
             self._close_tasks("hold_ended", kinds=("consent",))
-        if answered or self.stopped:
+        if self.phase != "open" and self.phase != "breached":
             return  # answered, or already out of the clock (excluded, or excluded after a breach)
         if self.customer_status == "existing_customer" or self.category == "support_issue":
             reason: ExclusionReason = (
@@ -516,12 +604,13 @@ class _Lead:
         if self.consent == "declined" and consent_before != "declined":
             self._exclude("consent_declined")
             return
-        if e.priority is not None and e.priority != self.priority and not self.breached:
+        if e.priority is not None and e.priority != self.priority and self.phase == "open":
             self.priority = e.priority
             if points is None:  # pragma: no cover - _apply computes them for this case
                 points = self._points(self.source, e.priority, self.created_at)
             self._set_timer_points(points)
-            self.warn_skipped = False
+            if self.warning == "skipped":
+                self.warning = "due"
             self._emit(TIMER_UPDATED, t, self._timer_data())
         if new_category and self.category in p.review_categories:
             self._request_review(self.category, "")
@@ -541,15 +630,15 @@ class _Lead:
             if e.direction == "outbound" and self.auto_touch_at is None:
                 self.auto_touch_at = t
             return
-        if self.escalated and e.kind in _MEETING_KINDS and e.direction != "internal":
+        if self.escalation != "none" and e.kind in _MEETING_KINDS and e.direction != "internal":
             self.meeting_after_escalation = True
         owner_side = self.owner_id is not None and e.actor_id in (self.owner_id, self.backup_id)
         if e.direction != "outbound" or e.kind not in p.meaningful_kinds:
             if owner_side and self.person_touch_at is None:
                 self.person_touch_at = t
             return
-        if self.responded_at is not None or self.excluded or self.support_route:
-            return
+        if self.phase not in _RESPOND:
+            return  # answered, excluded before a breach, or routed to support
         if owner_side:
             self._record_response(e.actor_id, e.kind, t)
         elif self.owner_id is None:
@@ -567,30 +656,30 @@ class _Lead:
     def _on_status(self, e: StatusChanged) -> None:
         """Rule 9: exclusions, closing and reopening."""
         status = e.status
+        phase = self.phase
         if status == "reopened":
-            if self.closed and self.excluded:
+            reopened = _REOPEN.get(phase)
+            if reopened is None:
+                return  # reopening undoes `closed` only
+            if phase in _EXCLUDED:
                 # Reopening undoes `closed` only, with the original clock.
-                self.closed = False
-                self.excluded = False
-                self.stopped = False
-                self.warn_skipped = False
+                if self.warning == "skipped":
+                    self.warning = "due"
+                self.phase = reopened
                 self._emit(TIMER_UPDATED, self.cursor, self._timer_data())
-            elif self.closed and self.breached:
-                self.closed = False
-                self.stopped = False
-            return
-        if self.responded_at is not None or self.support_route or not self.created:
+            else:
+                self.phase = reopened  # closed after a breach: the breach was visible all along
             return
         if status in _EXCLUDING_STATUSES or status in ("closed", "converted"):
-            if self.excluded or (self.stopped and status not in _UNHIDING_STATUSES):
-                return  # already out of the clock; only spam/duplicate can still unhide a breach
+            if phase not in NEXT_PHASE[exclusion_input(status, None)]:
+                # Answered, routed to support, or already out of the clock: only spam/duplicate
+                # can still hide a breach.
+                return
             self._exclude(status)
-            if status == "closed":
-                self.closed = True
 
     def _on_resolved(self, e: BreachResolved) -> None:
         """Rule 16: a resolution needs a breach; its reason_code overrides the derived reason."""
-        if not self.breached:
+        if self.phase not in _BREACHED:
             self.rejected.append(
                 Rejection(e, "lead.breach_resolved for a lead that never breached")
             )
@@ -605,6 +694,7 @@ class _Lead:
     def _record_response(self, responder: str, kind: str, at: Instant) -> None:
         """Rule 3: the first meaningful response stops the clock."""
         responded = at if at > self.created_at else self.created_at
+        self.phase = _RESPOND[self.phase]
         self.responded_at = responded
         self.within_sla = responded <= self.due_pt
         business: float | None = None
@@ -645,7 +735,7 @@ class _Lead:
         self.owner_history.append((t, self.owner_id))
 
     def _start_consent_hold(self) -> None:
-        if self.responded_at is not None:
+        if self.phase in _ANSWERED:
             return
         self.consent_hold = True
         self._request_review("consent_unclear", "")
@@ -653,11 +743,7 @@ class _Lead:
     def _exclude(self, reason: ExclusionReason, route: ExclusionRoute | None = None) -> None:
         """Rule 9: the clock stops and every later timer is dropped; a breach stays visible."""
         t = self.cursor
-        self.stopped = True
-        if route == "support":
-            self.support_route = True
-        if not self.breached or reason in _UNHIDING_STATUSES:
-            self.excluded = True
+        self.phase = NEXT_PHASE[exclusion_input(reason, route)][self.phase]
         self.consent_hold = False
         self.conflicts.clear()
         self._emit(
@@ -783,19 +869,20 @@ class _Lead:
 
     def _next_timer(self, confirmed_only: bool) -> tuple[Instant, int] | None:
         """The earliest pending timer (rules 4, 5, 6, 11); none while stopped or held."""
-        if not self.timed or self.stopped or self.consent_hold or self.conflicts:
+        phase = self.phase
+        if phase not in _CLOCKED or self.consent_hold or self.conflicts:
             return None
         best: tuple[Instant, int] | None = None
-        unanswered = self.responded_at is None
-        if unanswered and not self.warned and not self.warn_skipped and not self.breached:
+        unanswered = phase == "open" or phase == "breached"
+        if phase == "open" and self.warning == "due":
             best = (self.warn_pt, _WARN)
-        if not self.breached and not self.within_sla:
+        if (phase == "open" or phase == "answered") and not self.within_sla:
             due = self.due_pt
             if not confirmed_only or due + self.grace <= self.now:
                 candidate = (due if confirmed_only else due + self.grace, _DEADLINE)
                 if best is None or candidate < best:
                     best = candidate
-        if unanswered and self.breached and self.level == 1 and not self.routed_to_review:
+        if phase == "breached" and self.escalation == "level1":
             candidate = (self.level2_pt, _LEVEL2)
             if best is None or candidate < best:
                 best = candidate
@@ -834,7 +921,7 @@ class _Lead:
         elif kind == _DEADLINE:
             self._fire_breach(at)
         elif kind == _LEVEL2:
-            self.level = 2
+            self.escalation = "level2"
             self._escalate(at, 2, self.manager_id, "manager")
         else:
             self.stale = True
@@ -857,9 +944,9 @@ class _Lead:
     def _fire_warning(self, at: Instant) -> None:
         """Rule 4: one pre-breach warning, only while the deadline is still ahead."""
         if at != self.warn_pt and at >= self.due_pt:
-            self.warn_skipped = True
+            self.warning = "skipped"
             return
-        self.warned = True
+        self.warning = "sent"
         reason: WarningReason
         if self.owner_id is None:
             recipient, reason = self.manager_id, "no_owner"
@@ -907,9 +994,9 @@ class _Lead:
 
     def _fire_breach(self, at: Instant) -> None:
         """Rules 5, 6, 7: the breach, then one escalation (or one review for review leads)."""
-        self.breached = True
+        self.phase = _BREACH[self.phase]
         self.breach_reason = self._derive_breach_reason()
-        self.routed_to_review = self.category in self.policy.review_categories
+        routed_to_review = self.category in self.policy.review_categories
         self._emit(
             BREACHED,
             at,
@@ -923,20 +1010,21 @@ class _Lead:
                 self.manager_id,
                 self.breach_reason,
                 self.auto_touch_at is not None,
-                self.routed_to_review,
+                routed_to_review,
                 self.shown_name,
                 self.contact_details,
             ),
         )
-        if self.responded_at is not None:
+        if self.phase == "breached_answered":
             return  # answered late while held: recorded, breached, nothing left to chase
-        self.escalated = True
-        self.level = 1
-        if self.routed_to_review:
+        if routed_to_review:
+            self.escalation = "review"
             self._request_review("breach", "")
         elif self.backup_id is not None:
+            self.escalation = "level1"
             self._escalate(at, 1, self.backup_id, "backup_owner")
         else:
+            self.escalation = "level1"
             self._escalate(at, 1, self.manager_id, "manager")
 
     def _escalate(
@@ -967,7 +1055,7 @@ class _Lead:
 
     def next_due(self) -> Instant | None:
         """When the clock next matters for this lead (for the worker's deadline index)."""
-        if not self.created:
+        if self.phase == "pending":
             return None
         nxt = self._next_timer(confirmed_only=False)
         if nxt is None:
@@ -996,13 +1084,14 @@ class _Lead:
         )
 
     def _status(self) -> FactStatus:
-        if self.excluded:
+        phase = self.phase
+        if phase in _EXCLUDED:
             return "excluded"
-        if self.breached:
+        if phase in _BREACHED:
             return "breached"
         if self.consent_hold or self.conflicts:
             return "held"
-        if self.responded_at is not None:
+        if phase == "answered":
             return "met" if self.within_sla else "breached"
         return "open"
 
@@ -1015,7 +1104,7 @@ class _Lead:
         C-level comparison): most steps change something, so this is cheaper than comparing the
         raw fields first.
         """
-        if not self.created:
+        if self.phase == "pending":
             return
         status = self._status()
         responded = self.responded_at
@@ -1026,7 +1115,7 @@ class _Lead:
             self.owner_id,
             self.manager_id,
             self.created_at,
-            self.due_at if self.timed else None,
+            self.due_at,  # None without a clock (support route from the start)
             status,
             status in ("open", "met", "breached"),  # eligible
             responded,
@@ -1035,9 +1124,9 @@ class _Lead:
             self.reason_code or self.breach_reason,
             self.resolution_note,
             self.resolved_by,
-            self.warned,
-            self.escalated,
-            self.level,
+            self.warning == "sent",
+            self.escalation != "none",
+            2 if self.escalation == "level2" else 0 if self.escalation == "none" else 1,
             self.meeting_after_escalation,
             self.stale,
             self._in_review(),

@@ -204,3 +204,64 @@ REVIEW_REASONS: Final = frozenset(get_args(ReviewReason))
 TASK_CLOSE_REASONS: Final = frozenset(get_args(TaskCloseReason))
 FACT_STATUSES: Final = frozenset(get_args(FactStatus))
 EXCLUSION_REASONS: Final = frozenset(get_args(ExclusionReason))
+
+# --------------------------------------------------------------------------------------------
+# The engine's lifecycle (internal: never on the wire; docs/ARCHITECTURE.md, "Lifecycle")
+# --------------------------------------------------------------------------------------------
+
+LeadPhase = Literal[
+    "pending",
+    "open",
+    "answered",
+    "breached",
+    "breached_answered",
+    "excluded",
+    "closed",
+    "support",
+    "breached_excluded",
+    "breached_excluded_answered",
+    "breached_closed",
+    "breached_closed_answered",
+    "breached_support",
+    "breach_hidden",
+    "breach_hidden_closed",
+]
+"""Where one lead is in its lifecycle: one value, so that no impossible combination of "answered",
+"breached", "excluded", "closed" and "support route" can be written.
+
+- ``pending``: no ``lead.created`` yet; its inputs are held (rule 13).
+- ``open``: the clock runs, unanswered, not breached (rule 1).
+- ``answered``: a meaningful response was recorded before any breach (rules 2, 3); its
+  ``within_sla`` says met or late (a late answer given while held still breaches when the hold
+  ends).
+- ``breached``: the deadline passed unanswered (rule 5); escalation runs (rule 6).
+- ``breached_answered``: breached, then answered (or answered late while held, then breached).
+- ``excluded``: out of the clock before a breach (rule 9).
+- ``closed``: excluded by ``closed`` before a breach; ``reopened`` restores the clock.
+- ``support``: routed to support (rule 9): no clock at all, or the clock dropped before a breach.
+- ``breached_excluded``, ``breached_excluded_answered``: excluded after a breach: the clock
+  stopped, the breach stays visible (and it may still be answered, late).
+- ``breached_closed``, ``breached_closed_answered``: the same by ``closed``: ``reopened``
+  restores the breached clock.
+- ``breached_support``: routed to support after a breach (the breach stays visible).
+- ``breach_hidden``: ``spam`` or ``duplicate`` after a breach: excluded, the breach hidden.
+- ``breach_hidden_closed``: the same after ``closed``: ``reopened`` shows the breach again.
+"""
+LifecycleInput = Literal[
+    "create", "respond", "breach", "exclude", "close", "hide", "support", "reopen"
+]
+"""What moves a lead from one ``LeadPhase`` to another (the engine's transition table):
+``create`` (``lead.created`` with a clock), ``respond`` (the first meaningful response, rule 3),
+``breach`` (the deadline timer, rule 5), ``exclude`` (an excluding status other than the three
+below, or declined consent, rule 9), ``close`` (status ``closed``), ``hide`` (status ``spam`` or
+``duplicate``: also hides a breach), ``support`` (the support route), ``reopen`` (status
+``reopened``)."""
+WarningPhase = Literal["due", "sent", "skipped"]
+"""The pre-breach warning timer (rule 4): still due, sent, or skipped (the deadline was already
+reached when it came due; a new target or a reopened lead makes it due again)."""
+EscalationPhase = Literal["none", "review", "level1", "level2"]
+"""The escalation after a breach (rules 6, 7): none yet (or answered before it), routed to one
+review (level 1, never level 2), the level-1 task, the level-2 task."""
+
+LEAD_PHASES: Final[tuple[LeadPhase, ...]] = get_args(LeadPhase)
+LIFECYCLE_INPUTS: Final[tuple[LifecycleInput, ...]] = get_args(LifecycleInput)
