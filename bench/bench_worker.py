@@ -415,15 +415,10 @@ def wait_committed(
     alive: Any,
     timeout: float,
     first_input: Any,
-    pid: int | Sequence[int] | None = None,
+    pid: int | None = None,
 ) -> tuple[float, float, int, float]:
     """Poll until ``group`` committed ``ends``: (t of first input, t of catch-up, inputs at
-    t0, CPU seconds of ``pid`` (or the sum over several) in between)."""
-    pids = [] if pid is None else [pid] if isinstance(pid, int) else list(pid)
-
-    def cpu_now() -> float:
-        return sum(cpu_seconds(p) for p in pids) if pids else math.nan
-
+    t0, CPU seconds of ``pid`` in between)."""
     t0: float | None = None
     at_t0 = 0
     cpu0 = math.nan
@@ -433,11 +428,11 @@ def wait_committed(
             seen = first_input()
             if seen is not None:
                 t0, at_t0 = time.monotonic(), seen
-                cpu0 = cpu_now()
+                cpu0 = cpu_seconds(pid) if pid else math.nan
         ok, _done = watch.caught_up(group, ends)
         if ok:
             end = time.monotonic()
-            cpu = cpu_now() - cpu0
+            cpu = (cpu_seconds(pid) - cpu0) if pid else math.nan
             return (t0 if t0 is not None else end), end, at_t0, cpu
         if not alive():
             raise SystemExit(f"bench: the process under test exited before catching up ({group})")
@@ -514,79 +509,59 @@ def run_worker_pass(
     rep: int,
     name: str,
 ) -> dict[str, Any]:
-    """``--workers`` worker processes in one consumer group (one app id) through the workload."""
     ends = end_offsets(bootstrap, [prefix + t for t in INPUTS])
     app_id = fresh_name("app")
     wrap, prof = profiler(args, work, f"{name}-{rep}") if rep == 0 else ([], None)
-    procs = [
-        WorkerProc(
-            bootstrap,
-            prefix,
-            app_id,
-            policy,
-            work / f"{name}-{rep}-{number}-data",
-            work / f"{name}-{rep}-{number}.log",
-            store=args.store,
-            partitions=args.partitions,
-            wrap=wrap if number == 0 else (),
-            extra_env={
-                "LEADSLA_BATCH_MAX": str(args.batch_max),
-                "LEADSLA_BATCH_WITHIN_S": str(args.batch_within),
-                **worker_env(args),
-            },
-        ).start()
-        for number in range(args.workers)
-    ]
+    worker = WorkerProc(
+        bootstrap,
+        prefix,
+        app_id,
+        policy,
+        work / f"{name}-{rep}-data",
+        work / f"{name}-{rep}.log",
+        store=args.store,
+        partitions=args.partitions,
+        wrap=wrap,
+        extra_env={
+            "LEADSLA_BATCH_MAX": str(args.batch_max),
+            "LEADSLA_BATCH_WITHIN_S": str(args.batch_within),
+            **worker_env(args),
+        },
+    ).start()
     watch = GroupWatch(bootstrap)
 
-    def inputs_seen() -> int:
-        seen = 0
-        for proc in procs:
-            with contextlib.suppress(OSError):
-                seen += int(proc.metrics().total("lead_sla_inputs_total"))
-        return seen
-
     def first_input() -> int | None:
-        seen = inputs_seen()
-        return seen if seen > 0 else None
-
-    def alive() -> bool:
-        return all(proc.alive() for proc in procs)
+        with contextlib.suppress(OSError):
+            seen = int(worker.metrics().total("lead_sla_inputs_total"))
+            return seen if seen > 0 else None
+        return None
 
     try:
         t0, t1, at_t0, cpu = wait_committed(
-            watch, app_id, ends, alive, 1800, first_input, [p.worker_pid() for p in procs]
+            watch, app_id, ends, worker.alive, 1800, first_input, worker.worker_pid()
         )
-        metrics = [p.metrics() for p in procs]
-        rss = sum(p.rss_mib() for p in procs)
+        m = worker.metrics()
+        rss = worker.rss_mib()
     finally:
         watch.close()
-        for proc in procs:
-            proc.stop()
+        worker.stop()
     report_profile(prof)
-
-    def total_of(name: str) -> float:
-        return sum(m.total(name) for m in metrics)
-
-    def sum_of(name: str) -> float:
-        return sum(m.get(name) for m in metrics)
-
     return {
-        "startup_s": t0 - min(p.started_at for p in procs),
+        "startup_s": t0 - worker.started_at,
         "seconds": t1 - t0,
         "cpu_s": cpu,
         "events": total - at_t0,
-        "outputs": int(total_of("lead_sla_outputs_total")),
-        "dead": int(total_of("lead_sla_dead_letters_total")),
-        "suppressed": int(sum_of("lead_sla_suppressed_total")),
-        "ticks": int(sum_of("lead_sla_ticks_total")),
+        "outputs": int(m.total("lead_sla_outputs_total")),
+        "dead": int(m.total("lead_sla_dead_letters_total")),
+        "suppressed": int(m.get("lead_sla_suppressed_total")),
+        "ticks": int(m.get("lead_sla_ticks_total")),
         "batch_mean_ms": 1000
-        * sum_of("lead_sla_batch_seconds_sum")
-        / max(1.0, sum_of("lead_sla_batch_seconds_count")),
-        "batches": int(sum_of("lead_sla_batch_seconds_count")),
+        * m.get("lead_sla_batch_seconds_sum")
+        / max(1.0, m.get("lead_sla_batch_seconds_count")),
+        "batches": int(m.get("lead_sla_batch_seconds_count")),
         "send_mean_ms": 1000
-        * sum_of("lead_sla_send_seconds_sum")
-        / max(1.0, sum_of("lead_sla_send_seconds_count")),
+        * m.get("lead_sla_send_seconds_sum")
+        / max(1.0, m.get("lead_sla_send_seconds_count")),
         "rss_mib": rss,
     }
 
@@ -625,8 +600,7 @@ def cmd_throughput(args: argparse.Namespace, bootstrap: str, work: Path) -> None
     print(f"\n## Worker throughput ({machine_line()})\n")
     print(
         f"{total:,} input events ({what}; {n_leads:,} leads), {args.partitions} partitions, "
-        f"store {args.store}, batch {args.batch_max} / {args.batch_within:g} s, "
-        f"{args.workers} worker process{'es' if args.workers > 1 else ''}"
+        f"store {args.store}, batch {args.batch_max} / {args.batch_within:g} s"
         f"{settings_line(args)}, {args.repeat} runs each, interleaved; medians (min-max).\n"
     )
 
@@ -1009,12 +983,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--store", default="memory://")
     p.add_argument("--batch-max", type=int, default=1000)
     p.add_argument("--batch-within", type=float, default=0.02)
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=1,
-        help="worker processes in one consumer group (faust runs one process per core)",
-    )
 
     p = sub.add_parser("process", help="the processor alone, no Kafka (the floor)")
     p.add_argument("--events", type=int, default=100_000)
