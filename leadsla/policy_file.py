@@ -45,7 +45,7 @@ from leadsla.domain.policy import (
     business_minutes_per_year,
     last_point_factor,
 )
-from leadsla.domain.vocabulary import Category, Clock, Priority, ResponseFrom
+from leadsla.domain.vocabulary import REVIEW_REASONS, Category, Clock, Priority, ResponseFrom
 
 if TYPE_CHECKING:  # the scanner and the did-you-mean matcher load only when a policy is refused
     from leadsla.toml_lines import KeyLines, KeyPath
@@ -159,11 +159,14 @@ _TARGET_KEYS = ("source", "priority", "minutes")
 _ROSTER_KEYS = ("backup", "manager")
 _BUSINESS_HOURS_KEYS = ("days", "start", "end", "holidays", "windows")
 # SPEC's closed sets that a policy names, from the domain's vocabulary, in the order error
-# messages list them. A review category outside the lead categories could never match.
+# messages list them. A review category outside the lead categories could never match, and one
+# that is not a review reason (SPEC section 5: `inquiry`, `support_issue`) would make
+# `sla.review_requested` records the schema refuses.
 _CLOCKS: tuple[str, ...] = get_args(Clock)
 _RESPONSE_FROM: tuple[str, ...] = get_args(ResponseFrom)
 _PRIORITIES: tuple[str, ...] = get_args(Priority)
 _CATEGORIES: tuple[str, ...] = get_args(Category)
+_REVIEW_CATEGORIES: tuple[str, ...] = tuple(c for c in _CATEGORIES if c in REVIEW_REASONS)
 
 _CLOCK_TIME = re.compile(r"(\d{1,2}):(\d{2})")
 _WINDOW = re.compile(r"\s*(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})\s*")
@@ -310,7 +313,7 @@ class _Validator:
             "high_intent_sources": self.strings,
             # An empty list would make every lead unanswerable: no response could ever count.
             "meaningful_kinds": lambda p, v: self.strings(p, v, non_empty=True),
-            "review_categories": lambda p, v: self.strings(p, v, allowed=_CATEGORIES),
+            "review_categories": lambda p, v: self.strings(p, v, allowed=_REVIEW_CATEGORIES),
             "targets": self.targets,
             "roster": self.roster,
             "business_hours": self.business_hours,

@@ -411,6 +411,12 @@ REFUSALS = [
         "review_categories",
         2,
     ),
+    (
+        "review-category-that-is-no-review-reason",
+        toml(MANAGER, 'review_categories = ["complaint", "inquiry"]'),
+        "review_categories",
+        2,
+    ),
     ("empty-meaningful-kinds", toml(MANAGER, "meaningful_kinds = []"), "meaningful_kinds", 2),
     ("bad-iana-zone", toml(MANAGER, 'timezone = "Mars/Olympus_Mons"'), "timezone", 2),
     ("zone-with-wrong-case", toml(MANAGER, 'timezone = "europe/berlin"'), "timezone", 2),
