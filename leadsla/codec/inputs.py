@@ -429,10 +429,72 @@ def decode_envelope_fast(envelope: dict[str, Any]) -> InputEvent | None:
             or version != CURRENT_SCHEMA_VERSION
         ):
             return None
-        at = parse_rfc3339(occurred_at)
+        at = utc_instant(occurred_at)
+        if type_ == ACTIVITY_LOGGED:  # the builders called directly: natively, when compiled
+            return _activity_logged(event_id, lead_id, at, data)
+        if type_ == LEAD_CREATED:
+            return _lead_created(event_id, lead_id, at, data)
+        if type_ == OWNER_ASSIGNED:
+            return _owner_assigned(event_id, lead_id, at, data)
         return build(event_id, lead_id, at, data)
     except (TypeError, ValueError):
         return None
+
+
+_DAYS_IN_MONTH: Final = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def utc_instant(text: str) -> Instant:
+    """:func:`~leadsla.domain.instant.parse_rfc3339`, by arithmetic for what most producers
+    write (``YYYY-MM-DDTHH:MM:SSZ``, or with exactly six fractional digits); any other text,
+    and any field out of its range, goes to ``parse_rfc3339`` (which accepts or refuses it).
+    ``tests/unit/test_codec_fast_paths.py`` checks that both agree."""
+    size = len(text)
+    if (
+        (size != 20 and size != 27)
+        or text[-1] != "Z"
+        or text[4] != "-"
+        or text[7] != "-"
+        or text[10] != "T"
+        or text[13] != ":"
+        or text[16] != ":"
+        or (size == 27 and text[19] != ".")
+        or not text.isascii()
+    ):
+        return parse_rfc3339(text)
+    digits = text[0:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:19]
+    fraction = text[20:26] if size == 27 else "0"
+    if not (digits.isdigit() and fraction.isdigit()):
+        return parse_rfc3339(text)
+    year = int(text[0:4])
+    month = int(text[5:7])
+    day = int(text[8:10])
+    hour = int(text[11:13])
+    minute = int(text[14:16])
+    second = int(text[17:19])
+    if (
+        year < 1
+        or not 1 <= month <= 12
+        or day < 1
+        or hour > 23
+        or minute > 59
+        or second > 59
+        or (
+            day > _DAYS_IN_MONTH[month]
+            and not (
+                month == 2 and day == 29 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+            )
+        )
+    ):
+        return parse_rfc3339(text)
+    # Days since 1970-01-01 in the proleptic Gregorian calendar (years from March).
+    y = year - 1 if month <= 2 else year
+    era = y // 400
+    year_of_era = y - era * 400
+    day_of_year = (153 * (month - 3 if month > 2 else month + 9) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    days = era * 146_097 + day_of_era - 719_468
+    return ((days * 86_400 + hour * 3600 + minute * 60 + second) * 1_000_000) + int(fraction)
 
 
 def encode_input(event: InputEvent) -> bytes:
