@@ -139,14 +139,16 @@ def utc_text(instant: Instant) -> str:
     return date + digits[hours] + ":" + digits[minutes] + ":" + digits[second] + "Z"
 
 
-def _text(instant: Instant) -> str:
+def _text(instant: Any) -> str:
+    # ``Any``: the int object itself is the key (compiled, an ``int`` argument would be
+    # unboxed here and boxed again for the dict)
     if len(_TEXTS) >= _RECENT:
         _TEXTS.clear()
     text = _TEXTS[instant] = utc_text(instant)
     return text
 
 
-def _instant(instant: Instant) -> tuple[bytes, bytes, bytes]:
+def _instant(instant: Any) -> tuple[bytes, bytes, bytes]:
     if len(_INSTANTS) >= _RECENT:
         _INSTANTS.clear()
     parts = _INSTANTS[instant] = (
@@ -356,7 +358,7 @@ def encode_lead_lines(
     lead_json: bytes = orjson.dumps(lead_id)
     lead_prefix = f"{len(lead_id)}:{lead_id}".encode()
     lead_key = lead_sort_key(lead_id)
-    append = into.append
+    occurred_at: Any  # kept as the int object it is (compiled: not unboxed and boxed again)
     texts = _TEXTS
     instants = _INSTANTS
     types = _TYPE_PARTS
@@ -393,7 +395,7 @@ def encode_lead_lines(
         if instant_parts is None:
             instant_parts = _instant(occurred_at)
         event_id = sha256(lead_prefix + type_parts[0] + instant_parts[0] + hashed).hexdigest()
-        append(
+        into.append(
             (
                 instant_parts[2] + lead_key + type_parts[2],
                 b'{"event_id":"%s","type":%s,"lead_id":%s,"occurred_at":"%s","data":%s}'
