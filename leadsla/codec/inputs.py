@@ -449,36 +449,34 @@ def utc_instant(text: str) -> Instant:
     write (``YYYY-MM-DDTHH:MM:SSZ``, or with exactly six fractional digits); any other text,
     and any field out of its range, goes to ``parse_rfc3339`` (which accepts or refuses it).
     ``tests/unit/test_codec_fast_paths.py`` checks that both agree."""
-    size = len(text)
+    raw = text.encode("utf-8", "surrogatepass")
+    size = len(raw)
+    # byte values: 45 "-", 58 ":", 84 "T", 90 "Z", 46 "."
     if (
-        (size != 20 and size != 27)
-        or text[-1] != "Z"
-        or text[4] != "-"
-        or text[7] != "-"
-        or text[10] != "T"
-        or text[13] != ":"
-        or text[16] != ":"
-        or (size == 27 and text[19] != ".")
-        or not text.isascii()
+        (size != 20 and (size != 27 or raw[19] != 46))
+        or raw[size - 1] != 90
+        or raw[4] != 45
+        or raw[7] != 45
+        or raw[10] != 84
+        or raw[13] != 58
+        or raw[16] != 58
     ):
         return parse_rfc3339(text)
-    digits = text[0:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:19]
-    fraction = text[20:26] if size == 27 else "0"
-    if not (digits.isdigit() and fraction.isdigit()):
-        return parse_rfc3339(text)
-    year = int(text[0:4])
-    month = int(text[5:7])
-    day = int(text[8:10])
-    hour = int(text[11:13])
-    minute = int(text[14:16])
-    second = int(text[17:19])
+    year = _number(raw, 0, 4)
+    month = _number(raw, 5, 7)
+    day = _number(raw, 8, 10)
+    hour = _number(raw, 11, 13)
+    minute = _number(raw, 14, 16)
+    second = _number(raw, 17, 19)
+    micro = _number(raw, 20, 26) if size == 27 else 0
     if (
         year < 1
         or not 1 <= month <= 12
         or day < 1
-        or hour > 23
-        or minute > 59
-        or second > 59
+        or not 0 <= hour <= 23
+        or not 0 <= minute <= 59
+        or not 0 <= second <= 59
+        or micro < 0
         or (
             day > _DAYS_IN_MONTH[month]
             and not (
@@ -494,7 +492,18 @@ def utc_instant(text: str) -> Instant:
     day_of_year = (153 * (month - 3 if month > 2 else month + 9) + 2) // 5 + day - 1
     day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
     days = era * 146_097 + day_of_era - 719_468
-    return ((days * 86_400 + hour * 3600 + minute * 60 + second) * 1_000_000) + int(fraction)
+    return (days * 86_400 + hour * 3600 + minute * 60 + second) * 1_000_000 + micro
+
+
+def _number(raw: bytes, start: int, end: int) -> int:
+    """The ASCII digits ``raw[start:end]`` as a number; -1 if any is not a digit."""
+    value = 0
+    for i in range(start, end):
+        digit = raw[i] - 48
+        if not 0 <= digit <= 9:
+            return -1
+        value = value * 10 + digit
+    return value
 
 
 def encode_input(event: InputEvent) -> bytes:

@@ -97,14 +97,14 @@ class _Shape:
 _SHAPES: Final[dict[type, _Shape]] = {
     cls: _Shape(cls) for cls in (*ALERT_RECORDS, Retraction, Timer, Response, Fact)
 }
-_TEXTS: dict[Instant, str] = {}
+_TEXTS: Final[dict[Instant, str]] = {}
 """Recent instants' UTC text: the outputs of a lead share their instants (its creation, its
 deadline, one transition's outputs), those of different leads hardly ever, so it is kept small
 (a few hundred entries stay in the CPU's cache; a large dict of scattered ints does not)."""
-_INSTANTS: dict[Instant, tuple[bytes, bytes, bytes]] = {}
+_INSTANTS: Final[dict[Instant, tuple[bytes, bytes, bytes]]] = {}
 """Recent ``occurred_at`` instants' (event id part, UTC text as bytes, sort key part)."""
 _RECENT: Final = 512
-_DATES: dict[int, str] = {}
+_DATES: Final[dict[int, str]] = {}
 """Day (since the epoch) -> ``YYYY-MM-DDT``."""
 _TWO_DIGITS: Final = tuple(f"{n:02d}" for n in range(60))
 _SORT_BIAS: Final = 1 << 63
@@ -114,15 +114,19 @@ _SORT_BIAS: Final = 1 << 63
 def utc_text(instant: Instant) -> str:
     """:func:`~leadsla.domain.instant.format_utc`'s text (the same divisions), with each day's
     date remembered and the time of day from a table."""
-    whole, micro = divmod(instant, SECOND)
-    day, second = divmod(whole, 86_400)
+    # // and %, not divmod: compiled, they stay machine integer operations
+    whole = instant // 1_000_000
+    micro = instant % 1_000_000
+    day = whole // 86_400
+    second = whole % 86_400
     date = _DATES.get(day)
     if date is None:
         if len(_DATES) >= _UTC_TEXT_LIMIT:
             _DATES.clear()
         date = _DATES[day] = format_utc(day * 86_400 * SECOND)[:11]
-    hours, second = divmod(second, 3600)
-    minutes, second = divmod(second, 60)
+    hours = second // 3600
+    minutes = second % 3600 // 60
+    second = second % 60
     digits = _TWO_DIGITS
     if micro:
         return (
@@ -133,7 +137,7 @@ def utc_text(instant: Instant) -> str:
             + ":"
             + digits[second]
             + "."
-            + str(micro + SECOND)[1:]
+            + str(micro + 1_000_000)[1:]
             + "Z"
         )
     return date + digits[hours] + ":" + digits[minutes] + ":" + digits[second] + "Z"
@@ -355,7 +359,9 @@ def encode_lead_lines(
     key part are remembered. The line is what :func:`encode_output_record` writes
     (``test_output_codec.py`` checks it).
     """
-    lead_json: bytes = orjson.dumps(lead_id)
+    dumps = orjson.dumps
+    new_hash = sha256
+    lead_json: bytes = dumps(lead_id)
     lead_prefix = f"{len(lead_id)}:{lead_id}".encode()
     lead_key = lead_sort_key(lead_id)
     occurred_at: Any  # kept as the int object it is (compiled: not unboxed and boxed again)
@@ -376,25 +382,27 @@ def encode_lead_lines(
                 wire[name] = text if text is not None else _text(value)
         if named:
             wire["display_name"] = data[-2]
-        hashed: bytes = orjson.dumps(wire)
+        hashed: bytes = dumps(wire)
         full = hashed
         if shape.alert:
             if not shape.tail_key:
                 full = hashed[:-1] + _SUPPRESSED_LAST[suppressed]
             else:
-                after = shape.tail_key + orjson.dumps(wire[shape.tail_name]) + b"}"
+                after = shape.tail_key + dumps(wire[shape.tail_name]) + b"}"
                 full = hashed[: -len(after)] + _SUPPRESSED_MEMBER[suppressed] + after
         type_parts = types.get(type_)
         if type_parts is None:
             type_parts = types[type_] = (
                 f"{len(type_)}:{type_}".encode(),
-                orjson.dumps(type_),
+                dumps(type_),
                 type_.encode() + b"\x00",
             )
         instant_parts = instants.get(occurred_at)
         if instant_parts is None:
             instant_parts = _instant(occurred_at)
-        event_id = sha256(lead_prefix + type_parts[0] + instant_parts[0] + hashed).hexdigest()
+        digest = new_hash(lead_prefix + type_parts[0] + instant_parts[0])
+        digest.update(hashed)  # not concatenated: no copy of the data
+        event_id = digest.hexdigest()
         into.append(
             (
                 instant_parts[2] + lead_key + type_parts[2],
@@ -405,7 +413,7 @@ def encode_lead_lines(
         counts[type_] = counts.get(type_, 0) + 1
 
 
-_TYPE_PARTS: dict[str, tuple[bytes, bytes, bytes]] = {}
+_TYPE_PARTS: Final[dict[str, tuple[bytes, bytes, bytes]]] = {}
 """Output type -> (its part of the id prefix, its JSON, its part of the sort key)."""
 
 
