@@ -25,7 +25,7 @@ import zlib
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO, Final, TextIO
+from typing import BinaryIO, TextIO
 
 import orjson
 
@@ -109,41 +109,11 @@ class LatestBound:
         return None if best == _NO_TIME else best
 
 
-_LEAD_ID: Final = b'"lead_id":"'
-_OCCURRED_AT: Final = b'"occurred_at":"'
-
-
 def lead_key(raw: bytes, lineno: int, latest: LatestBound | None = None) -> str | None:
     """The lead a line belongs to, as the codec will decode it; None for an unusable line.
 
     With ``latest``, the line's ``occurred_at`` is added to it when the line looks like an event.
     """
-    # Most lines: no escape anywhere, one "lead_id" and one "occurred_at" (so each is the key
-    # of its string value, or the line is invalid and its partition does not matter), no
-    # CloudEvent: the values are read from the bytes, without parsing the line.
-    if (
-        b"\\" not in raw
-        and b"specversion" not in raw
-        and raw.count(b'"lead_id"') == 1
-        and raw.count(b'"occurred_at"') == 1
-    ):
-        start = raw.find(_LEAD_ID)
-        at_start = raw.find(_OCCURRED_AT)
-        if start >= 0 and at_start >= 0:
-            start += len(_LEAD_ID)
-            at_start += len(_OCCURRED_AT)
-            end = raw.find(b'"', start)
-            at_end = raw.find(b'"', at_start)
-            if end >= 0 and at_end >= 0:
-                try:
-                    lead_text = raw[start:end].decode()
-                    at_text = raw[at_start:at_end].decode()
-                except UnicodeDecodeError:
-                    pass
-                else:
-                    if latest is not None:
-                        latest.add_text(at_text)
-                    return lead_text
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError:

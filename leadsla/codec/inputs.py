@@ -429,7 +429,7 @@ def decode_envelope_fast(envelope: dict[str, Any]) -> InputEvent | None:
             or version != CURRENT_SCHEMA_VERSION
         ):
             return None
-        at = utc_instant(occurred_at)
+        at = utc_instant(occurred_at) if _COMPILED else parse_rfc3339(occurred_at)
         if type_ == ACTIVITY_LOGGED:  # the builders called directly: natively, when compiled
             return _activity_logged(event_id, lead_id, at, data)
         if type_ == LEAD_CREATED:
@@ -442,6 +442,9 @@ def decode_envelope_fast(envelope: dict[str, Any]) -> InputEvent | None:
 
 
 _DAYS_IN_MONTH: Final = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_COMPILED: Final = not __file__.endswith(".py")
+"""Compiled (mypyc), :func:`utc_instant` is about twice as fast as ``parse_rfc3339``; in pure
+Python it is slower, and ``parse_rfc3339`` reads the timestamps (the same instants)."""
 
 
 def utc_instant(text: str) -> Instant:
