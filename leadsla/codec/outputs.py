@@ -79,6 +79,10 @@ class _Shape:
         contact fields: ``display_name`` is written only when ``contact_details``)."""
         self.times: tuple[str, ...] = tuple(name for name in fields if name in TIME_FIELDS)
         """The keys holding instants (written as UTC text)."""
+        self.time_at: tuple[int, ...] = tuple(
+            i for i, name in enumerate(fields) if name in TIME_FIELDS
+        )
+        """Their positions in the record."""
         self.alert: bool = alert
         """Carries ``suppressed`` (every alert and task, and their retraction)."""
         self.contact: bool = contact
@@ -245,12 +249,15 @@ def _data_json(data: OutputData, suppressed: bool) -> tuple[bytes, bytes]:
     shape = _SHAPES[type(data)]
     named = shape.contact and data[-1] is True
     wire = shape.named if named else shape.plain
-    wire.update(zip(shape.names, data, strict=False))
-    for name in shape.times:
-        value = wire[name]
+    names = shape.names
+    for i in range(len(names)):
+        wire[names[i]] = data[i]
+    value: Any
+    for i in shape.time_at:
+        value = data[i]
         if value is not None:
             text = _TEXTS.get(value)
-            wire[name] = text if text is not None else _text(value)
+            wire[names[i]] = text if text is not None else _text(value)
     if named:
         wire["display_name"] = data[-2]
     hashed: bytes = orjson.dumps(wire)
@@ -365,6 +372,7 @@ def encode_lead_lines(
     lead_prefix = f"{len(lead_id)}:{lead_id}".encode()
     lead_key = lead_sort_key(lead_id)
     occurred_at: Any  # kept as the int object it is (compiled: not unboxed and boxed again)
+    value: Any
     texts = _TEXTS
     instants = _INSTANTS
     types = _TYPE_PARTS
@@ -374,12 +382,15 @@ def encode_lead_lines(
         shape = shapes[type(data)]
         named = shape.contact and data[-1] is True
         wire = shape.named if named else shape.plain
-        wire.update(zip(shape.names, data, strict=False))
-        for name in shape.times:
-            value = wire[name]
+        names = shape.names
+        # by position, not update(zip(...)): compiled, a third less time for the whole encoding
+        for i in range(len(names)):
+            wire[names[i]] = data[i]
+        for i in shape.time_at:
+            value = data[i]
             if value is not None:
                 text = texts.get(value)
-                wire[name] = text if text is not None else _text(value)
+                wire[names[i]] = text if text is not None else _text(value)
         if named:
             wire["display_name"] = data[-2]
         hashed: bytes = dumps(wire)
