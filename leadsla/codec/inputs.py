@@ -242,6 +242,21 @@ def to_domain(model: InputEventModel) -> InputEvent:
 _Builder = Callable[[str, str, Instant, dict[str, Any]], InputEvent | None]
 
 
+# The closed sets as this module's own constants: compiled, read without a dictionary lookup.
+_PRIORITIES: Final = PRIORITIES
+_INTENTS: Final = INTENTS
+_CATEGORIES: Final = CATEGORIES
+_CUSTOMER_STATUSES: Final = CUSTOMER_STATUSES
+_CONSENTS: Final = CONSENTS
+_OWNER_KINDS: Final = OWNER_KINDS
+_ACTOR_KINDS: Final = ACTOR_KINDS
+_DIRECTIONS: Final = DIRECTIONS
+_LEAD_STATUSES: Final = LEAD_STATUSES
+_ACTIVITY_LOGGED: Final[str] = ACTIVITY_LOGGED
+_LEAD_CREATED: Final[str] = LEAD_CREATED
+_OWNER_ASSIGNED: Final[str] = OWNER_ASSIGNED
+
+
 def _is_opt_id(value: object) -> bool:
     return value is None or (type(value) is str and value != "")
 
@@ -251,23 +266,22 @@ def _is_opt_str(value: object) -> bool:
 
 
 def _lead_created(event_id: str, lead_id: str, at: Instant, d: dict[str, Any]) -> InputEvent | None:
-    get = d.get
-    source = get("source")
-    priority = get("priority", "normal")
-    intent = get("intent")
-    category = get("category", "inquiry")
-    customer_status = get("customer_status", "new")
-    consent = get("consent", "granted")
-    account_id = get("account_id")
-    display_name = get("display_name")
+    source = d.get("source")
+    priority = d.get("priority", "normal")
+    intent = d.get("intent")
+    category = d.get("category", "inquiry")
+    customer_status = d.get("customer_status", "new")
+    consent = d.get("consent", "granted")
+    account_id = d.get("account_id")
+    display_name = d.get("display_name")
     if (
         type(source) is not str
         or not source
-        or priority not in PRIORITIES
-        or (intent is not None and intent not in INTENTS)
-        or category not in CATEGORIES
-        or customer_status not in CUSTOMER_STATUSES
-        or consent not in CONSENTS
+        or priority not in _PRIORITIES
+        or (intent is not None and intent not in _INTENTS)
+        or category not in _CATEGORIES
+        or customer_status not in _CUSTOMER_STATUSES
+        or consent not in _CONSENTS
         or not _is_opt_id(account_id)
         or not _is_opt_str(display_name)
     ):
@@ -288,18 +302,17 @@ def _lead_created(event_id: str, lead_id: str, at: Instant, d: dict[str, Any]) -
 
 
 def _lead_updated(event_id: str, lead_id: str, at: Instant, d: dict[str, Any]) -> InputEvent | None:
-    get = d.get
-    priority = get("priority")
-    intent = get("intent")
-    category = get("category")
-    customer_status = get("customer_status")
-    consent = get("consent")
+    priority = d.get("priority")
+    intent = d.get("intent")
+    category = d.get("category")
+    customer_status = d.get("customer_status")
+    consent = d.get("consent")
     if (
-        (priority is not None and priority not in PRIORITIES)
-        or (intent is not None and intent not in INTENTS)
-        or (category is not None and category not in CATEGORIES)
-        or (customer_status is not None and customer_status not in CUSTOMER_STATUSES)
-        or (consent is not None and consent not in CONSENTS)
+        (priority is not None and priority not in _PRIORITIES)
+        or (intent is not None and intent not in _INTENTS)
+        or (category is not None and category not in _CATEGORIES)
+        or (customer_status is not None and customer_status not in _CUSTOMER_STATUSES)
+        or (consent is not None and consent not in _CONSENTS)
         or (
             priority is None
             and intent is None
@@ -315,15 +328,14 @@ def _lead_updated(event_id: str, lead_id: str, at: Instant, d: dict[str, Any]) -
 def _owner_assigned(
     event_id: str, lead_id: str, at: Instant, d: dict[str, Any]
 ) -> InputEvent | None:
-    get = d.get
-    owner_id = get("owner_id")
-    owner_kind = get("owner_kind", "person")
-    backup_owner_id = get("backup_owner_id")
-    manager_id = get("manager_id")
+    owner_id = d.get("owner_id")
+    owner_kind = d.get("owner_kind", "person")
+    backup_owner_id = d.get("backup_owner_id")
+    manager_id = d.get("manager_id")
     if (
         type(owner_id) is not str
         or not owner_id
-        or owner_kind not in OWNER_KINDS
+        or owner_kind not in _OWNER_KINDS
         or not _is_opt_id(backup_owner_id)
         or not _is_opt_id(manager_id)
     ):
@@ -334,21 +346,20 @@ def _owner_assigned(
 def _activity_logged(
     event_id: str, lead_id: str, at: Instant, d: dict[str, Any]
 ) -> InputEvent | None:
-    get = d.get
-    actor_id = get("actor_id")
-    actor_kind: Any = get("actor_kind")
-    kind = get("kind")
-    direction = get("direction", "outbound")
-    next_step = get("next_step")
-    auto_submitted = get("auto_submitted")
-    sequence_id = get("sequence_id")
+    actor_id = d.get("actor_id")
+    actor_kind: Any = d.get("actor_kind")
+    kind = d.get("kind")
+    direction = d.get("direction", "outbound")
+    next_step = d.get("next_step")
+    auto_submitted = d.get("auto_submitted")
+    sequence_id = d.get("sequence_id")
     if (
         type(actor_id) is not str
         or not actor_id
-        or actor_kind not in ACTOR_KINDS
+        or actor_kind not in _ACTOR_KINDS
         or type(kind) is not str
         or not kind
-        or direction not in DIRECTIONS
+        or direction not in _DIRECTIONS
         or not _is_opt_str(next_step)
         or not (auto_submitted is None or auto_submitted is True or auto_submitted is False)
         or not _is_opt_id(sequence_id)
@@ -373,7 +384,7 @@ def _status_changed(
 ) -> InputEvent | None:
     status: Any = d.get("status")
     reason = d.get("reason")
-    if status not in LEAD_STATUSES or not _is_opt_str(reason):
+    if status not in _LEAD_STATUSES or not _is_opt_str(reason):
         return None
     return StatusChanged(event_id, lead_id, at, status, reason)
 
@@ -381,10 +392,9 @@ def _status_changed(
 def _breach_resolved(
     event_id: str, lead_id: str, at: Instant, d: dict[str, Any]
 ) -> InputEvent | None:
-    get = d.get
-    resolved_by = get("resolved_by")
-    resolution_note = get("resolution_note")
-    reason_code = get("reason_code")
+    resolved_by = d.get("resolved_by")
+    resolution_note = d.get("resolution_note")
+    reason_code = d.get("reason_code")
     if (
         type(resolved_by) is not str
         or not resolved_by
@@ -430,11 +440,12 @@ def decode_envelope_fast(envelope: dict[str, Any]) -> InputEvent | None:
         ):
             return None
         at = utc_instant(occurred_at) if _COMPILED else parse_rfc3339(occurred_at)
-        if type_ == ACTIVITY_LOGGED:  # the builders called directly: natively, when compiled
+        name: str = type_  # a key of _BUILDERS
+        if name == _ACTIVITY_LOGGED:  # the builders called directly: natively, when compiled
             return _activity_logged(event_id, lead_id, at, data)
-        if type_ == LEAD_CREATED:
+        if name == _LEAD_CREATED:
             return _lead_created(event_id, lead_id, at, data)
-        if type_ == OWNER_ASSIGNED:
+        if name == _OWNER_ASSIGNED:
             return _owner_assigned(event_id, lead_id, at, data)
         return build(event_id, lead_id, at, data)
     except (TypeError, ValueError):
