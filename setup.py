@@ -24,12 +24,12 @@ from setuptools import setup
 ROOT = Path(__file__).resolve().parent
 
 # Modules compiled together into one shared library (calls between them stay native). Chosen by
-# profile (README "Benchmarks"): the engine and what it calls, the replay's decode/fold loop and
-# the spill. Compiled functions check their arguments' declared types and cannot be replaced by
-# monkeypatching a module attribute: leadsla/codec.py stays pure because its dead-letter encoder
-# must take anything without raising (tests/unit/test_dead_letters.py); its decode and encode,
-# once in a module of their own, are the next candidates. Every module listed must pass the
-# whole test suite compiled and pure (tests/unit/test_native_build.py compares the output).
+# profile (README "Benchmarks"): the engine and what it calls, the live worker's step
+# (domain/live.py), the codec's decoding and encoding, the replay's decode/fold loop and the spill. Compiled functions check their arguments' declared
+# types and cannot be replaced by monkeypatching a module attribute: leadsla/codec/dead_letters.py
+# stays pure because its dead-letter encoder must take anything without raising
+# (tests/unit/test_dead_letters.py). Every module listed must pass the whole test suite compiled
+# and pure (tests/unit/test_native_build.py compares the output).
 NATIVE_SOURCES = [
     "leadsla/domain/instant.py",
     "leadsla/domain/events.py",
@@ -37,6 +37,10 @@ NATIVE_SOURCES = [
     "leadsla/domain/policy.py",
     "leadsla/domain/engine.py",
     "leadsla/domain/live.py",
+    "leadsla/codec/common.py",
+    "leadsla/codec/cloudevents.py",
+    "leadsla/codec/inputs.py",
+    "leadsla/codec/outputs.py",
     "leadsla/replay.py",
     "leadsla/partition.py",
 ]

@@ -73,8 +73,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--baseline",
         metavar="DIR",
         default=None,
-        help="also measure the replay of an older checkout (PYTHONPATH=DIR), e.g. "
-        "`git archive main | tar -x -C DIR`",
+        help="also measure the replay of an older checkout (PYTHONPATH=DIR), with each job "
+        "count, e.g. `git archive main | tar -x -C DIR` (pure Python), or a copy of a built "
+        "checkout's leadsla/ (symlinks followed) and leadsla_native__mypyc*.so (compiled)",
+    )
+    parser.add_argument(
+        "--baseline-label",
+        default="before",
+        metavar="TEXT",
+        help="what the baseline is called in the table (default: before)",
     )
     parser.add_argument(
         "--scale",
@@ -250,7 +257,9 @@ def measure_workload(
             variants.append((f"replay, {j} job{'s' if j > 1 else ''}, {mode}", [str(j)], env))
     if args.baseline:
         older = dict(os.environ, PYTHONPATH=os.path.abspath(args.baseline))
-        variants.insert(0, ("replay before issue 8 (baseline)", [], older))
+        for j in reversed(jobs):
+            label = f"baseline ({args.baseline_label}), {j} job{'s' if j > 1 else ''}"
+            variants.insert(0, (label, [str(j)], older))
     runs: dict[str, list[dict[str, Any]]] = {"parse floor": []}
     digests: set[str] = set()
     outputs = 0

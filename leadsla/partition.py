@@ -11,15 +11,16 @@ File formats (private to one run, in a temporary folder):
 
 - a spill file holds the input lines routed to one partition, in file order, each as
   ``b"<line number> <original line>\\n"``;
-- a partition's output file holds its sorted :data:`~leadsla.codec.OutputRecord` tuples as a
-  sequence of pickled lists (chunks), read back lazily by :func:`merge`.
+- a partition's output file holds its sorted :data:`~leadsla.codec.LineRecord` pairs as a
+  sequence of marshalled lists (chunks; the file is read back by the same process or its
+  parent, the same Python), read back lazily by :func:`merge`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import marshal
 import os
-import pickle
 import zlib
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
@@ -28,7 +29,7 @@ from typing import BinaryIO, TextIO
 
 import orjson
 
-from .codec import InvalidEvent, OutputRecord, decode_line, timestamp_micros
+from .codec import InvalidEvent, LineRecord, decode_line, timestamp_micros
 
 PARTITION_BYTES = 12 << 20
 """Input bytes per partition (50,000 to 70,000 events): what one process holds at a time."""
@@ -200,20 +201,20 @@ def spilled_lines(path: Path) -> Iterator[tuple[int, bytes]]:
             yield int(number), raw
 
 
-def write_records(path: Path, records: list[OutputRecord]) -> None:
-    """A partition's sorted records, as pickled chunks."""
+def write_records(path: Path, records: list[LineRecord]) -> None:
+    """A partition's sorted records, as marshalled chunks, each after its length (8 bytes):
+    ``marshal.load`` on a file reads it a few bytes at a time, ``marshal.loads`` does not."""
     with open(path, "wb") as f:
         for start in range(0, len(records), _CHUNK_RECORDS):
-            pickle.dump(records[start : start + _CHUNK_RECORDS], f, protocol=5)
+            blob = marshal.dumps(records[start : start + _CHUNK_RECORDS])
+            f.write(len(blob).to_bytes(8, "little"))
+            f.write(blob)
 
 
-def read_chunks(path: Path) -> Iterator[list[OutputRecord]]:
+def read_chunks(path: Path) -> Iterator[list[LineRecord]]:
     with open(path, "rb") as f:
-        while True:
-            try:
-                chunk: list[OutputRecord] = pickle.load(f)
-            except EOFError:
-                return
+        while size := f.read(8):
+            chunk: list[LineRecord] = marshal.loads(f.read(int.from_bytes(size, "little")))
             if chunk:
                 yield chunk
 
@@ -232,7 +233,7 @@ def merge(paths: Iterable[Path]) -> Iterator[list[bytes]]:
         if not live:
             return
         bound = min(buffers[i][-1] for i in live)
-        ready: list[OutputRecord] = []
+        ready: list[LineRecord] = []
         for i in live:
             buffer = buffers[i]
             cut = bisect_right(buffer, bound)
@@ -243,4 +244,4 @@ def merge(paths: Iterable[Path]) -> Iterator[list[bytes]]:
                 ready.extend(buffer[:cut])
                 buffers[i] = buffer[cut:]
         ready.sort()
-        yield [record[4] for record in ready]
+        yield [record[1] for record in ready]

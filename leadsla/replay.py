@@ -29,11 +29,10 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO, TypeVar
 
-from .codec import InvalidEvent, OutputRecord, decode_line, encode_lead_records
+from .codec import InvalidEvent, LineRecord, decode_line, encode_lead_lines
 from .domain.engine import LeadResult, evaluate
 from .domain.events import InputEvent
 from .domain.instant import Instant, format_utc, parse_rfc3339
@@ -295,12 +294,13 @@ def replay_loaded(
 
 def encode_results(results: list[LeadResult]) -> Iterator[bytes]:
     """Every output as one JSON line, in (occurred_at, lead_id, type, event_id) order."""
-    records: list[OutputRecord] = []
+    records: list[LineRecord] = []
+    counts: dict[str, int] = {}
     for result in results:
-        records.extend(encode_lead_records(result.lead_id, result.outputs))
+        encode_lead_lines(result.lead_id, result.outputs, records, counts)
     records.sort()
     for record in records:
-        yield record[4]
+        yield record[1]
 
 
 # --------------------------------------------------------------------------------------------
@@ -404,15 +404,16 @@ def _replay_work(index: int, loaded: LoadedEvents, clock: Instant | None) -> Any
     """One partition's replay: (summary, sorted records in memory, or the file they are in)."""
     policy: Policy = _REPLAY["policy"]
     summary = ReplaySummary()
-    records: list[OutputRecord] = []
+    records: list[LineRecord] = []
     if clock is not None:
+        counts: dict[str, int] = {}
 
         def keep(result: LeadResult) -> None:
             if result.outputs:
-                records.extend(encode_lead_records(result.lead_id, result.outputs))
+                encode_lead_lines(result.lead_id, result.outputs, records, counts)
 
         fold(loaded, policy, clock, summary, keep)
-        summary.outputs_by_type.update(map(itemgetter(2), records))
+        summary.outputs_by_type.update(counts)
     else:
         summary.events_read = loaded.events_read
         summary.invalid_lines = len(loaded.invalid)
@@ -423,7 +424,7 @@ def _replay_work(index: int, loaded: LoadedEvents, clock: Instant | None) -> Any
     folder: Path | None = _STATE.get("folder")
     if folder is None:
         return summary, records
-    path = folder / f"out-{index:04d}.pickle"
+    path = folder / f"out-{index:04d}.marshal"
     write_records(path, records)
     return summary, path
 
@@ -504,9 +505,9 @@ def _run_replay(
     return summary
 
 
-def _chunked(records: list[OutputRecord], size: int = 8192) -> Iterator[list[bytes]]:
+def _chunked(records: list[LineRecord], size: int = 8192) -> Iterator[list[bytes]]:
     for start in range(0, len(records), size):
-        yield [record[4] for record in records[start : start + size]]
+        yield [record[1] for record in records[start : start + size]]
 
 
 def _write(chunks: Iterator[list[bytes]], out_path: str | None) -> int:
@@ -515,7 +516,8 @@ def _write(chunks: Iterator[list[bytes]], out_path: str | None) -> int:
         for chunk in chunks:
             if chunk:
                 written += len(chunk)
-                target.write(b"\n".join(chunk) + b"\n")
+                target.write(b"\n".join(chunk))
+                target.write(b"\n")
     return written
 
 

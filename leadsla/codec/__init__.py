@@ -42,9 +42,11 @@ from .inputs import (
     to_domain,
 )
 from .outputs import (
+    LineRecord,
     OutputRecord,
     data_from_wire,
     decode_output,
+    encode_lead_lines,
     encode_lead_records,
     encode_output,
     encode_output_record,
@@ -65,6 +67,7 @@ __all__ = [
     "MAX_ID_LENGTH",
     "Headers",
     "InvalidEvent",
+    "LineRecord",
     "OutputRecord",
     "data_from_wire",
     "decode_envelope",
@@ -76,6 +79,7 @@ __all__ = [
     "dlq_key",
     "encode_dlq",
     "encode_input",
+    "encode_lead_lines",
     "encode_lead_records",
     "encode_output",
     "encode_output_record",

@@ -34,9 +34,11 @@ _REPLAY = """\
 import json, sys
 import leadsla
 from leadsla import replay
+from leadsla.codec import inputs, outputs
 from leadsla.domain import engine
 replay.run_replay(sys.argv[1], sys.argv[2], sys.argv[3], jobs=int(sys.argv[4]))
-print(json.dumps({"native": leadsla.NATIVE, "engine": engine.__file__, "replay": replay.__file__}))
+print(json.dumps({"native": leadsla.NATIVE, "engine": engine.__file__, "replay": replay.__file__,
+                  "inputs": inputs.__file__, "outputs": outputs.__file__}))
 """
 
 
@@ -89,11 +91,10 @@ def test_compiled_and_pure_replays_give_the_same_bytes(
 
     # Then each ran the path it was asked for
     assert compiled["native"] == "compiled"
-    assert not compiled["engine"].endswith(".py")
-    assert not compiled["replay"].endswith(".py")
+    for module in ("engine", "replay", "inputs", "outputs"):
+        assert not compiled[module].endswith(".py"), module
+        assert pure[module].endswith(".py"), module
     assert pure["native"] == "pure (LEADSLA_PURE is set)"
-    assert pure["engine"].endswith(".py")
-    assert pure["replay"].endswith(".py")
     # And both wrote the pinned bytes
     for name in ("compiled.jsonl", "pure.jsonl"):
         assert hashlib.sha256((tmp_path / name).read_bytes()).hexdigest() == PINNED[policy]
