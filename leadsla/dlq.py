@@ -27,6 +27,7 @@ from typing import Any, NoReturn
 import orjson
 from pydantic import ValidationError
 
+from leadsla.arguments import positive_int
 from leadsla.schemas.dlq import DeadLetter
 from leadsla.settings import Settings, SettingsError, client_config, settings_for_command
 from leadsla.topics import SLA_DLQ
@@ -398,16 +399,6 @@ def _position(text: str) -> tuple[int, int]:
     return result
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be 1 or more")
-    return value
-
-
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -463,7 +454,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     listing.add_argument(
         "--limit",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="print the first N letters only",

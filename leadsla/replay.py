@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO, TypeVar
 
+from leadsla.arguments import positive_int
+
 from .codec import InvalidEvent, LineRecord, decode_line, encode_lead_lines
 from .domain.engine import LeadResult, evaluate
 from .domain.events import InputEvent
@@ -544,27 +546,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def add_scale_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--jobs",
-        type=_positive,
+        type=positive_int,
         metavar="N",
         help="processes that fold partitions in parallel (default: one per core)",
     )
     parser.add_argument(
         "--partitions",
-        type=_positive,
+        type=positive_int,
         metavar="N",
         help="lead-hash partitions the input is cut into (default: from the file size; "
         "the output does not depend on it)",
     )
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -591,6 +583,11 @@ def _readable(path: str) -> Iterator[str]:
 
 
 def _run(args: argparse.Namespace, events_path: str, err: TextIO) -> int:
+    if events_path != "-":
+        unreadable = _unreadable(events_path)
+        if unreadable is not None:
+            err.write(f"lead-sla replay: {unreadable}\n")
+            return 2
     try:
         summary = run_replay(
             events_path,
@@ -613,4 +610,24 @@ def _run(args: argparse.Namespace, events_path: str, err: TextIO) -> int:
         where = f"line {line}" if line else "input"
         err.write(f"lead-sla replay: {where}: {reason}\n")
     err.write(summary.render() + "\n")
+    if summary.invalid_lines and summary.invalid_lines == summary.lines_read - summary.blank_lines:
+        source = "standard input" if events_path == "-" else events_path
+        err.write(
+            f"lead-sla replay: no input event in {source}: all {summary.invalid_lines} lines "
+            "invalid (replay reads input events; the output events that replay --out writes go "
+            "to lead-sla project --input)\n"
+        )
+        return 2
     return 0
+
+
+def _unreadable(path: str) -> str | None:
+    """Why the events file ``path`` cannot be read, in words (None: it can be tried)."""
+    target = Path(path)
+    if target.is_dir():
+        return f"{path} is a folder, not a file of events"
+    if not target.exists():
+        return f"no such file: {path}"
+    if not os.access(target, os.R_OK):
+        return f"cannot read {path}: permission denied"
+    return None

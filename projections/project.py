@@ -42,6 +42,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
+from leadsla.arguments import positive_int
+
 from .health import Health
 from .store import DEFAULT_DB, Batch, Store, StoreError, mask_url
 
@@ -581,25 +583,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--batch-lines",
-        type=_positive_int,
+        type=positive_int,
         default=BATCH_LINES,
         metavar="N",
         help=f"file: lines per transaction (default {BATCH_LINES})",
     )
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def _port(text: str) -> int:
-    port = _positive_int(text)
+    port = positive_int(text)
     if port > 65535:
         raise argparse.ArgumentTypeError(f"not a TCP port: {port}")
     return port

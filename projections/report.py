@@ -23,6 +23,8 @@ from typing import Any, Final
 
 import orjson
 
+from leadsla.arguments import positive_int
+
 from .report_schema import Report, report_schema_document
 from .store import DEFAULT_DB, Store, StoreError, mask_url
 
@@ -686,7 +688,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--limit",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help=f"short-list entries shown (table/html default {DEFAULT_TABLE_LIMIT}; json/csv: all)",
     )
@@ -701,16 +703,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="write the JSON Schema of the json form to FILE ('-': standard output) and exit",
     )
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

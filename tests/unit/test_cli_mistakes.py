@@ -40,6 +40,7 @@ MISTAKES: list[tuple[str, list[str], int, str]] = [
     ("unknown option", ["replay", "--bogus"], 2, "see lead-sla replay --help"),
     ("replay without a file", ["replay", "--policy", "{d}/p.toml"], 2, "EVENTS.jsonl"),
     ("replay missing file", ["replay", "{d}/nope.jsonl", "--policy", "{d}/p.toml"], 2, "nope"),
+    ("replay a folder", ["replay", "{d}", "--policy", "{d}/p.toml"], 2, "is a folder"),
     ("replay bad policy", ["replay", "{d}/e.jsonl", "--policy", "{d}/bad.toml"], 2, "warn_at"),
     ("replay missing policy", ["replay", "{d}/e.jsonl", "--policy", "{d}/no.toml"], 2, "no.toml"),
     (
@@ -193,3 +194,16 @@ def test_simulate_writes_its_file_whole_or_not_at_all(files: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert out.read_bytes().count(b"\n") > 20
     assert not [p for p in files.iterdir() if p.name.startswith(".sim.jsonl.")]
+
+
+def test_replay_of_a_file_without_one_input_event_says_so_and_exits_2(files: Path) -> None:
+    # Given a file whose every line is unreadable as an input event
+    result = _run(
+        ["replay", str(files / "garbage.jsonl"), "--policy", str(files / "p.toml")], files
+    )
+    # Then each line is reported, and the last line says what went wrong, with exit 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 2, result.stderr
+    assert lines[-1].startswith("lead-sla replay: no input event in"), lines[-1]
+    assert "all 2 lines invalid" in lines[-1] and "lead-sla project --input" in lines[-1]

@@ -50,7 +50,7 @@ def test_liveness_follows_the_loops_beat_and_readiness_the_catching_up() -> None
     ("args", "says"),
     [
         (["--health-port", "70000"], "not a TCP port"),
-        (["--health-port", "0"], "at least 1"),
+        (["--health-port", "0"], "must be 1 or more"),
         (["--health-port", "9109", "--input", "x.jsonl"], "--health-port is for the topics"),
     ],
 )
