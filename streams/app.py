@@ -128,6 +128,14 @@ def _as_current(event: EventT[bytes]) -> Iterator[None]:
         _current_event.reset(token)
 
 
+_NO_EVENT: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+
+
+def _no_current(event: EventT[bytes]) -> contextlib.AbstractContextManager[None]:
+    """For a store that does not read the current event (memory): nothing to set."""
+    return _NO_EVENT
+
+
 class _NothingBehind(dict[TP, int | None]):
     """faust's "read offset" per partition, always read as unknown (see :func:`_deliver_all`)."""
 
@@ -299,6 +307,8 @@ class Worker:
         self.guard = BacklogGuard(INPUT_TOPICS)
         self.indexed: tuple[frozenset[int], int] | None = None
         self._persisted_offsets: dict[TP, int] = {}
+        self._current = _as_current if settings.store.startswith("rocksdb") else _no_current
+        """faust's current event set around store access, for the RocksDB store only."""
         self.publishing: dict[bytes, bytes] = {}
         """Per lead key: its state stored with an outbox whose records are not acknowledged
         yet (the batch being finished); the next batch carries that outbox on, unpublished."""
@@ -326,6 +336,10 @@ class Worker:
         stream.enable_acks = False
         channel = cast("faust.ChannelT[bytes]", stream.channel)
         self.queue = channel.queue
+        # faust's own Monitor sensor counts every record several times over (its figures feed
+        # only faust's web statistics pages; the worker's metrics are its own): off the path.
+        with contextlib.suppress(KeyError):
+            self.app.sensors.remove(self.app.monitor)
         pending: list[EventT[bytes]] = []
         event: EventT[bytes]
         within = self.settings.batch_within_s
@@ -594,7 +608,7 @@ class Worker:
         for event, partition, key, with_outbox, without in plan.third:
             if self.publishing.get(key) == with_outbox:
                 del self.publishing[key]
-            with _as_current(event):
+            with self._current(event):
                 if data.get(key) == with_outbox:
                     again.append((event, partition, key, without))
         self.write_local(again)
@@ -621,8 +635,8 @@ class Worker:
         """A lead's stored state, read with its own record as faust's "current event": the
         RocksDB store reads the partition of the current event (in a batch, the stream's is the
         batch's last record, maybe of another partition)."""
-        with _as_current(event):
-            return cast("bytes | None", self.table.get(key))
+        with self._current(event):
+            return cast("bytes | None", self.table.data.get(key))
 
     async def store(
         self,
@@ -679,8 +693,9 @@ class Worker:
         """The table's own store (memory or RocksDB), each with its record as faust's current
         event (the RocksDB store takes the partition from it)."""
         data = cast("StoreT[bytes, bytes]", self.table.data)
+        current = self._current
         for event, _partition, key, value in writes:
-            with _as_current(event):
+            with current(event):
                 if value is None:
                     if key in data:
                         del data[key]

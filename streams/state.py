@@ -210,18 +210,45 @@ def _unb64(value: str | None) -> bytes | None:
     return None if value is None else base64.b64decode(value)
 
 
+_TEXT_RECORD: Final = 1
+"""The last item of an outbox record whose key, value and header values are stored as UTF-8
+text (the usual case: JSON values, ASCII headers); a record with other bytes is stored in the
+six-item base64 form. Both forms read back to the same bytes."""
+
+
 def _record_to_json(record: OutRecord) -> list[Any]:
-    return [
-        record.topic,
-        _b64(record.key),
-        _b64(record.value),
-        [[name, _b64(value)] for name, value in record.headers],
-        record.type,
-        record.due,
-    ]
+    try:
+        return [
+            record.topic,
+            record.key.decode(),
+            None if record.value is None else record.value.decode(),
+            [[name, value.decode()] for name, value in record.headers],
+            record.type,
+            record.due,
+            _TEXT_RECORD,
+        ]
+    except UnicodeDecodeError:
+        return [
+            record.topic,
+            _b64(record.key),
+            _b64(record.value),
+            [[name, _b64(value)] for name, value in record.headers],
+            record.type,
+            record.due,
+        ]
 
 
 def _record_from_json(item: list[Any]) -> OutRecord:
+    if len(item) == 7 and item[6] == _TEXT_RECORD:
+        topic, key, value, headers, type_, due, _form = item
+        return OutRecord(
+            topic,
+            key.encode(),
+            None if value is None else value.encode(),
+            [(name, v.encode()) for name, v in headers],
+            type_,
+            due,
+        )
     topic, key, value, headers, type_, due = item
     return OutRecord(
         topic,

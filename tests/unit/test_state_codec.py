@@ -332,3 +332,24 @@ def test_an_outbox_comes_back_byte_for_byte_and_makes_the_lead_due_at_once() -> 
     assert header(raw) == (0, 2)
     # stored again without them, the header has the lead's own wake
     assert header(dumps(state, 2, CONFIG)) == (state.wake(CONFIG), 2)
+
+
+def test_an_outbox_keeps_any_bytes_and_reads_the_earlier_base64_form() -> None:
+    # Given records whose bytes are text (the usual case) and one that is not UTF-8
+    state = _full_state()
+    outbox = [
+        OutRecord("sla.alerts", b"L", b'{"x":"\xc3\xa9"}', [("ce_id", b"abc")], "t", 5),
+        OutRecord("sla.dlq", b"\xff\xfe", b"\x00\x80binary", [("h", b"\xff")], "dead_letter"),
+    ]
+    raw = dumps(state, 2, CONFIG, 0, outbox)
+    # Then both come back byte for byte, the text one stored as text (not base64)
+    assert load(raw).outbox == outbox
+    assert b'"{\\"x\\":\\"\xc3\xa9\\"}"' in raw
+    # And a state written with the earlier six-item base64 form still reads
+    plain = dumps(state, 2, CONFIG)
+    body = orjson.loads(plain[HEADER_SIZE:])
+    body["outbox"] = [["sla.alerts", "TA==", "eyJ4IjoxfQ==", [["ce_id", "YWJj"]], "t", 5]]
+    earlier = plain[:HEADER_SIZE] + orjson.dumps(body)
+    assert load(earlier).outbox == [
+        OutRecord("sla.alerts", b"L", b'{"x":1}', [("ce_id", b"abc")], "t", 5)
+    ]
