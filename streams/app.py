@@ -169,16 +169,20 @@ def _quick_delivery(app: faust.App, worker: Worker) -> None:
 
     faust's consumer delivers every record through ``wait_first(deliver(record),
     suspend_flow.wait())``, which wraps both, and the service's stop and crash events, in tasks
-    and waits for the first: about a tenth of the worker's time. The delivery only waits when
-    flow is suspended (a rebalance), faust's producer buffer is over its size, or the agent's
-    queue is full; when none of these holds, it cannot wait, and it is awaited directly. In
-    every other case faust's own path runs, so a rebalance still interrupts a waiting delivery.
+    and waits for the first: about a tenth of the worker's time. The delivery waits only when
+    flow is suspended (a rebalance) or the agent's queue is full (faust's producer buffer,
+    unused here, aside). A full queue is waited out here, a millisecond at a time (the agent
+    empties it a batch at a time); then, with flow running, the delivery cannot wait and is
+    awaited directly. With flow suspended, faust's own path runs, so a rebalance still
+    interrupts a waiting delivery.
     """
     consumer = cast("Any", app.consumer)
     slow = consumer.wait_first
     suspended = consumer.suspend_flow
     flow = app.flow_control
-    buffer = cast("Any", app.producer).buffer
+
+    def running() -> bool:
+        return not suspended.is_set() and flow.is_active() and not consumer.should_stop
 
     async def wait_first(*coros: Any, timeout: float | None = None) -> Any:
         queue = worker.queue
@@ -188,15 +192,13 @@ def _quick_delivery(app: faust.App, worker: Worker) -> None:
             and queue is not None
             and asyncio.iscoroutine(coros[0])
             and asyncio.iscoroutine(coros[1])
-            and not suspended.is_set()
-            and flow.is_active()
-            and not queue.full()
-            and buffer.size <= buffer.max_messages
-            and not consumer.should_stop
         ):
-            coros[1].close()  # suspend_flow.wait(), not needed
-            result = await coros[0]
-            return WaitResults([coros[0]], [result], False)
+            while queue.full() and running():
+                await asyncio.sleep(0.001)
+            if running() and not queue.full():
+                coros[1].close()  # suspend_flow.wait(), not needed
+                result = await coros[0]
+                return WaitResults([coros[0]], [result], False)
         return await slow(*coros, timeout=timeout)
 
     consumer.wait_first = wait_first
