@@ -22,7 +22,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import assert_never
+from typing import assert_never, get_args
 
 from . import vocabulary
 from .events import (
@@ -311,18 +311,9 @@ _ANSWERED: frozenset[LeadPhase] = frozenset(
     {"answered", "breached_answered", "breached_excluded_answered", "breached_closed_answered"}
 )
 _BREACHED: frozenset[LeadPhase] = frozenset(
-    {
-        "breached",
-        "breached_answered",
-        "breached_excluded",
-        "breached_excluded_answered",
-        "breached_closed",
-        "breached_closed_answered",
-        "breached_support",
-        "breach_hidden",
-        "breach_hidden_closed",
-    }
+    phase for phase in get_args(LeadPhase) if phase.startswith("breach")
 )
+"""Every phase after a breach (the vocabulary names each of them ``breach...``)."""
 _EXCLUDED: frozenset[LeadPhase] = frozenset(
     {"excluded", "closed", "support", "breach_hidden", "breach_hidden_closed"}
 )

@@ -8,18 +8,18 @@ candidate. Both runs use the same events and the same clock, so every difference
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import os
-import shutil
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
 import orjson
+
+from leadsla.arguments import readable
 
 from .domain.engine import LeadResult
 from .domain.instant import Instant, parse_rfc3339
@@ -263,7 +263,7 @@ def run(args: argparse.Namespace) -> int:
             sys.stderr.write(f"lead-sla compare: --now: {exc}\n")
             return 2
     skipped: list[tuple[int, str]] = []
-    with _readable(args.events) as events_path:
+    with readable(args.events) as events_path:
         try:
             report = compare(
                 events_path,
@@ -295,15 +295,3 @@ def run(args: argparse.Namespace) -> int:
     out.write(render_table("source", report["by_source"]) + "\n\n")
     out.write(render_table("owner", report["by_owner"]) + "\n")
     return 0
-
-
-@contextlib.contextmanager
-def _readable(path: str) -> Iterator[str]:
-    """``-`` (standard input) spooled into a temporary file, as ``replay`` does."""
-    if path != "-":
-        yield path
-        return
-    with tempfile.NamedTemporaryFile(prefix="lead-sla-compare-stdin-", suffix=".jsonl") as spool:
-        shutil.copyfileobj(sys.stdin.buffer, spool)
-        spool.flush()
-        yield spool.name

@@ -19,11 +19,9 @@ after ``--now`` (+ blank lines, which are neither events nor errors).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import multiprocessing
 import os
-import shutil
 import sys
 import tempfile
 from collections import Counter
@@ -32,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO, TypeVar
 
-from leadsla.arguments import positive_int
+from leadsla.arguments import positive_int, readable
 
 from .codec import InvalidEvent, LineRecord, decode_line, encode_lead_lines
 from .domain.engine import LeadResult, evaluate
@@ -566,20 +564,8 @@ def run(args: argparse.Namespace) -> int:
     except OutputError as exc:
         err.write(f"lead-sla replay: {exc}\n")
         return 2
-    with _readable(args.events) as events_path:
+    with readable(args.events) as events_path:
         return _run(args, events_path, err)
-
-
-@contextlib.contextmanager
-def _readable(path: str) -> Iterator[str]:
-    """``-`` (standard input) spooled into a file: replay reads its input more than once."""
-    if path != "-":
-        yield path
-        return
-    with tempfile.NamedTemporaryFile(prefix="lead-sla-stdin-", suffix=".jsonl") as spool:
-        shutil.copyfileobj(sys.stdin.buffer, spool)
-        spool.flush()
-        yield spool.name
 
 
 def _run(args: argparse.Namespace, events_path: str, err: TextIO) -> int:

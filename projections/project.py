@@ -27,12 +27,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
-import shutil
 import signal
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -42,7 +40,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
-from leadsla.arguments import positive_int
+from leadsla.arguments import positive_int, readable
 
 from .health import Health
 from .store import DEFAULT_DB, Batch, Store, StoreError, mask_url
@@ -362,22 +360,6 @@ def progress_bar(done: int, total: int, lines: int, width: int = 30) -> str:
     return f"\rproject [{'#' * filled}{'.' * (width - filled)}] {fraction:4.0%}  {lines:,} lines"
 
 
-@contextlib.contextmanager
-def readable(name: str) -> Iterator[Path]:
-    """``-`` (standard input) spooled into a temporary file; any other name as it is.
-
-    The file source needs a file: its position is the content's fingerprint and a line count,
-    so piping the same lines again continues where the last run stopped.
-    """
-    if name != "-":
-        yield Path(name)
-        return
-    with tempfile.NamedTemporaryFile(prefix="lead-sla-project-", suffix=".jsonl") as spool:
-        shutil.copyfileobj(sys.stdin.buffer, spool)
-        spool.flush()
-        yield Path(spool.name)
-
-
 # --------------------------------------------------------------------------- the Kafka source
 
 
@@ -630,7 +612,8 @@ def run(args: argparse.Namespace) -> int:
                     if args.input != "-" and not Path(args.input).is_file():
                         log(f"no such file: {args.input}")
                         return 2
-                    with readable(args.input) as path:
+                    with readable(args.input) as name:
+                        path = Path(name)
                         counts = project_file(
                             store,
                             projector,
