@@ -38,6 +38,7 @@ passed.
 | ``LEADSLA_RETENTION_DAYS`` | retention_days | ``90`` (a decided lead is retired this long after its last input) |
 | ``LEADSLA_BATCH_MAX`` / ``LEADSLA_BATCH_WITHIN_S`` | batch_* | ``1000`` / ``0.02`` (records per batch, longest wait to fill one) |
 | ``LEADSLA_TICK_INTERVAL_S`` | tick_interval_s | ``0.1`` (how often the deadline loop looks for due leads) |
+| ``LEADSLA_STATE_CACHE`` | state_cache | ``20000`` (leads whose last stored state the worker keeps decoded; ``0``: none) |
 
 faust's broker timeouts default to 60 s (session, rebalance) and 90 s (request); a worker that
 restarts then waits up to a minute for its own ghost to leave the group. The defaults here are
@@ -136,6 +137,7 @@ class Settings(BaseSettings):
     batch_max: int = Field(default=1000, ge=1)
     batch_within_s: float = Field(default=0.02, gt=0)
     tick_interval_s: float = Field(default=0.1, gt=0)
+    state_cache: int = Field(default=20_000, ge=0)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

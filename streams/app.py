@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import logging
 import os
 import ssl
@@ -204,6 +205,46 @@ def _quick_delivery(app: faust.App, worker: Worker) -> None:
     consumer.wait_first = wait_first
 
 
+GC_THRESHOLDS = (50_000, 20, 100)
+"""The garbage collector's thresholds while the agent runs (Python's default: 700, 10, 10)."""
+
+
+def _tune_gc() -> None:
+    """Let the garbage collector run less often: it took a fifth of the worker's CPU.
+
+    A batch makes hundreds of thousands of short-lived objects (decoded inputs, engine
+    outputs, encoded records), freed by reference counting when the batch is done; with
+    Python's default thresholds the collector ran every 700 allocations and, as the batch's
+    objects outlived young collections, scanned the whole heap (faust, aiokafka, the deadline
+    index) again and again: 20 % of the worker's CPU in ``gc_collect_main`` (py-spy
+    ``--native``, ``bench_worker.py throughput``). What exists when the agent starts (modules,
+    the app, recovered tables) is moved out of the collector's sight (``gc.freeze``), and the
+    young generation is collected every 50,000 allocations: 4,527 -> 5,280-5,450 input events
+    per CPU-second. Cycles are still collected, only less often.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
+def _keep_fetching(app: faust.App) -> None:
+    """Never take a partition out of the fetch because the agent's queue is under pressure.
+
+    faust drops a partition from its fetch when it delivers a record to a queue more than 80 %
+    full, and puts it back only when the queue is empty; once every partition was dropped, its
+    fetcher slept a whole second before it asked again. With the worker's one agent (and its
+    one queue) that happened whenever the queue ran dry: idle 0.4-0.6 s, about a tenth of a
+    ``bench_worker.py throughput`` run. A full queue already holds the fetcher back (it waits
+    for room, :func:`_quick_delivery`), and aiokafka fetches no more for a partition until its
+    fetched records are used, so memory stays bounded without it.
+    """
+
+    def on_buffer_full(tp: TP) -> None:
+        return None
+
+    cast("Any", app.consumer).on_buffer_full = on_buffer_full
+
+
 def _last_offsets(results: Sequence[Any], sending: Sequence[tuple[Any, int]]) -> dict[int, int]:
     """Per partition, the offset of the last record of the acknowledged batches."""
     last: dict[int, int] = {}
@@ -314,6 +355,12 @@ class Worker:
         self.publishing: dict[bytes, bytes] = {}
         """Per lead key: its state stored with an outbox whose records are not acknowledged
         yet (the batch being finished); the next batch carries that outbox on, unpublished."""
+        self.decoded: dict[bytes, tuple[bytes, bytes, LiveLead, int, list[OutRecord]]] = {}
+        """Per lead key, the states this worker stored last (bytes with and without the
+        outbox, the state, its generation and outbox): a lead whose
+        stored bytes are still exactly these is not decoded again (``LEADSLA_STATE_CACHE``
+        leads at most, the ones stored longest ago forgotten first)."""
+        self.decoded_limit = settings.state_cache
         self.queue: Any = None
         """The agent's queue of fetched records (``_quick_delivery``), once the agent runs."""
         self._partitions: dict[str, tuple[dict[bytes, int], list[int]]] = {}
@@ -342,6 +389,7 @@ class Worker:
         # only faust's web statistics pages; the worker's metrics are its own): off the path.
         with contextlib.suppress(KeyError):
             self.app.sensors.remove(self.app.monitor)
+        _tune_gc()
         pending: list[EventT[bytes]] = []
         event: EventT[bytes]
         within = self.settings.batch_within_s
@@ -506,7 +554,7 @@ class Worker:
             pending: list[OutRecord] = []
             carried: list[OutRecord] = []
             if raw is not None:
-                state, written, pending = state_codec.load(raw)
+                state, written, pending = self._decode(key, raw)
                 if pending and self.publishing.get(key) == raw:
                     # Stored by the batch before, whose records are being published right now:
                     # not published again, but kept in this state's outbox until they are.
@@ -574,6 +622,17 @@ class Worker:
             for lead_id, state, _event, partition in stored
             if not state.empty
         }
+        decoded = self.decoded
+        limit = self.decoded_limit
+        for lead_id, state, _event, _partition in stored:
+            key = lead_id.encode()
+            decoded.pop(key, None)  # kept in the order stored
+            if state.empty or not limit:
+                continue
+            if len(decoded) >= limit:
+                del decoded[next(iter(decoded))]  # the lead stored longest ago
+            with_outbox, plain = encoded[lead_id]
+            decoded[key] = (with_outbox, plain, state, generation, outboxes.get(lead_id, []))
         first += [
             # a lead with nothing left to keep (domain.live: forgettable) is deleted
             (event, partition, lead_id.encode(), None if state.empty else encoded[lead_id][0])
@@ -607,12 +666,17 @@ class Worker:
         #    the next batch has stored again already (its state carries this outbox on).
         data = cast("StoreT[bytes, bytes]", self.table.data)
         again: list[tuple[EventT[bytes], int, bytes, bytes | None]] = []
+        decoded = self.decoded
         for event, partition, key, with_outbox, without in plan.third:
             if self.publishing.get(key) == with_outbox:
                 del self.publishing[key]
             with self._current(event):
                 if data.get(key) == with_outbox:
                     again.append((event, partition, key, without))
+                    known = decoded.get(key)
+                    if known is not None and known[0] == with_outbox:
+                        # stored without its outbox now: the records need not be kept
+                        decoded[key] = (without, without, known[2], known[3], [])
         self.write_local(again)
         await self.store(again, acknowledged=False)
         for partition, lead_id, wake in plan.schedules:
@@ -632,6 +696,18 @@ class Worker:
         )
         self.metrics.rewinds = self.reads.rewinds  # the tracker counts the seeks it asked for
         await self.app.consumer.seek(TP(topic, partition), offset)
+
+    def _decode(self, key: bytes, raw: bytes) -> state_codec.Stored:
+        """A stored state decoded, or taken from :attr:`decoded` when ``raw`` is exactly the
+        bytes this worker stored it as (with or without its outbox)."""
+        known = self.decoded.get(key)
+        if known is not None:
+            with_outbox, plain, state, epoch, outbox = known
+            if raw == plain:
+                return state_codec.Stored(state, epoch, [])
+            if raw == with_outbox:
+                return state_codec.Stored(state, epoch, outbox)
+        return state_codec.load(raw)
 
     def load(self, event: EventT[bytes], key: bytes) -> bytes | None:
         """A lead's stored state, read with its own record as faust's "current event": the
@@ -999,6 +1075,7 @@ def create_app(
 
     _deliver_all(app)
     _quick_delivery(app, worker)
+    _keep_fetching(app)
     # concurrency=1: with more, faust can commit past a record still in flight (faust #606).
     app.agent(worker.inputs, name="leads", concurrency=1)(worker.process)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -189,9 +190,12 @@ def policy() -> Policy:
     return parse_policy(rich_policy())
 
 
-def make_harness(tmp_path: Path, policy: Policy, monkeypatch: pytest.MonkeyPatch) -> Harness:
+def make_harness(
+    tmp_path: Path, policy: Policy, monkeypatch: pytest.MonkeyPatch, state_cache: int = 20_000
+) -> Harness:
     """A fresh app (as a restarted worker process would build it) with its broker edges."""
     settings = Settings(
+        state_cache=state_cache,
         store="memory://",
         data_dir=str(tmp_path),
         app_id="component",
@@ -532,3 +536,56 @@ def test_a_crash_while_the_batch_before_is_published_loses_nothing(
     # Then the first batch's records are published all the same, byte for byte
     sent = _sent(second)
     assert all((r.topic, r.key, r.value) in sent for r in lost)
+
+
+def test_the_agent_collects_garbage_less_often_and_not_its_start_up_objects() -> None:
+    import gc
+
+    before = gc.get_threshold()
+    try:
+        gc.unfreeze()
+        app_module._tune_gc()
+        assert gc.get_threshold() == app_module.GC_THRESHOLDS
+        assert gc.get_freeze_count() > 0  # what existed at the start is out of the scans
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
+
+
+def test_the_decoded_state_cache_changes_nothing(
+    tmp_path: Path, policy: Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the same reads through a worker that keeps states decoded and one that does not
+    deliveries = _deliveries()
+    cached = make_harness(tmp_path / "cached", policy, monkeypatch)
+    _run(cached, deliveries, until_minute=200)
+    plain = make_harness(tmp_path / "plain", policy, monkeypatch, state_cache=0)
+    _run(plain, deliveries, until_minute=200)
+    # Then they publish the same records and store the same states, byte for byte
+    assert cached.worker.decoded and not plain.worker.decoded
+    assert [(r.topic, r.key, r.value) for r in cached.published] == [
+        (r.topic, r.key, r.value) for r in plain.published
+    ]
+    assert cached.changelog == plain.changelog
+
+
+def test_a_state_stored_by_someone_else_is_decoded_from_the_store(harness: Harness) -> None:
+    # Given a lead this worker stored (and keeps decoded)
+    harness.read([Delivery(created("L-x", at=0), 0.5)])
+    key = b"L-x"
+    data = harness.worker.table.data
+    assert key in harness.worker.decoded
+    # When its state in the store is replaced by other bytes (another worker's, after a
+    # rebalance): here the same lead at fact version 41
+    mine = state_codec.load(data[key])
+    assert mine.state.fact is not None
+    theirs = state_codec.dumps(
+        dataclasses.replace(mine.state, version=41, fact=mine.state.fact._replace(version=41)),
+        partition_of(key),
+        epoch=mine.epoch,
+    )
+    data[key] = theirs
+    harness.wall = T0 + MINUTE
+    harness.read([Delivery(assigned("L-x", at=0.9, owner="alice"), 1.0)])
+    # Then the next fact follows the stored state, not the one this worker remembered
+    assert harness.facts()["L-x"]["data"]["version"] == 42
