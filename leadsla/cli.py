@@ -44,7 +44,7 @@ ENVIRONMENT: dict[str, str] = {
     + "; and LEADSLA_POLICY, LEADSLA_PARTITIONS, LEADSLA_STORE, LEADSLA_DATA_DIR, "
     "LEADSLA_SESSION_TIMEOUT_S, LEADSLA_HEARTBEAT_INTERVAL_S, LEADSLA_REBALANCE_TIMEOUT_S, "
     "LEADSLA_HELD_TIMEOUT_S, LEADSLA_RETENTION_DAYS, LEADSLA_METRICS_PORT, LEADSLA_LOG_LEVEL, "
-    "LEADSLA_LOG_FORMAT",
+    "LEADSLA_LOG_FORMAT, LEADSLA_STATE_CACHE",
     "replay": "environment: none (everything comes from the arguments)",
     "compare": "environment: none (everything comes from the arguments)",
     "simulate": "environment: none for a file; with --bootstrap, "
