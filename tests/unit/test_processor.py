@@ -14,7 +14,6 @@ from typing import Any
 import orjson
 import pytest
 
-import leadsla.streams.process as process_module
 from leadsla.codec import encode_input, output_event_id
 from leadsla.domain.engine import BREACHED, ESCALATION, MEASURED, RETRACTED, WARNING
 from leadsla.domain.events import (
@@ -340,7 +339,7 @@ def test_an_exception_inside_the_engine_is_a_dead_letter_and_changes_no_state(
         raise RuntimeError("boom")
 
     # When the engine raises while it handles alice's answer
-    monkeypatch.setattr(process_module, "step_many", broken)
+    monkeypatch.setattr(worker.processor, "step", broken)
     raw = encode_input(ANSWER)
     handled = worker.send(raw, now=T0 + 30 * MINUTE)
     # Then the record is one dead letter saying why, not an exception
@@ -379,7 +378,7 @@ def test_an_exception_on_a_tick_publishes_nothing_and_changes_no_state(
     def broken(*args: object, **kwargs: object) -> None:
         raise ValueError("year 10000 is out of range")
 
-    monkeypatch.setattr(process_module, "step_many", broken)
+    monkeypatch.setattr(worker.processor, "step", broken)
     handled = worker.tick("L", T0 + 61 * MINUTE)
     assert handled.records == [] and handled.state is None
     assert worker.table["L"] is before
@@ -465,8 +464,8 @@ def test_an_engine_failure_in_a_batch_dead_letters_only_the_culprit(
             raise RuntimeError("cannot fold 'bad'")
         return real(state, events, *args, **kwargs)
 
-    monkeypatch.setattr(process_module, "step_many", picky)
     processor = LeadProcessor(POLICY, config=CONFIG, source=SOURCE)
+    monkeypatch.setattr(processor, "step", picky)
     bad = ActivityLogged("bad", "L", T0 + MINUTE, actor_id="x", actor_kind="person", kind="note")
     items: list[Accepted] = []
     inputs: tuple[InputEvent, ...] = (CREATED, bad, OWNER)
