@@ -100,10 +100,13 @@ def _digest(output: Output) -> str:
 
 
 def _digest_text(output: Output) -> str:
+    """The digest of ``repr((type, occurred_at, [(field, value), ...]))`` (see :func:`_digest`),
+    that text written piece by piece: no pairs and no tuples are made to be printed."""
     data = output.data
-    pairs: list[tuple[str, object]] = []
+    shares = _shares_contact(data)
+    parts: list[str] = []
     for name, value in zip(data._fields, data, strict=True):
-        if name == "contact_details" or (name == "display_name" and not _shares_contact(data)):
+        if name == "contact_details" or (name == "display_name" and not shares):
             continue
         if name in TIME_FIELDS and isinstance(value, int):
             text = _TEXT.get(value)
@@ -112,11 +115,15 @@ def _digest_text(output: Output) -> str:
                     _TEXT.clear()
                 text = _TEXT[value] = format_utc(value)
             value = text
-        pairs.append((name, value))
-    text = repr((output.type, output.occurred_at, pairs))
-    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+        prefix = _PAIR.get(name)
+        if prefix is None:
+            prefix = _PAIR[name] = "(" + repr(name) + ", "
+        parts.append(prefix + repr(value) + ")")
+    text = "(" + repr(output.type) + ", " + repr(output.occurred_at) + ", [" + ", ".join(parts)
+    return hashlib.blake2b((text + "])").encode(), digest_size=12).hexdigest()
 
 
+_PAIR: dict[str, str] = {}  # field name -> "('name', "
 _DIGESTS: dict[tuple[Output, tuple[type, ...]], str] = {}  # recent outputs' digests
 _DIGEST_LIMIT = 1 << 14
 _TEXT: dict[Instant, str] = {}  # recent instants' UTC text: a lead's steps repeat them

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any, cast
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,6 +23,7 @@ from leadsla.domain.engine import (
 from leadsla.domain.events import ActivityLogged, InputEvent, LeadCreated, OwnerAssigned
 from leadsla.domain.instant import MINUTE, parse_rfc3339
 from leadsla.domain.live import DAY, LiveConfig, LiveLead, step
+from leadsla.domain.outputs import ALERT_RECORDS
 from leadsla.domain.policy import Policy, RosterEntry
 
 from .test_engine_properties import NOW, POLICY, histories
@@ -149,6 +151,38 @@ def test_a_remembered_digest_is_the_digest_of_that_very_output(
     assert first == again == [live._digest_text(o) for o in outputs]
     texts = {live._digest_text(o) for o in outputs}
     assert len(set(first)) == len(texts)
+
+
+def _reference_digest(output: Output) -> str:
+    """The digest's definition (``domain.live._digest``): its text as ``repr`` prints it."""
+    import hashlib
+
+    from leadsla.domain.instant import format_utc
+    from leadsla.domain.outputs import TIME_FIELDS
+
+    data = output.data
+    shares = isinstance(data, ALERT_RECORDS) and data.contact_details
+    pairs = [
+        (name, format_utc(value) if name in TIME_FIELDS and isinstance(value, int) else value)
+        for name, value in zip(data._fields, data, strict=True)
+        if name != "contact_details" and (name != "display_name" or shares)
+    ]
+    text = repr((output.type, output.occurred_at, pairs))
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(histories)
+def test_the_digest_is_the_digest_of_the_outputs_repr(history: list[InputEvent]) -> None:
+    from leadsla.domain import live
+
+    for output in evaluate("L", history, NOW, POLICY).outputs:
+        assert live._digest_text(output) == _reference_digest(output)
+        odd = output._replace(type=cast(Any, 'it\'s "odd" \u00e9\n'))  # quotes, escapes
+        assert live._digest_text(odd) == _reference_digest(odd)
+        if isinstance(output.data, ALERT_RECORDS):  # an alert that shares the owner's name
+            shared = output._replace(data=output.data._replace(contact_details=True))
+            assert live._digest_text(shared) == _reference_digest(shared)
 
 
 def test_equal_outputs_whose_numbers_differ_in_type_keep_their_own_digests() -> None:
