@@ -416,7 +416,7 @@ def step_many(
                 continue
         if output.type in _ALERTS_AND_TASKS:
             if output.occurred_at < horizon:
-                output = output._replace(suppressed=True)
+                output = Output(output.type, output.occurred_at, output.data, True)
             else:
                 standing.append(output)
         fresh.append(output)
@@ -490,8 +490,8 @@ def step_many(
     elif expired:
         held_records = ()
     last_input = wall if event is not None and not expired else state.last_input_at
-    new_state = replace(
-        state,
+    new_state = LiveLead(  # every field (dataclasses.replace is slow Python)
+        lead_id=state.lead_id,
         events=events,
         published=frozenset(published),
         standing=tuple(still_standing),
@@ -503,6 +503,7 @@ def step_many(
         held_since=held_since,
         held_records=held_records,
         last_input_at=last_input,
+        retired=state.retired,
         legacy=tuple(legacy),
         legacy_policy=legacy_policy if legacy else None,
     )

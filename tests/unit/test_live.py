@@ -204,3 +204,27 @@ def test_equal_outputs_whose_numbers_differ_in_type_keep_their_own_digests() -> 
     assert live._digest(as_int) == live._digest_text(as_int)
     assert live._digest(as_float) == live._digest_text(as_float)
     assert live._digest_text(as_int) != live._digest_text(as_float)
+
+
+def test_step_builds_every_field_of_the_state() -> None:
+    # step_many builds the new LiveLead field by field (dataclasses.replace is slow): a field
+    # added to LiveLead must be added there too, then here.
+    import dataclasses
+
+    assert [f.name for f in dataclasses.fields(LiveLead)] == [
+        "lead_id",
+        "events",
+        "published",
+        "standing",
+        "fact",
+        "version",
+        "dead_lettered",
+        "next_due",
+        "policy_version",
+        "held_since",
+        "held_records",
+        "last_input_at",
+        "retired",
+        "legacy",
+        "legacy_policy",
+    ]
