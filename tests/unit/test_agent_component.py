@@ -24,7 +24,7 @@ from typing import Any, cast
 
 import orjson
 import pytest
-from faust.types import EventT
+from faust.types import TP, EventT
 
 import leadsla.streams.app as app_module
 from leadsla.codec import decode_line, output_event_id, wire_data
@@ -589,3 +589,38 @@ def test_a_state_stored_by_someone_else_is_decoded_from_the_store(harness: Harne
     harness.read([Delivery(assigned("L-x", at=0.9, owner="alice"), 1.0)])
     # Then the next fact follows the stored state, not the one this worker remembered
     assert harness.facts()["L-x"]["data"]["version"] == 42
+
+
+def test_faust_never_drops_a_partition_from_the_fetch_and_checks_its_buffer_cheaply(
+    harness: Harness,
+) -> None:
+    app = harness.worker.app
+    consumer = cast("Any", app.consumer)
+    # Given faust's consumer, when a queue is under pressure for a partition
+    tp = TP(PREFIX + LEADS_CREATED, 0)
+    consumer.on_buffer_full(tp)
+    # Then the partition stays in the fetch (faust's own would drop it, then sleep a second)
+    assert tp not in consumer._buffered_partitions
+    # And the producer-buffer check waits (faust's own wait) only when the buffer is long
+    buffer = cast("Any", app.producer).buffer
+    waited: list[int] = []
+
+    async def wait() -> None:
+        await buffer.wait_until_ebb()
+        waited.append(buffer.pending.qsize())
+
+    asyncio.run(wait())
+    assert waited == [0]
+    for _ in range(buffer.max_messages + 1):
+        buffer.pending.put_nowait(None)
+    slow_calls: list[int] = []
+
+    async def flush_atmost(n: int) -> int:
+        slow_calls.append(n)
+        while buffer.pending.qsize():
+            buffer.pending.get_nowait()
+        return n
+
+    buffer.flush_atmost = flush_atmost
+    asyncio.run(wait())
+    assert slow_calls == [buffer.max_messages] and waited == [0, 0]
