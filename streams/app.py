@@ -723,13 +723,17 @@ class Worker:
     def _decode(self, key: bytes, raw: bytes) -> state_codec.Stored:
         """A stored state decoded, or taken from :attr:`decoded` when ``raw`` is exactly the
         bytes this worker stored it as (with or without its outbox)."""
+        loads = self.metrics.state_loads
         known = self.decoded.get(key)
         if known is not None:
             with_outbox, plain, state, epoch, outbox = known
             if raw == plain:
+                loads["kept"] += 1
                 return state_codec.Stored(state, epoch, [])
             if raw == with_outbox:
+                loads["kept"] += 1
                 return state_codec.Stored(state, epoch, outbox)
+        loads["decoded"] += 1
         return state_codec.load(raw)
 
     def load(self, event: EventT[bytes], key: bytes) -> bytes | None:

@@ -16,6 +16,7 @@ and the deadline loop reports the open leads and the consumer lag. Names start w
 | ``lead_sla_suppressed_total`` | counter | | alerts and tasks published with ``suppressed = true`` (older than the horizon) |
 | ``lead_sla_ticks_total`` | counter | | deadline ticks sent by the deadline loop |
 | ``lead_sla_input_rewinds_total`` | counter | | input partitions read again from an earlier offset: records the consumer dropped around a rebalance (``continuity.py``) |
+| ``lead_sla_state_loads_total`` | counter | ``source`` | lead states loaded: ``kept`` (the state this worker stored last, kept decoded; ``LEADSLA_STATE_CACHE``) or ``decoded`` (from the store's bytes) |
 | ``lead_sla_open_leads`` | gauge | | leads in this worker's partitions waiting for the clock (a timer, a held event's wait, retirement) |
 | ``lead_sla_consumer_lag_records`` | gauge | ``topic`` | input records not yet processed (this worker's partitions) |
 | ``lead_sla_alert_delay_seconds`` | histogram | | from an alert's or task's due instant to its publication |
@@ -145,6 +146,7 @@ class Metrics:
         self.suppressed = 0
         self.ticks = 0
         self.rewinds = 0
+        self.state_loads: dict[str, int] = {"kept": 0, "decoded": 0}
         self.open_leads = 0
         self.consumer_lag: dict[str, int] = dict.fromkeys(INPUT_TOPICS, 0)
         self.alert_delay = Histogram(DELAY_BUCKETS)
@@ -214,6 +216,13 @@ class _Collector:
             "Output events published (an event written to two topics counts once).",
             "type",
             m.outputs,
+            with_samples,
+        )
+        yield _counter(
+            "state_loads",
+            "Lead states loaded: kept (decoded, as this worker stored them) or decoded.",
+            "source",
+            m.state_loads,
             with_samples,
         )
         for name, doc, value in (

@@ -563,6 +563,11 @@ def test_the_decoded_state_cache_changes_nothing(
     _run(plain, deliveries, until_minute=200)
     # Then they publish the same records and store the same states, byte for byte
     assert cached.worker.decoded and not plain.worker.decoded
+    # and say where their states came from
+    kept = cached.worker.metrics.state_loads
+    assert kept["kept"] > 0 and kept["kept"] > kept["decoded"]
+    assert plain.worker.metrics.state_loads["kept"] == 0
+    assert plain.worker.metrics.state_loads["decoded"] == sum(kept.values())
     assert [(r.topic, r.key, r.value) for r in cached.published] == [
         (r.topic, r.key, r.value) for r in plain.published
     ]

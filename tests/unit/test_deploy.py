@@ -50,7 +50,7 @@ def test_metric_names_follow_the_prometheus_conventions() -> None:
     types = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.MULTILINE))
     samples, _families = _exposed()
 
-    assert len(types) == 14
+    assert len(types) == 15
     for name, kind in types.items():
         assert re.fullmatch(r"lead_sla_[a-z]+(_[a-z]+)*", name), name  # one prefix, snake_case
         assert not re.search(r"milli|micro|_ms\b|minutes|hours", name), name  # base units
