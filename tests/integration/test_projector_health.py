@@ -22,13 +22,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from leadsla.projections.project import Projector, prepare, project_topics
 from leadsla.projections.store import Store
-from leadsla.streams.admin import create_topics
-from tests.integration.test_projector_kafka import _file_projection, _produce, _records, _tables
+from tests.integration.test_projector_kafka import (
+    _file_projection,
+    _produce,
+    _records,
+    _tables,
+    _topics_and_history,
+)
 from tests.pg_fixture import REPO_ROOT, History
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(180)]  # bounded in time
@@ -57,10 +61,8 @@ def test_readyz_answers_200_once_the_projector_caught_up_with_the_topics(
     tmp_path: Path,
 ) -> None:
     # Given the worker's topics holding a history's outputs
-    settings = kafka_settings()
-    create_topics(settings)
-    history = projection_history(1500, seed=11)  # more than one poll (5,000 records)
-    events = [orjson.loads(line) for line in history.outputs.read_bytes().splitlines()]
+    # (1,500 leads: more than one poll of 5,000 records)
+    settings, events = _topics_and_history(kafka_settings, projection_history, 1500, 11)
     expected = _file_projection(events, tmp_path, "file")
     _produce(kafka_bootstrap, _records(settings, events))
     port = _free_port()
@@ -118,10 +120,7 @@ def test_a_terminal_sees_the_running_count_end_at_every_record(
     tmp_path: Path,
 ) -> None:
     # Given the worker's topics holding a history's outputs
-    settings = kafka_settings()
-    create_topics(settings)
-    history = projection_history(200, seed=12)
-    events = [orjson.loads(line) for line in history.outputs.read_bytes().splitlines()]
+    settings, events = _topics_and_history(kafka_settings, projection_history, 200, 12)
     _produce(kafka_bootstrap, _records(settings, events))
     terminal = _Terminal()
     # When the projector reads them until caught up, drawing on a terminal

@@ -61,6 +61,19 @@ def _records(settings: Any, events: list[dict[str, Any]]) -> list[tuple[str, byt
     return out
 
 
+def _topics_and_history(
+    kafka_settings: Callable[..., Any],
+    projection_history: Callable[..., History],
+    leads: int,
+    seed: int,
+) -> tuple[Any, list[dict[str, Any]]]:
+    """Fresh settings with the worker's topics created, and a replayed history's outputs."""
+    settings = kafka_settings()
+    create_topics(settings)
+    history = projection_history(leads, seed=seed)
+    return settings, [orjson.loads(line) for line in history.outputs.read_bytes().splitlines()]
+
+
 def _tables(db: str) -> dict[str, list[tuple[Any, ...]]]:
     with Store(db) as store:
         snap = store.snapshot()
@@ -77,10 +90,7 @@ def test_project_from_topics_stores_offsets_and_applies_each_record_once(
 ) -> None:
     # Given the worker's topics and the outputs of a replayed history, plus a dead letter and
     # a retraction (live-only records)
-    settings = kafka_settings()
-    create_topics(settings)
-    history = projection_history(300, seed=5)
-    events = [orjson.loads(line) for line in history.outputs.read_bytes().splitlines()]
+    settings, events = _topics_and_history(kafka_settings, projection_history, 300, 5)
     breach = next(e for e in events if e["type"] == "sla.breached")
     events.append(
         {
@@ -205,10 +215,7 @@ def test_the_running_projector_survives_kill_9_and_stops_on_sigterm(
     tmp_path: Path,
 ) -> None:
     # Given the worker's topics with the first part of a history on them
-    settings = kafka_settings()
-    create_topics(settings)
-    history = projection_history(300, seed=5)
-    events = [orjson.loads(line) for line in history.outputs.read_bytes().splitlines()]
+    settings, events = _topics_and_history(kafka_settings, projection_history, 300, 5)
     first, second = events[: len(events) // 2], events[len(events) // 2 :]
     first_db = _file_projection(first, tmp_path, "first")
     all_db = _file_projection(events, tmp_path, "all")
