@@ -12,7 +12,7 @@ every line, in this process) and ``lead-sla replay`` in a child process with one
 every core, with the mypyc-compiled modules of ``make venv`` and with the pure Python ones
 (``LEADSLA_PURE=1``), and, with ``--baseline DIR``, an older checkout's replay. Each
 replay's wall time, CPU time (the child and its workers) and peak RSS (summed over the child and
-its workers, sampled every 20 ms, as proportional set size: forked workers share pages) are
+its workers, sampled every 100 ms, as proportional set size: forked workers share pages) are
 recorded; every run's output must be byte-identical.
 
 It prints a markdown table with medians and the ratio to the parse floor of the same run; with
@@ -51,6 +51,11 @@ from workloads import UNANSWERED_POLICY, write_unanswered  # noqa: E402
 SIMULATE_POLICY = ROOT / "examples" / "simulate-policy.toml"
 RESULTS = ROOT / "bench" / "results"
 EVENTS_PER_LEAD = 5.3  # what the simulator gives on average (seed 42)
+SAMPLE_SECONDS = 0.1
+"""How often a replay's memory is sampled. Reading ``smaps_rollup`` takes about 2 ms for a
+400 MiB process and holds its memory map's lock: sampled every 20 ms (before 2026-11-30's fifth
+session), the replays of 200,000 events ran 4-10 % slower than sampled every 100 ms
+(``--sample-ms``), with the same peaks. A replay's peak lasts far longer than 100 ms."""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -96,6 +101,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="both",
         help="the mypyc-compiled modules (make venv), the pure Python ones (LEADSLA_PURE=1), or "
         "both (default; only pure when nothing is compiled)",
+    )
+    parser.add_argument(
+        "--sample-ms",
+        type=int,
+        default=round(SAMPLE_SECONDS * 1000),
+        metavar="MS",
+        help="how often a replay's memory is sampled (default: %(default)s)",
     )
     parser.add_argument("--keep", metavar="DIR", default=None, help="keep the files in DIR")
     parser.add_argument(
@@ -194,7 +206,9 @@ def _tree_rss_kib(pid: int) -> int:
     return total
 
 
-def run_child(argv: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+def run_child(
+    argv: list[str], env: dict[str, str] | None = None, every: float = SAMPLE_SECONDS
+) -> dict[str, Any]:
     """Run a command; wall and CPU seconds (with its waited-for children), peak tree RSS."""
     started = time.perf_counter()
     # A neutral working directory: `python -m` puts it first on sys.path, where a checkout's
@@ -213,7 +227,7 @@ def run_child(argv: list[str], env: dict[str, str] | None = None) -> dict[str, A
         nonlocal peak
         while not done.is_set():
             peak = max(peak, _tree_rss_kib(proc.pid))
-            done.wait(0.02)
+            done.wait(every)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -273,7 +287,7 @@ def measure_workload(
         for label, job_arg, env in variants:
             out = work / f"out-{name}.jsonl"
             argv = replay_argv(events_path, policy, out, int(job_arg[0]) if job_arg else None)
-            result = run_child(argv, env)
+            result = run_child(argv, env, args.sample_ms / 1000)
             runs.setdefault(label, []).append(result)
             written = out.read_bytes()
             digests.add(hashlib.sha256(written).hexdigest())

@@ -39,7 +39,10 @@ from .domain.instant import Instant, format_utc, parse_rfc3339
 from .domain.policy import Policy
 from .outputs import OutputError, check_output, open_output
 from .partition import (
+    OUTPUT_MEMORY,
+    Sorted,
     cpu_jobs,
+    keeps_in_memory,
     merge,
     partition_count,
     spill,
@@ -311,12 +314,14 @@ PartitionWork = Callable[[int, LoadedEvents, Instant | None], R]
 """``work(partition, loaded, clock)``, run where the partition is (a worker process)."""
 
 _STATE: dict[str, Any] = {}
-"""What the worker processes inherit (fork): the work function, the folder, the clock."""
+"""What the worker processes inherit (fork): the work function, the folder, the clock, the
+number of partitions, and ``pooled`` (true in a worker process)."""
 
 
-def _init_state(state: dict[str, Any]) -> None:
+def _init_state(state: dict[str, Any], pooled: bool = False) -> None:
     _STATE.clear()
     _STATE.update(state)
+    _STATE["pooled"] = pooled
 
 
 def _latest_task(index: int) -> Instant | None:
@@ -345,7 +350,7 @@ def _map(jobs: int, state: dict[str, Any], task: Callable[[int], R], count: int)
         finally:
             _STATE.clear()
     context = multiprocessing.get_context("fork")  # the state is inherited, never pickled
-    with context.Pool(min(jobs, count), initializer=_init_state, initargs=(state,)) as pool:
+    with context.Pool(min(jobs, count), initializer=_init_state, initargs=(state, True)) as pool:
         return pool.map(task, range(count), chunksize=1)
 
 
@@ -380,7 +385,7 @@ def run_partitioned(
     # Without --now the clock is the latest occurred_at of a valid event. The spill read an
     # upper bound of it from every line; it is exact unless the latest-looking line is invalid,
     # in which case the partitions, which decode for real, tell, and the work runs again.
-    state: dict[str, Any] = {"folder": folder, "work": work}
+    state: dict[str, Any] = {"folder": folder, "work": work, "partitions": partitions}
     if now is None and bound is False:  # no cheap bound: decode once to find the clock
         found = [x for x in _map(jobs, state, _latest_task, partitions) if x is not None]
         bound = max(found) if found else None
@@ -400,8 +405,11 @@ def run_partitioned(
 # The replay
 
 
-def _replay_work(index: int, loaded: LoadedEvents, clock: Instant | None) -> Any:
-    """One partition's replay: (summary, sorted records in memory, or the file they are in)."""
+def _replay_work(
+    index: int, loaded: LoadedEvents, clock: Instant | None
+) -> tuple[ReplaySummary, Sorted]:
+    """One partition's replay: (summary, its sorted records: in memory when they fit the
+    partition's share of the output memory, else the file they are written to)."""
     policy: Policy = _REPLAY["policy"]
     summary = ReplaySummary()
     records: list[LineRecord] = []
@@ -424,6 +432,12 @@ def _replay_work(index: int, loaded: LoadedEvents, clock: Instant | None) -> Any
     folder: Path | None = _STATE.get("folder")
     if folder is None:
         return summary, records
+    # In the replay's own process the list is kept as it is; a worker process writes it (handing
+    # it back through the pool's pipe was slower than the disk: pickled, copied, unpickled).
+    if not _STATE["pooled"] and keeps_in_memory(
+        records, _STATE["partitions"], _REPLAY["output_memory"]
+    ):
+        return summary, records
     path = folder / f"out-{index:04d}.marshal"
     write_records(path, records)
     return summary, path
@@ -442,11 +456,13 @@ def run_replay(
     err: TextIO | None = None,
     jobs: int | None = None,
     partitions: int | None = None,
+    output_memory: int = OUTPUT_MEMORY,
 ) -> ReplaySummary:
     """The replay as a function (used by the CLI and the benchmark).
 
     ``jobs``: processes (default: one per core); ``partitions``: lead-hash partitions (default:
-    from the file size). Neither changes a byte of the output.
+    from the file size); ``output_memory``: bytes of sorted outputs kept in memory rather than
+    written to disk before the merge. None of them changes a byte of the output.
     """
     policy = load_policy(policy_path)
     clock = parse_rfc3339(now) if now is not None else None
@@ -455,7 +471,9 @@ def run_replay(
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _run_replay(input_path, policy, out_path, clock, err, jobs, partitions)
+        return _run_replay(
+            input_path, policy, out_path, clock, err, jobs, partitions, output_memory
+        )
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -469,6 +487,7 @@ def _run_replay(
     err: TextIO | None,
     jobs: int | None,
     partitions: int | None,
+    output_memory: int,
 ) -> ReplaySummary:
     progress = err if err is not None and err.isatty() else None
     jobs = cpu_jobs() if jobs is None else max(1, jobs)
@@ -479,6 +498,7 @@ def _run_replay(
         size = os.fstat(stream.fileno()).st_size
         count = partitions if partitions is not None else partition_count(size, jobs)
         _REPLAY["policy"] = policy
+        _REPLAY["output_memory"] = output_memory
         try:
             done = run_partitioned(
                 stream,
@@ -500,7 +520,7 @@ def _run_replay(
             ((_, records),) = done.results
             chunks: Iterator[list[bytes]] = _chunked(records)
         else:
-            chunks = merge(path for _, path in done.results)
+            chunks = merge(found for _, found in done.results)
         summary.outputs_written = _write(chunks, out_path)
     return summary
 

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leadsla import replay
+from leadsla import partition, replay
 from leadsla.cli import main
 from leadsla.domain.instant import parse_rfc3339
 from leadsla.partition import lead_key, partition_count, partition_of
@@ -70,6 +70,37 @@ def test_pinned_input_gives_the_pinned_output_whatever_the_jobs_and_partitions(
     assert summary.adds_up()
     assert summary.invalid_lines == 139
     assert summary.lines_read == 13392
+
+
+@pytest.mark.parametrize("kept", ["none", "some", "all"])
+def test_outputs_kept_in_memory_or_written_to_disk_give_the_same_bytes(
+    pinned: Path, tmp_path: Path, kept: str
+) -> None:
+    # One job keeps a partition's sorted outputs in memory when they fit its share of the
+    # output memory, else writes them to disk; the merge takes both. "some": a budget of the
+    # size of the whole output, so a partition fits its seventh only if it is smaller than
+    # average.
+    policy = "pinned-calendar.toml"
+    out = tmp_path / "out.jsonl"
+    replay.run_replay(str(pinned), str(DATA / policy), str(out), jobs=1, partitions=1)
+    lines = out.read_bytes().splitlines()
+    whole = sum(len(line) for line in lines) + partition.RECORD_OVERHEAD * len(lines)
+    budget = {"none": 0, "some": whole, "all": 2 * whole}[kept]
+    out.unlink()
+    summary = replay.run_replay(
+        str(pinned), str(DATA / policy), str(out), jobs=1, partitions=7, output_memory=budget
+    )
+    assert _digest(out) == PINNED[policy]
+    assert summary.adds_up()
+
+
+def test_a_partition_keeps_its_outputs_in_memory_only_within_its_share() -> None:
+    records = [(b"k%d" % i, b"x" * 100) for i in range(10)]
+    need = 10 * (100 + partition.RECORD_OVERHEAD)
+    assert partition.keeps_in_memory(records, 3, 3 * need)
+    assert not partition.keeps_in_memory(records, 3, 3 * need - 3)
+    assert not partition.keeps_in_memory(records, 1, 0)
+    assert partition.keeps_in_memory([], 1, 0)
 
 
 @pytest.mark.parametrize(("jobs", "partitions"), [(1, 1), (2, 5)])
@@ -246,6 +277,10 @@ def test_small_files_stay_in_one_process_and_large_ones_use_every_job() -> None:
     assert partition_count(10 << 20, 2) == 2
     assert partition_count(30 << 20, 1) == 3
     assert partition_count(100 << 20, 2) >= 4
+    # a multiple of the jobs, so that no process waits for another's last partition
+    assert partition_count(30 << 20, 2) == 4
+    assert partition_count(30 << 20, 4) == 4
+    assert partition_count(60 << 20, 4) == 8
 
 
 # --------------------------------------------------------------------------------------------
