@@ -15,6 +15,12 @@ File formats (private to one run, in a temporary folder):
   sequence of marshalled lists (chunks; the file is read back by the same process or its
   parent, the same Python), read back lazily by :func:`merge`.
 
+With several jobs, the sorted outputs of every partition are cut into time ranges at bounds
+chosen before the fold from a sample of the input's ``occurred_at`` (:func:`range_bounds`), one
+file per partition and range (:class:`Ranges`); then each range is merged in a worker process
+of its own and written straight into its place in the output file (its offset is the size of
+the ranges before it), so the merge and the write run on every core, not in one process.
+
 A partition folded in the replay's own process (one job) keeps its sorted outputs in memory
 instead when they fit its share of :data:`OUTPUT_MEMORY` (:func:`keeps_in_memory`): writing
 them to disk and reading them back was a tenth of the CPU of a one-job replay of 200,000 events,
@@ -27,14 +33,15 @@ import contextlib
 import marshal
 import os
 import zlib
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
 import orjson
 
-from .codec import InvalidEvent, LineRecord, decode_line, timestamp_micros
+from .codec import InvalidEvent, LineRecord, decode_line, instant_sort_key, timestamp_micros
 
 PARTITION_BYTES = 12 << 20
 """Input bytes per partition (50,000 to 70,000 events): what one process holds at a time."""
@@ -46,6 +53,10 @@ partitions (a partition keeps all its outputs or none). Small histories never to
 for their outputs; large ones keep at most this much, so memory stays flat."""
 RECORD_OVERHEAD = 120
 """Bytes a kept :data:`~leadsla.codec.LineRecord` takes beyond its line (tuple, key, headers)."""
+RANGES_PER_JOB = 2
+"""Time ranges the merge is cut into per job (a range's size depends on the sample's luck)."""
+SAMPLE_EVERY = 64
+"""One line in this many gives its ``occurred_at`` to the sample the ranges are cut from."""
 _FLUSH_BYTES = 1 << 20
 _CHUNK_RECORDS = 8192
 _MARSHAL_VERSION = 2
@@ -86,14 +97,20 @@ class LatestBound:
     None when it cannot be known this way (the greatest-looking texts are not timestamps).
     """
 
-    __slots__ = ("_exact", "_head", "_texts")
+    __slots__ = ("_exact", "_head", "_seen", "_texts", "sample")
 
     def __init__(self) -> None:
         self._exact = _NO_TIME
         self._head = ""
         self._texts: set[str] = set()
+        self._seen = 0
+        self.sample: list[str] = []
+        """Every ``SAMPLE_EVERY``-th ``occurred_at`` text (for :func:`range_bounds`)."""
 
     def add_text(self, text: str) -> None:
+        self._seen += 1
+        if self._seen % SAMPLE_EVERY == 0:
+            self.sample.append(text)
         if len(text) >= 20 and text[19] in ".Z" and text[-1] == "Z" and text[10] == "T":
             head = text[:19]
             if head > self._head:
@@ -172,10 +189,10 @@ def spill(
     progress: TextIO | None = None,
     total_bytes: int = 0,
     progress_every: int = 20_000,
-) -> tuple[list[Path], int, int | bool | None]:
+) -> tuple[list[Path], int, LatestBound]:
     """Route every line of ``stream`` to its partition's spill file.
 
-    Returns (paths, lines read, :meth:`LatestBound.value` of every line).
+    Returns (paths, lines read, the :class:`LatestBound` of every line, with its sample).
     """
     from .replay import progress_bar  # the one progress bar of replay
 
@@ -208,7 +225,7 @@ def spill(
             f.close()
     if progress is not None and lineno >= progress_every:
         progress.write(progress_bar(total_bytes, total_bytes, lineno) + "\n")
-    return paths, lineno, latest.value()
+    return paths, lineno, latest
 
 
 def spilled_lines(path: Path) -> Iterator[tuple[int, bytes]]:
@@ -217,6 +234,69 @@ def spilled_lines(path: Path) -> Iterator[tuple[int, bytes]]:
         for record in f:
             number, _, raw = record.partition(b" ")
             yield int(number), raw
+
+
+def range_bounds(sample: Iterable[str], ranges: int) -> list[bytes]:
+    """Up to ``ranges - 1`` increasing key bounds that cut a sample of ``occurred_at`` texts
+    into ranges of about equal size (texts that are not timestamps are left out).
+
+    A range holds the records whose key is at or after its lower bound and before its upper
+    one. Any bounds give the same output; good ones give ranges of about the same work.
+    """
+    instants = []
+    for text in sample:
+        with contextlib.suppress(ValueError):
+            instants.append(timestamp_micros(text))
+    instants.sort()
+    bounds: list[bytes] = []
+    for r in range(1, ranges):
+        if not instants:
+            break
+        bound = instant_sort_key(instants[len(instants) * r // ranges])
+        if not bounds or bound > bounds[-1]:
+            bounds.append(bound)
+    return bounds
+
+
+def _record_key(record: LineRecord) -> bytes:
+    return record[0]
+
+
+@dataclass(slots=True)  # not frozen: a frozen dataclass compiled by mypyc does not unpickle
+class Ranges:
+    """A partition's sorted records cut at the bounds: range ``r`` in :meth:`path` ``(r)``
+    (no file when empty), with its records' count and the bytes of their lines, newlines
+    included."""
+
+    folder: Path
+    index: int
+    counts: tuple[int, ...]
+    sizes: tuple[int, ...]
+
+    def path(self, r: int) -> Path:
+        return _range_path(self.folder, self.index, r)
+
+    @staticmethod
+    def write(folder: Path, index: int, records: list[LineRecord], bounds: list[bytes]) -> Ranges:
+        """Write sorted ``records`` cut at ``bounds``."""
+        cuts = [0, *(bisect_left(records, bound, key=_record_key) for bound in bounds)]
+        cuts.append(len(records))
+        counts = []
+        sizes = []
+        for r in range(len(cuts) - 1):
+            part = records[cuts[r] : cuts[r + 1]]
+            size = len(part)
+            for record in part:
+                size += len(record[1])
+            counts.append(len(part))
+            sizes.append(size)
+            if part:
+                write_records(_range_path(folder, index, r), part)
+        return Ranges(folder, index, tuple(counts), tuple(sizes))
+
+
+def _range_path(folder: Path, index: int, r: int) -> Path:
+    return folder / f"out-{index:04d}-{r:03d}.marshal"
 
 
 def keeps_in_memory(records: list[LineRecord], partitions: int, budget: int) -> bool:

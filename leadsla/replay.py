@@ -40,11 +40,14 @@ from .domain.policy import Policy
 from .outputs import OutputError, check_output, open_output
 from .partition import (
     OUTPUT_MEMORY,
+    RANGES_PER_JOB,
+    Ranges,
     Sorted,
     cpu_jobs,
     keeps_in_memory,
     merge,
     partition_count,
+    range_bounds,
     spill,
     spilled_lines,
     write_records,
@@ -381,11 +384,14 @@ def run_partitioned(
         loaded = read_events(stream, progress, total_bytes)
         clock = now if now is not None else loaded.latest
         return Partitioned([work(0, loaded, clock)], loaded.lines_read, clock, None, 1)
-    _, lines_read, bound = spill(stream, folder, partitions, progress, total_bytes, PROGRESS_EVERY)
+    _, lines_read, latest = spill(stream, folder, partitions, progress, total_bytes, PROGRESS_EVERY)
+    bound = latest.value()
     # Without --now the clock is the latest occurred_at of a valid event. The spill read an
     # upper bound of it from every line; it is exact unless the latest-looking line is invalid,
     # in which case the partitions, which decode for real, tell, and the work runs again.
     state: dict[str, Any] = {"folder": folder, "work": work, "partitions": partitions}
+    if jobs > 1:  # the work may cut its outputs into time ranges, to be merged on every core
+        state["bounds"] = range_bounds(latest.sample, RANGES_PER_JOB * jobs)
     if now is None and bound is False:  # no cheap bound: decode once to find the clock
         found = [x for x in _map(jobs, state, _latest_task, partitions) if x is not None]
         bound = max(found) if found else None
@@ -407,9 +413,10 @@ def run_partitioned(
 
 def _replay_work(
     index: int, loaded: LoadedEvents, clock: Instant | None
-) -> tuple[ReplaySummary, Sorted]:
-    """One partition's replay: (summary, its sorted records: in memory when they fit the
-    partition's share of the output memory, else the file they are written to)."""
+) -> tuple[ReplaySummary, Sorted | Ranges]:
+    """One partition's replay: (summary, its sorted records: cut into the time ranges of the
+    parallel merge in a worker process, else in memory when they fit the partition's share of
+    the output memory, else in the file they are written to)."""
     policy: Policy = _REPLAY["policy"]
     summary = ReplaySummary()
     records: list[LineRecord] = []
@@ -432,6 +439,8 @@ def _replay_work(
     folder: Path | None = _STATE.get("folder")
     if folder is None:
         return summary, records
+    if _STATE["pooled"] and "bounds" in _STATE:
+        return summary, Ranges.write(folder, index, records, _STATE["bounds"])
     # In the replay's own process the list is kept as it is; a worker process writes it (handing
     # it back through the pool's pipe was slower than the disk: pickled, copied, unpickled).
     if not _STATE["pooled"] and keeps_in_memory(
@@ -516,13 +525,57 @@ def _run_replay(
         for part, _ in done.results:
             summary.absorb(part)
         summary.dead_letters.sort()
+        found = [result for _, result in done.results]
+        ranged = [part for part in found if isinstance(part, Ranges)]
+        if ranged and len(ranged) == len(found):
+            summary.outputs_written = _write_ranges(ranged, out_path, jobs)
+            return summary
         if done.folder is None:
             ((_, records),) = done.results
             chunks: Iterator[list[bytes]] = _chunked(records)
         else:
-            chunks = merge(found for _, found in done.results)
+            chunks = merge(part for part in found if not isinstance(part, Ranges))
         summary.outputs_written = _write(chunks, out_path)
     return summary
+
+
+def _write_ranges(parts: list[Ranges], out_path: str | None, jobs: int) -> int:
+    """Merge each time range of the partitions' outputs and write it in its place: in a file,
+    every range at once (one process per job), each at the offset that the sizes of the
+    ranges before it give; on standard output, one range after the other."""
+    ranges = len(parts[0].sizes)
+    offsets = [0]
+    for r in range(ranges):
+        offsets.append(offsets[-1] + sum(part.sizes[r] for part in parts))
+    path = out_path or "-"
+    if path == "-":
+        return _write((c for r in range(ranges) for c in merge(_range_files(parts, r))), path)
+    with open_output(path) as target:
+        state = {"parts": parts, "offsets": offsets, "fd": target.fileno()}
+        return sum(_map(jobs, state, _write_range, ranges))
+
+
+def _range_files(parts: list[Ranges], r: int) -> list[Sorted]:
+    return [part.path(r) for part in parts if part.counts[r]]
+
+
+def _write_range(r: int) -> int:
+    """Merge time range ``r`` of every partition into its place in the output file."""
+    parts: list[Ranges] = _STATE["parts"]
+    fd: int = _STATE["fd"]
+    offset: int = _STATE["offsets"][r]
+    written = 0
+    for chunk in merge(_range_files(parts, r)):
+        written += len(chunk)
+        chunk.append(b"")  # the last line's newline
+        data = memoryview(b"\n".join(chunk))
+        while data:
+            done = os.pwrite(fd, data, offset)
+            offset += done
+            data = data[done:]
+    if offset != _STATE["offsets"][r + 1]:
+        raise RuntimeError(f"replay: range {r} wrote up to {offset}, not its size")
+    return written
 
 
 def _chunked(records: list[LineRecord], size: int = 8192) -> Iterator[list[bytes]]:

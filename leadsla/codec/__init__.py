@@ -52,6 +52,7 @@ from .outputs import (
     encode_output_record,
     event_id_of,
     fact_from_wire,
+    instant_sort_key,
     output_event_id,
     wire_data,
 )
@@ -85,6 +86,7 @@ __all__ = [
     "encode_output_record",
     "event_id_of",
     "fact_from_wire",
+    "instant_sort_key",
     "output_event_id",
     "timestamp_micros",
     "to_domain",

@@ -339,6 +339,11 @@ compare the lines, which start with the ``event_id``, and then are the whole lin
 """
 
 
+def instant_sort_key(instant: Instant) -> bytes:
+    """The ``occurred_at`` part of a :data:`LineRecord`'s key (its first 8 bytes)."""
+    return (instant + _SORT_BIAS).to_bytes(8, "big")
+
+
 def lead_sort_key(lead_id: str) -> bytes:
     """The ``lead_id`` part of a :data:`LineRecord`'s key."""
     return lead_id.encode().replace(b"\x00", b"\x00\x01") + b"\x00\x00"
