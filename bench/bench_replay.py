@@ -210,6 +210,9 @@ def run_child(
     argv: list[str], env: dict[str, str] | None = None, every: float = SAMPLE_SECONDS
 ) -> dict[str, Any]:
     """Run a command; wall and CPU seconds (with its waited-for children), peak tree RSS."""
+    # Each run starts with nothing left to write back: the last run's output (hundreds of MiB)
+    # would otherwise still be going to disk, and slow the writes of this one.
+    os.sync()
     started = time.perf_counter()
     # A neutral working directory: `python -m` puts it first on sys.path, where a checkout's
     # own leadsla/ would shadow the PYTHONPATH of a baseline.

@@ -7,8 +7,10 @@ example policies) was replayed by the replay before issue 8; its output digests 
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
+import io
 import json
 import random
 from pathlib import Path
@@ -20,6 +22,7 @@ from hypothesis import strategies as st
 
 from leadsla import partition, replay
 from leadsla.cli import main
+from leadsla.codec import instant_sort_key
 from leadsla.domain.instant import parse_rfc3339
 from leadsla.partition import lead_key, partition_count, partition_of
 
@@ -139,6 +142,90 @@ def test_the_cli_takes_jobs_and_partitions(pinned: Path, tmp_path: Path) -> None
     )
     assert code == 0
     assert _digest(out) == PINNED["pinned-calendar.toml"]
+
+
+def test_the_cli_with_jobs_writes_the_same_bytes_to_standard_output(
+    pinned: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    # With several jobs the outputs are cut into time ranges; standard output takes them one
+    # range after the other (a file takes them all at once, each at its offset).
+    argv = ["replay", str(pinned), "--policy", str(DATA / "pinned-calendar.toml")]
+    assert main([*argv, "--jobs", "2", "--partitions", "3"]) == 0
+    written = capsysbinary.readouterr().out
+    assert hashlib.sha256(written).hexdigest() == PINNED["pinned-calendar.toml"]
+
+
+# --------------------------------------------------------------------------------------------
+# Time ranges of the parallel merge
+
+
+def test_range_bounds_cut_the_sample_into_about_equal_ranges() -> None:
+    texts = [f"2026-03-{day:02d}T10:00:00Z" for day in range(1, 29)]
+    bounds = partition.range_bounds([*texts, "not a time", "2026-02-30T00:00:00Z"], 4)
+    assert bounds == sorted(set(bounds))
+    assert [b[:8] for b in bounds] == [
+        instant_sort_key(parse_rfc3339(f"2026-03-{day:02d}T10:00:00Z")) for day in (8, 15, 22)
+    ]
+    assert partition.range_bounds(["2026-03-01T10:00:00Z"] * 10, 4) == [
+        instant_sort_key(parse_rfc3339("2026-03-01T10:00:00Z"))
+    ]  # one instant: one bound, not three equal ones
+    assert partition.range_bounds([], 4) == []
+    assert partition.range_bounds(texts, 1) == []
+
+
+def test_the_spill_samples_the_occurred_at_of_every_64th_line() -> None:
+    latest = partition.LatestBound()
+    for n in range(200):
+        latest.add_text(f"2026-03-01T10:{n // 60:02d}:{n % 60:02d}Z")
+    assert latest.sample == [f"2026-03-01T10:{n // 60:02d}:{n % 60:02d}Z" for n in (63, 127, 191)]
+
+
+_KEYS = st.lists(st.sampled_from([b"\x00", b"\x01", b"\x7f", b"\xff"]), max_size=10).map(b"".join)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    parts=st.lists(st.lists(st.tuples(_KEYS, st.binary(max_size=6)), max_size=30), max_size=4),
+    bounds=st.lists(st.one_of(st.binary(max_size=9), _KEYS.map(b"k".__add__)), max_size=5),
+    to_file=st.booleans(),
+)
+def test_property_any_time_ranges_give_the_merge_of_all_records(
+    tmp_path_factory: pytest.TempPathFactory,
+    parts: list[list[tuple[bytes, bytes]]],
+    bounds: list[bytes],
+    to_file: bool,
+) -> None:
+    # Whatever the bounds (empty ranges, every record in one range, bounds between records of
+    # one key), the ranges of every partition, merged range by range, are the sorted records.
+    folder = tmp_path_factory.mktemp("ranges")
+    records = [[(b"k" + key, b"line " + line) for key, line in part] for part in parts]
+    cut = sorted(set(bounds))
+    ranged = [
+        partition.Ranges.write(folder, i, sorted(part), cut) for i, part in enumerate(records)
+    ]
+    expected = b"".join(line + b"\n" for _, line in sorted(r for part in records for r in part))
+    if not ranged:
+        return
+    assert [sum(part.sizes[r] for part in ranged) for r in range(len(cut) + 1)] == [
+        sum(len(line) + 1 for part in records for key, line in part if _in(key, r, cut))
+        for r in range(len(cut) + 1)
+    ]
+    if to_file:
+        out = folder / "out.jsonl"
+        written = replay._write_ranges(ranged, str(out), 1)
+        assert out.read_bytes() == expected
+    else:
+        with contextlib.redirect_stdout(io.TextIOWrapper(io.BytesIO())) as stdout:
+            written = replay._write_ranges(ranged, "-", 1)
+            stdout.flush()
+            assert stdout.buffer.getvalue() == expected
+    assert written == sum(len(part) for part in records)
+
+
+def _in(key: bytes, r: int, bounds: list[bytes]) -> bool:
+    low = bounds[r - 1] if r > 0 else None
+    high = bounds[r] if r < len(bounds) else None
+    return (low is None or key >= low) and (high is None or key < high)
 
 
 # --------------------------------------------------------------------------------------------
