@@ -57,8 +57,12 @@ RANGES_PER_JOB = 2
 """Time ranges the merge is cut into per job (a range's size depends on the sample's luck)."""
 SAMPLE_EVERY = 64
 """One line in this many gives its ``occurred_at`` to the sample the ranges are cut from."""
+MERGE_MEMORY = 64 << 20
+"""Bytes a merge holds at most in its partitions' current chunks: a merge holds one chunk of
+every partition, so the more partitions, the smaller the chunks (:func:`chunk_records`)."""
 _FLUSH_BYTES = 1 << 20
 _CHUNK_RECORDS = 8192
+_MIN_CHUNK_RECORDS = 64
 _MARSHAL_VERSION = 2
 """No back-references: the records share no objects, and tracking them costs a fifth more."""
 
@@ -277,8 +281,14 @@ class Ranges:
         return _range_path(self.folder, self.index, r)
 
     @staticmethod
-    def write(folder: Path, index: int, records: list[LineRecord], bounds: list[bytes]) -> Ranges:
-        """Write sorted ``records`` cut at ``bounds``."""
+    def write(
+        folder: Path,
+        index: int,
+        records: list[LineRecord],
+        bounds: list[bytes],
+        chunk: int = _CHUNK_RECORDS,
+    ) -> Ranges:
+        """Write sorted ``records`` cut at ``bounds`` (in chunks of ``chunk`` records)."""
         cuts = [0, *(bisect_left(records, bound, key=_record_key) for bound in bounds)]
         cuts.append(len(records))
         counts = []
@@ -291,7 +301,7 @@ class Ranges:
             counts.append(len(part))
             sizes.append(size)
             if part:
-                write_records(_range_path(folder, index, r), part)
+                write_records(_range_path(folder, index, r), part, chunk)
         return Ranges(folder, index, tuple(counts), tuple(sizes))
 
 
@@ -312,12 +322,25 @@ def keeps_in_memory(records: list[LineRecord], partitions: int, budget: int) -> 
     return True
 
 
-def write_records(path: Path, records: list[LineRecord]) -> None:
-    """A partition's sorted records, as marshalled chunks, each after its length (8 bytes):
-    ``marshal.load`` on a file reads it a few bytes at a time, ``marshal.loads`` does not."""
+def chunk_records(records: list[LineRecord], partitions: int) -> int:
+    """Records per chunk in a partition's output files: the merge of ``partitions`` such files
+    then holds about :data:`MERGE_MEMORY` bytes (8,192 records at most, 64 at least)."""
+    if not records:
+        return _CHUNK_RECORDS
+    size = RECORD_OVERHEAD * len(records)
+    for record in records:
+        size += len(record[1])
+    fits = MERGE_MEMORY * len(records) // (max(1, partitions) * size)
+    return max(_MIN_CHUNK_RECORDS, min(_CHUNK_RECORDS, fits))
+
+
+def write_records(path: Path, records: list[LineRecord], chunk: int = _CHUNK_RECORDS) -> None:
+    """A partition's sorted records, as marshalled chunks of ``chunk`` records, each after its
+    length (8 bytes): ``marshal.load`` on a file reads it a few bytes at a time, ``marshal.loads``
+    does not."""
     with open(path, "wb") as f:
-        for start in range(0, len(records), _CHUNK_RECORDS):
-            blob = marshal.dumps(records[start : start + _CHUNK_RECORDS], _MARSHAL_VERSION)
+        for start in range(0, len(records), chunk):
+            blob = marshal.dumps(records[start : start + chunk], _MARSHAL_VERSION)
             f.write(len(blob).to_bytes(8, "little"))
             f.write(blob)
 

@@ -43,6 +43,7 @@ from .partition import (
     RANGES_PER_JOB,
     Ranges,
     Sorted,
+    chunk_records,
     cpu_jobs,
     keeps_in_memory,
     merge,
@@ -439,8 +440,9 @@ def _replay_work(
     folder: Path | None = _STATE.get("folder")
     if folder is None:
         return summary, records
+    chunk = chunk_records(records, _STATE["partitions"])
     if _STATE["pooled"] and "bounds" in _STATE:
-        return summary, Ranges.write(folder, index, records, _STATE["bounds"])
+        return summary, Ranges.write(folder, index, records, _STATE["bounds"], chunk)
     # In the replay's own process the list is kept as it is; a worker process writes it (handing
     # it back through the pool's pipe was slower than the disk: pickled, copied, unpickled).
     if not _STATE["pooled"] and keeps_in_memory(
@@ -448,7 +450,7 @@ def _replay_work(
     ):
         return summary, records
     path = folder / f"out-{index:04d}.marshal"
-    write_records(path, records)
+    write_records(path, records, chunk)
     return summary, path
 
 

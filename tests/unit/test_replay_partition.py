@@ -106,6 +106,15 @@ def test_a_partition_keeps_its_outputs_in_memory_only_within_its_share() -> None
     assert partition.keeps_in_memory([], 1, 0)
 
 
+def test_the_more_partitions_a_merge_reads_the_smaller_their_chunks() -> None:
+    # A merge holds one chunk of every partition: its memory must not grow with the history.
+    records = [(b"k%d" % i, b"x" * 880) for i in range(20_000)]  # 1,000 bytes each, kept
+    assert partition.chunk_records(records, 4) == 8192  # at most
+    assert partition.chunk_records(records, 60) == partition.MERGE_MEMORY // 60 // 1000
+    assert partition.chunk_records(records, 100_000) == 64  # at least
+    assert partition.chunk_records([], 60) == 8192
+
+
 @pytest.mark.parametrize(("jobs", "partitions"), [(1, 1), (2, 5)])
 def test_pinned_input_with_now_gives_the_pinned_output(
     pinned: Path, tmp_path: Path, jobs: int, partitions: int
