@@ -197,6 +197,7 @@ def compare(
                 partitions=max(1, count),
                 progress=sys.stderr if sys.stderr.isatty() else None,  # a bar on a terminal
                 total_bytes=size,
+                input_path=events_path,
             )
     finally:
         _POLICIES.clear()

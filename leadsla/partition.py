@@ -130,6 +130,22 @@ class LatestBound:
         if at > self._exact:
             self._exact = at
 
+    def state(self) -> tuple[int, str, list[str], list[str]]:
+        """What :meth:`absorb` takes (plain values: a part's bound comes back from a worker
+        process, pickled)."""
+        return self._exact, self._head, sorted(self._texts), self.sample
+
+    def absorb(self, state: tuple[int, str, list[str], list[str]]) -> None:
+        """Add what another :class:`LatestBound` saw (its :meth:`state`)."""
+        exact, head, texts, sample = state
+        self.add_instant(exact)
+        if head > self._head:
+            self._head = head
+            self._texts = set(texts)
+        elif head == self._head:
+            self._texts.update(texts)
+        self.sample.extend(sample)
+
     def add_instant(self, at: int) -> None:
         if at > self._exact:
             self._exact = at
@@ -193,25 +209,84 @@ def spill(
     progress: TextIO | None = None,
     total_bytes: int = 0,
     progress_every: int = 20_000,
-) -> tuple[list[Path], int, LatestBound]:
-    """Route every line of ``stream`` to its partition's spill file.
+) -> tuple[int, LatestBound]:
+    """Route every line of ``stream`` to its partition's spill file (as part 0 of one).
 
-    Returns (paths, lines read, the :class:`LatestBound` of every line, with its sample).
+    Returns (lines read, the :class:`LatestBound` of every line, with its sample).
     """
     from .replay import progress_bar  # the one progress bar of replay
 
-    paths = [folder / f"spill-{i:04d}.lines" for i in range(partitions)]
-    files = [open(path, "wb") for path in paths]  # noqa: SIM115 - closed below
-    pending: list[list[bytes]] = [[] for _ in range(partitions)]
-    sizes = [0] * partitions
-    lineno = 0
-    latest = LatestBound()
-    try:
+    def lines() -> Iterator[bytes]:
         for lineno, raw in enumerate(stream, start=1):
             if progress is not None and lineno % progress_every == 0:
                 progress.write(progress_bar(stream.tell(), total_bytes, lineno))
                 progress.flush()
-            i = partition_of(lead_key(raw, lineno, latest), partitions)
+            yield raw
+
+    latest = LatestBound()
+    count = _route(lines(), folder, partitions, 0, latest, True)
+    if progress is not None and count >= progress_every:
+        progress.write(progress_bar(total_bytes, total_bytes, count) + "\n")
+    return count, latest
+
+
+def spill_cuts(size: int, parts: int) -> list[int]:
+    """Byte offsets that cut a file of ``size`` bytes into ``parts`` parts to spill at once (a
+    part holds the lines that start in it)."""
+    return [size * k // parts for k in range(parts + 1)]
+
+
+def spill_part(
+    path: str, cuts: list[int], part: int, folder: Path, partitions: int
+) -> tuple[int, tuple[int, str, list[str], list[str]]]:
+    """Route the lines that start between ``cuts[part]`` and ``cuts[part + 1]`` of the file at
+    ``path`` to the partitions' spill files of this part, numbered from 1 within the part.
+
+    Returns (lines read, :meth:`LatestBound.state`); :func:`spilled_lines` numbers the lines in
+    the file once every part's count is known.
+    """
+    start, end = cuts[part], cuts[part + 1]
+    latest = LatestBound()
+    with open(path, "rb", buffering=1 << 20) as f:
+        if start > 0:
+            f.seek(start - 1)
+            f.readline()  # the line that holds byte start - 1 is the part before's
+        count = _route(_lines_before(f, end), folder, partitions, part, latest, start == 0)
+    return count, latest.state()
+
+
+def _lines_before(f: BinaryIO, end: int) -> Iterator[bytes]:
+    """The lines of ``f`` from where it is that start before offset ``end``."""
+    at = f.tell()
+    while at < end:
+        raw = f.readline()
+        if not raw:
+            return
+        at += len(raw)
+        yield raw
+
+
+def _route(
+    lines: Iterable[bytes],
+    folder: Path,
+    partitions: int,
+    part: int,
+    latest: LatestBound,
+    at_start: bool,
+) -> int:
+    """Write ``lines`` to the spill files of ``part`` (``b"<number> <line>"``, numbered from 1
+    within the part); returns how many there were. ``at_start``: the first of ``lines`` is the
+    file's first line, which may start with a byte-order mark."""
+    paths = [_spill_path(folder, i, part) for i in range(partitions)]
+    files = [open(path, "wb") for path in paths]  # noqa: SIM115 - closed below
+    pending: list[list[bytes]] = [[] for _ in range(partitions)]
+    sizes = [0] * partitions
+    lineno = 0
+    first = 1 if at_start else 0  # lead_key looks for a byte-order mark in line 1 only
+    try:
+        for raw in lines:
+            lineno += 1
+            i = partition_of(lead_key(raw, lineno * first, latest), partitions)
             if not raw.endswith(b"\n"):
                 raw += b"\n"
             record = b"%d %s" % (lineno, raw)
@@ -227,17 +302,21 @@ def spill(
     finally:
         for f in files:
             f.close()
-    if progress is not None and lineno >= progress_every:
-        progress.write(progress_bar(total_bytes, total_bytes, lineno) + "\n")
-    return paths, lineno, latest
+    return lineno
 
 
-def spilled_lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(line number, original line) of a spill file, in file order."""
-    with open(path, "rb") as f:
-        for record in f:
-            number, _, raw = record.partition(b" ")
-            yield int(number), raw
+def _spill_path(folder: Path, index: int, part: int) -> Path:
+    return folder / f"spill-{index:04d}-{part:03d}.lines"
+
+
+def spilled_lines(folder: Path, index: int, firsts: list[int]) -> Iterator[tuple[int, bytes]]:
+    """(line number, original line) of partition ``index``'s spill files, in file order;
+    ``firsts[k]``: the lines of the input before part ``k``."""
+    for part, before in enumerate(firsts):
+        with open(_spill_path(folder, index, part), "rb") as f:
+            for record in f:
+                number, _, raw = record.partition(b" ")
+                yield before + int(number), raw
 
 
 def range_bounds(sample: Iterable[str], ranges: int) -> list[bytes]:

@@ -41,6 +41,7 @@ from .outputs import OutputError, check_output, open_output
 from .partition import (
     OUTPUT_MEMORY,
     RANGES_PER_JOB,
+    LatestBound,
     Ranges,
     Sorted,
     chunk_records,
@@ -50,6 +51,8 @@ from .partition import (
     partition_count,
     range_bounds,
     spill,
+    spill_cuts,
+    spill_part,
     spilled_lines,
     write_records,
 )
@@ -328,9 +331,14 @@ def _init_state(state: dict[str, Any], pooled: bool = False) -> None:
     _STATE["pooled"] = pooled
 
 
+def _spill_task(part: int) -> tuple[int, tuple[int, str, list[str], list[str]]]:
+    """Part ``part`` of the input through the spill (see :func:`spill_part`)."""
+    return spill_part(_STATE["input"], _STATE["cuts"], part, _STATE["folder"], _STATE["partitions"])
+
+
 def _latest_task(index: int) -> Instant | None:
     """The latest occurred_at of the partition's valid events."""
-    return decode_lines(spilled_lines(_STATE["folder"] / f"spill-{index:04d}.lines")).latest
+    return decode_lines(spilled_lines(_STATE["folder"], index, _STATE["firsts"])).latest
 
 
 def _work_task(index: int) -> tuple[Instant | None, Any]:
@@ -339,7 +347,7 @@ def _work_task(index: int) -> tuple[Instant | None, Any]:
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        loaded = decode_lines(spilled_lines(folder / f"spill-{index:04d}.lines"))
+        loaded = decode_lines(spilled_lines(folder, index, _STATE["firsts"]))
         return loaded.latest, _STATE["work"](index, loaded, _STATE["clock"])
     finally:
         if was_enabled:
@@ -379,18 +387,39 @@ def run_partitioned(
     partitions: int,
     progress: TextIO | None = None,
     total_bytes: int = 0,
+    input_path: str | None = None,
 ) -> Partitioned:
-    """Run ``work`` on every lead-hash partition of ``stream`` (in memory when only one)."""
+    """Run ``work`` on every lead-hash partition of ``stream`` (in memory when only one).
+
+    With several jobs and the ``input_path`` of ``stream``, the input is spilled by ``jobs``
+    processes at once, each reading its own byte range of the file (not with a progress bar,
+    which follows one reader).
+    """
     if partitions <= 1:
         loaded = read_events(stream, progress, total_bytes)
         clock = now if now is not None else loaded.latest
         return Partitioned([work(0, loaded, clock)], loaded.lines_read, clock, None, 1)
-    _, lines_read, latest = spill(stream, folder, partitions, progress, total_bytes, PROGRESS_EVERY)
+    state: dict[str, Any] = {"folder": folder, "work": work, "partitions": partitions}
+    if jobs > 1 and input_path is not None and progress is None:
+        size = os.stat(input_path).st_size
+        state["input"], state["cuts"] = input_path, spill_cuts(size, jobs)
+        latest = LatestBound()
+        firsts = []
+        lines_read = 0
+        for count, seen in _map(jobs, state, _spill_task, jobs):
+            firsts.append(lines_read)
+            lines_read += count
+            latest.absorb(seen)
+    else:
+        lines_read, latest = spill(
+            stream, folder, partitions, progress, total_bytes, PROGRESS_EVERY
+        )
+        firsts = [0]
+    state["firsts"] = firsts
     bound = latest.value()
     # Without --now the clock is the latest occurred_at of a valid event. The spill read an
     # upper bound of it from every line; it is exact unless the latest-looking line is invalid,
     # in which case the partitions, which decode for real, tell, and the work runs again.
-    state: dict[str, Any] = {"folder": folder, "work": work, "partitions": partitions}
     if jobs > 1:  # the work may cut its outputs into time ranges, to be merged on every core
         state["bounds"] = range_bounds(latest.sample, RANGES_PER_JOB * jobs)
     if now is None and bound is False:  # no cheap bound: decode once to find the clock
@@ -520,6 +549,7 @@ def _run_replay(
                 partitions=max(1, count),
                 progress=progress,
                 total_bytes=size,
+                input_path=input_path,
             )
         finally:
             _REPLAY.clear()

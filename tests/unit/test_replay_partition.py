@@ -165,6 +165,73 @@ def test_the_cli_with_jobs_writes_the_same_bytes_to_standard_output(
 
 
 # --------------------------------------------------------------------------------------------
+# The spill in parts: each part reads the lines that start in its byte range
+
+
+def _spilled(folder: Path, partitions: int, counts: list[int]) -> list[list[tuple[int, bytes]]]:
+    """Each partition's (line number, line) pairs, in the order its reader gives them."""
+    firsts = [sum(counts[:k]) for k in range(len(counts))]
+    return [list(partition.spilled_lines(folder, i, firsts)) for i in range(partitions)]
+
+
+def test_a_cut_anywhere_in_a_line_gives_every_line_once_with_its_number(tmp_path: Path) -> None:
+    body = (
+        b"\xef\xbb\xbf"
+        + _ev("a", "lead.created", "L-1", "2026-03-02T09:00:00Z", source="chat").encode()
+        + b"\n"
+        b"\n"
+        b"not json\r\n" + _ev("b", "lead.created", "L-2", "2026-03-02T09:01:00Z").encode() + b"\n"
+        b"\n\n" + _ev("c", "lead.created", "L-3", "2026-03-02T09:02:00Z").encode()  # no newline
+    )
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(body)
+    expected = [
+        (n, raw if raw.endswith(b"\n") else raw + b"\n")
+        for n, raw in enumerate(body.splitlines(keepends=True), start=1)
+    ]
+    with open(path, "rb") as stream:
+        count, _ = partition.spill(stream, tmp_path, 3)
+    in_one = _spilled(tmp_path, 3, [count])
+    assert sorted(line for lines in in_one for line in lines) == expected
+    # the first line, behind its byte-order mark, goes with its lead
+    assert (1, expected[0][1]) in in_one[partition.partition_of("L-1", 3)]
+    for cut in range(len(body) + 1):
+        folder = tmp_path / f"cut-{cut}"
+        folder.mkdir()
+        cuts = [0, cut, len(body)]
+        counts = [partition.spill_part(str(path), cuts, k, folder, 3)[0] for k in (0, 1)]
+        assert _spilled(folder, 3, counts) == in_one, cut
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), parts=st.integers(1, 5), partitions=st.integers(1, 4))
+def test_property_the_spill_in_parts_reads_what_the_spill_in_one_reads(
+    tmp_path_factory: pytest.TempPathFactory, seed: int, parts: int, partitions: int
+) -> None:
+    rng = random.Random(seed)
+    lines = [rng.choice(_HISTORY) for _ in range(rng.randint(0, 60))]
+    folder = tmp_path_factory.mktemp("spill")
+    path = folder / "in.jsonl"
+    path.write_bytes("\n".join(lines).encode() + (b"\n" if rng.random() < 0.5 else b""))
+    one = folder / "one"
+    one.mkdir()
+    with open(path, "rb") as stream:
+        count, latest = partition.spill(stream, one, partitions)
+    several = folder / "several"
+    several.mkdir()
+    cuts = partition.spill_cuts(path.stat().st_size, parts)
+    found = [partition.spill_part(str(path), cuts, k, several, partitions) for k in range(parts)]
+    assert sum(n for n, _ in found) == count
+    assert _spilled(several, partitions, [n for n, _ in found]) == _spilled(
+        one, partitions, [count]
+    )
+    combined = partition.LatestBound()
+    for _, seen in found:
+        combined.absorb(seen)
+    assert combined.value() == latest.value()
+
+
+# --------------------------------------------------------------------------------------------
 # Time ranges of the parallel merge
 
 
