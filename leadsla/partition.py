@@ -9,8 +9,9 @@ order, and the order of the merged stream is a total order on the output records
 
 File formats (private to one run, in a temporary folder):
 
-- a spill file holds the input lines routed to one partition, in file order, each as
-  ``b"<line number> <original line>\\n"``;
+- a spill file holds the input lines of one part of the input (one part, or one per job, each
+  a byte range spilled at once) routed to one partition, in file order, each as
+  ``b"<line number within the part> <original line>\\n"``;
 - a partition's output file holds its sorted :data:`~leadsla.codec.LineRecord` pairs as a
   sequence of marshalled lists (chunks; the file is read back by the same process or its
   parent, the same Python), read back lazily by :func:`merge`.

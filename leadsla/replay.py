@@ -557,16 +557,19 @@ def _run_replay(
         for part, _ in done.results:
             summary.absorb(part)
         summary.dead_letters.sort()
-        found = [result for _, result in done.results]
-        ranged = [part for part in found if isinstance(part, Ranges)]
-        if ranged and len(ranged) == len(found):
+        # Every partition's outputs are of one kind: time ranges (folded in worker processes),
+        # else sorted lists or files (folded here).
+        ranged = [part for _, part in done.results if isinstance(part, Ranges)]
+        if ranged:
+            if len(ranged) != len(done.results):
+                raise RuntimeError("replay: partitions with outputs of two kinds")
             summary.outputs_written = _write_ranges(ranged, out_path, jobs)
             return summary
         if done.folder is None:
             ((_, records),) = done.results
             chunks: Iterator[list[bytes]] = _chunked(records)
         else:
-            chunks = merge(part for part in found if not isinstance(part, Ranges))
+            chunks = merge(part for _, part in done.results)
         summary.outputs_written = _write(chunks, out_path)
     return summary
 
@@ -576,6 +579,8 @@ def _write_ranges(parts: list[Ranges], out_path: str | None, jobs: int) -> int:
     every range at once (one process per job), each at the offset that the sizes of the
     ranges before it give; on standard output, one range after the other."""
     ranges = len(parts[0].sizes)
+    if any(len(part.sizes) != ranges for part in parts):
+        raise RuntimeError("replay: partitions cut into different time ranges")
     offsets = [0]
     for r in range(ranges):
         offsets.append(offsets[-1] + sum(part.sizes[r] for part in parts))

@@ -23,8 +23,10 @@ from hypothesis import strategies as st
 from leadsla import partition, replay
 from leadsla.cli import main
 from leadsla.codec import instant_sort_key
+from leadsla.compare import compare
 from leadsla.domain.instant import parse_rfc3339
 from leadsla.partition import lead_key, partition_count, partition_of
+from leadsla.policy_file import load_policy
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -162,6 +164,22 @@ def test_the_cli_with_jobs_writes_the_same_bytes_to_standard_output(
     assert main([*argv, "--jobs", "2", "--partitions", "3"]) == 0
     written = capsysbinary.readouterr().out
     assert hashlib.sha256(written).hexdigest() == PINNED["pinned-calendar.toml"]
+
+
+def test_compare_gives_the_same_report_whatever_the_jobs_and_partitions(pinned: Path) -> None:
+    # compare goes through the same partitions and the same spill (in parts with several jobs)
+    current = load_policy(str(DATA / "pinned-calendar.toml"))
+    candidate = load_policy(str(DATA / "pinned-business.toml"))
+    reports = []
+    for jobs, partitions in [(1, 1), (1, 3), (2, 4), (2, 5)]:
+        skipped: list[tuple[int, str]] = []
+        report = compare(
+            str(pinned), current, candidate, jobs=jobs, partitions=partitions, skipped_lines=skipped
+        )
+        assert len(skipped) == 139
+        reports.append((report, skipped))
+    assert all(found == reports[0] for found in reports)
+    assert reports[0][0]["total"][0]["eligible"] != (0, 0)
 
 
 # --------------------------------------------------------------------------------------------
