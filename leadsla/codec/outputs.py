@@ -157,11 +157,16 @@ def _text(instant: Any) -> str:
 
 
 def _instant(instant: Any) -> tuple[bytes, bytes, bytes]:
+    # An output's occurred_at is often an instant its lead's data already holds (its creation,
+    # its deadline): the text is made once for both caches.
+    text = _TEXTS.get(instant)
+    if text is None:
+        text = _text(instant)
     if len(_INSTANTS) >= _RECENT:
         _INSTANTS.clear()
     parts = _INSTANTS[instant] = (
         b"%d\x00" % instant,
-        utc_text(instant).encode(),
+        text.encode(),
         (instant + _SORT_BIAS).to_bytes(8, "big"),
     )
     return parts
