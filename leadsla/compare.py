@@ -27,7 +27,14 @@ from .domain.outputs import Fact
 from .domain.policy import Policy
 from .partition import cpu_jobs, partition_count
 from .policy_file import PolicyError, load_policy
-from .replay import LoadedEvents, ReplaySummary, add_scale_arguments, fold, run_partitioned
+from .replay import (
+    JobLost,
+    LoadedEvents,
+    ReplaySummary,
+    add_scale_arguments,
+    fold,
+    run_partitioned,
+)
 
 
 @dataclass(slots=True)
@@ -283,6 +290,9 @@ def run(args: argparse.Namespace) -> int:
                 message = message.replace(events_path, "standard input")
             sys.stderr.write(f"lead-sla compare: {message}\n")
             return 2
+        except JobLost as lost:
+            sys.stderr.write(f"lead-sla compare: {lost}\n")
+            return 1
     for line, reason in skipped:  # as replay reports them
         sys.stderr.write(f"lead-sla compare: line {line}: {reason}\n")
     if skipped:

@@ -26,6 +26,8 @@ import sys
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO, TypeVar
@@ -362,8 +364,22 @@ def _map(jobs: int, state: dict[str, Any], task: Callable[[int], R], count: int)
         finally:
             _STATE.clear()
     context = multiprocessing.get_context("fork")  # the state is inherited, never pickled
-    with context.Pool(min(jobs, count), initializer=_init_state, initargs=(state, True)) as pool:
-        return pool.map(task, range(count), chunksize=1)
+    # Not multiprocessing.Pool: when one of its processes dies (the kernel's out-of-memory
+    # killer, a kill -9), Pool.map waits for its task forever; the executor raises.
+    with ProcessPoolExecutor(
+        min(jobs, count), mp_context=context, initializer=_init_state, initargs=(state, True)
+    ) as pool:
+        try:
+            return list(pool.map(task, range(count)))
+        except BrokenProcessPool:
+            raise JobLost(
+                "a worker process ended before its work was done (killed, or out of memory?); "
+                "nothing was written: try again with fewer --jobs"
+            ) from None
+
+
+class JobLost(Exception):  # compiled: RuntimeError cannot be a base
+    """A worker process of the replay or compare died: the run cannot finish."""
 
 
 @dataclass(slots=True)
@@ -702,6 +718,9 @@ def _run(args: argparse.Namespace, events_path: str, err: TextIO) -> int:
     except (OSError, ValueError) as problem:  # another name: compiled, `exc` is a PolicyError
         err.write(f"lead-sla replay: {problem}\n")
         return 2
+    except JobLost as lost:
+        err.write(f"lead-sla replay: {lost}\n")
+        return 1
     for line, reason in summary.dead_letters:
         where = f"line {line}" if line else "input"
         err.write(f"lead-sla replay: {where}: {reason}\n")

@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import random
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,20 @@ def test_pinned_input_with_now_gives_the_pinned_output(
     assert _digest(out) == PINNED_NOW_DIGEST
     assert summary.after_now == 3536
     assert summary.adds_up()
+
+
+def _dies_on_one(index: int) -> int:
+    if index == 1:
+        os._exit(9)  # as the out-of-memory killer would end it
+    return index
+
+
+@pytest.mark.timeout(60)
+def test_a_worker_process_that_dies_fails_the_run_instead_of_hanging() -> None:
+    # multiprocessing.Pool waited forever for the task of a process that died.
+    assert replay._map(2, {}, _dies_on_one, 1) == [0]  # one task: in this process, no one dies
+    with pytest.raises(replay.JobLost, match="fewer --jobs"):
+        replay._map(2, {}, _dies_on_one, 3)
 
 
 def test_the_cli_takes_jobs_and_partitions(pinned: Path, tmp_path: Path) -> None:
