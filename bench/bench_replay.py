@@ -289,6 +289,10 @@ def measure_workload(
         )
         for label, job_arg, env in variants:
             out = work / f"out-{name}.jsonl"
+            # Each run writes a new file. Replacing the last run's output costs more on ext4 (its
+            # auto_da_alloc heuristic starts writing the new file back at the rename: about
+            # 0.4 s for 269 MB here), which a replay into a new file does not pay.
+            out.unlink(missing_ok=True)
             argv = replay_argv(events_path, policy, out, int(job_arg[0]) if job_arg else None)
             result = run_child(argv, env, args.sample_ms / 1000)
             runs.setdefault(label, []).append(result)
