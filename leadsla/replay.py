@@ -22,6 +22,7 @@ import argparse
 import gc
 import multiprocessing
 import os
+import stat
 import sys
 import tempfile
 from collections import Counter
@@ -416,8 +417,8 @@ def run_partitioned(
         clock = now if now is not None else loaded.latest
         return Partitioned([work(0, loaded, clock)], loaded.lines_read, clock, None, 1)
     state: dict[str, Any] = {"folder": folder, "work": work, "partitions": partitions}
-    if jobs > 1 and input_path is not None and progress is None:
-        size = os.stat(input_path).st_size
+    size = _regular_size(stream, input_path) if jobs > 1 and progress is None else None
+    if size is not None:
         state["input"], state["cuts"] = input_path, spill_cuts(size, jobs)
         latest = LatestBound()
         firsts = []
@@ -451,6 +452,21 @@ def run_partitioned(
             clock = state["clock"] = actual
             done = _map(jobs, state, _work_task, partitions)
     return Partitioned([result for _, result in done], lines_read, clock, folder, partitions)
+
+
+def _regular_size(stream: BinaryIO, path: str | None) -> int | None:
+    """The size of the regular file ``stream`` reads from the start, if ``path`` names it (a
+    pipe, such as ``<(zcat events.jsonl.gz)``, can be read only once, by one reader)."""
+    if path is None:
+        return None
+    try:
+        mine = os.fstat(stream.fileno())
+        named = os.stat(path)
+        at = stream.tell()
+    except (OSError, ValueError):
+        return None
+    same = (mine.st_dev, mine.st_ino) == (named.st_dev, named.st_ino)
+    return mine.st_size if stat.S_ISREG(mine.st_mode) and same and at == 0 else None
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import io
 import json
 import os
 import random
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +169,23 @@ def test_the_cli_takes_jobs_and_partitions(pinned: Path, tmp_path: Path) -> None
     )
     assert code == 0
     assert _digest(out) == PINNED["pinned-calendar.toml"]
+
+
+@pytest.mark.timeout(120)
+def test_a_pipe_is_read_once_by_one_reader_whatever_the_jobs(pinned: Path, tmp_path: Path) -> None:
+    # `lead-sla replay <(zcat events.jsonl.gz) --jobs 2 --partitions 3`: the spill in parts
+    # reads byte ranges of a regular file; a pipe has none, and is spilled by one reader.
+    fifo = tmp_path / "events.fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(pinned.read_bytes()))
+    writer.start()
+    out = tmp_path / "out.jsonl"
+    summary = replay.run_replay(
+        str(fifo), str(DATA / "pinned-calendar.toml"), str(out), jobs=2, partitions=3
+    )
+    writer.join()
+    assert _digest(out) == PINNED["pinned-calendar.toml"]
+    assert summary.lines_read == 13392
 
 
 def test_the_cli_with_jobs_writes_the_same_bytes_to_standard_output(
