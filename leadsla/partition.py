@@ -389,28 +389,28 @@ def _range_path(folder: Path, index: int, r: int) -> Path:
     return folder / f"out-{index:04d}-{r:03d}.marshal"
 
 
-def keeps_in_memory(records: list[LineRecord], partitions: int, budget: int) -> bool:
-    """Whether a partition's sorted records fit its share of ``budget`` bytes."""
-    share = budget // max(1, partitions)
+def records_size(records: list[LineRecord]) -> int:
+    """About the bytes that ``records`` take in memory: their lines and :data:`RECORD_OVERHEAD`
+    each."""
     size = RECORD_OVERHEAD * len(records)
-    if size > share:
-        return False
     for record in records:
         size += len(record[1])
-        if size > share:
-            return False
-    return True
+    return size
 
 
-def chunk_records(records: list[LineRecord], partitions: int) -> int:
-    """Records per chunk in a partition's output files: the merge of ``partitions`` such files
-    then holds about :data:`MERGE_MEMORY` bytes (8,192 records at most, 64 at least)."""
-    if not records:
+def keeps_in_memory(size: int, partitions: int, budget: int) -> bool:
+    """Whether a partition's sorted records of :func:`records_size` ``size`` fit its share of
+    ``budget`` bytes."""
+    return size <= budget // max(1, partitions)
+
+
+def chunk_records(size: int, count: int, partitions: int) -> int:
+    """Records per chunk in the output files of a partition of ``count`` records of
+    :func:`records_size` ``size``: the merge of ``partitions`` such files then holds about
+    :data:`MERGE_MEMORY` bytes (8,192 records at most, 64 at least)."""
+    if not count:
         return _CHUNK_RECORDS
-    size = RECORD_OVERHEAD * len(records)
-    for record in records:
-        size += len(record[1])
-    fits = MERGE_MEMORY * len(records) // (max(1, partitions) * size)
+    fits = MERGE_MEMORY * count // (max(1, partitions) * size)
     return max(_MIN_CHUNK_RECORDS, min(_CHUNK_RECORDS, fits))
 
 

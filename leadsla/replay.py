@@ -53,6 +53,7 @@ from .partition import (
     merge,
     partition_count,
     range_bounds,
+    records_size,
     spill,
     spill_cuts,
     spill_part,
@@ -501,14 +502,14 @@ def _replay_work(
     folder: Path | None = _STATE.get("folder")
     if folder is None:
         return summary, records
-    chunk = chunk_records(records, _STATE["partitions"])
+    size = records_size(records)
+    partitions: int = _STATE["partitions"]
+    chunk = chunk_records(size, len(records), partitions)
     if _STATE["pooled"] and "bounds" in _STATE:
         return summary, Ranges.write(folder, index, records, _STATE["bounds"], chunk)
     # In the replay's own process the list is kept as it is; a worker process writes it (handing
     # it back through the pool's pipe was slower than the disk: pickled, copied, unpickled).
-    if not _STATE["pooled"] and keeps_in_memory(
-        records, _STATE["partitions"], _REPLAY["output_memory"]
-    ):
+    if not _STATE["pooled"] and keeps_in_memory(size, partitions, _REPLAY["output_memory"]):
         return summary, records
     path = folder / f"out-{index:04d}.marshal"
     write_records(path, records, chunk)

@@ -103,20 +103,22 @@ def test_outputs_kept_in_memory_or_written_to_disk_give_the_same_bytes(
 
 def test_a_partition_keeps_its_outputs_in_memory_only_within_its_share() -> None:
     records = [(b"k%d" % i, b"x" * 100) for i in range(10)]
-    need = 10 * (100 + partition.RECORD_OVERHEAD)
-    assert partition.keeps_in_memory(records, 3, 3 * need)
-    assert not partition.keeps_in_memory(records, 3, 3 * need - 3)
-    assert not partition.keeps_in_memory(records, 1, 0)
-    assert partition.keeps_in_memory([], 1, 0)
+    need = partition.records_size(records)
+    assert need == 10 * (100 + partition.RECORD_OVERHEAD)
+    assert partition.keeps_in_memory(need, 3, 3 * need)
+    assert not partition.keeps_in_memory(need, 3, 3 * need - 3)
+    assert not partition.keeps_in_memory(need, 1, 0)
+    assert partition.keeps_in_memory(partition.records_size([]), 1, 0)
 
 
 def test_the_more_partitions_a_merge_reads_the_smaller_their_chunks() -> None:
     # A merge holds one chunk of every partition: its memory must not grow with the history.
     records = [(b"k%d" % i, b"x" * 880) for i in range(20_000)]  # 1,000 bytes each, kept
-    assert partition.chunk_records(records, 4) == 8192  # at most
-    assert partition.chunk_records(records, 60) == partition.MERGE_MEMORY // 60 // 1000
-    assert partition.chunk_records(records, 100_000) == 64  # at least
-    assert partition.chunk_records([], 60) == 8192
+    size = partition.records_size(records)
+    assert partition.chunk_records(size, len(records), 4) == 8192  # at most
+    assert partition.chunk_records(size, len(records), 60) == partition.MERGE_MEMORY // 60 // 1000
+    assert partition.chunk_records(size, len(records), 100_000) == 64  # at least
+    assert partition.chunk_records(0, 0, 60) == 8192
 
 
 @pytest.mark.parametrize(("jobs", "partitions"), [(1, 1), (2, 5)])
