@@ -167,7 +167,7 @@ def _instant(instant: Any) -> tuple[bytes, bytes, bytes]:
     parts = _INSTANTS[instant] = (
         b"%d\x00" % instant,
         text.encode(),
-        (instant + _SORT_BIAS).to_bytes(8, "big"),
+        instant_sort_key(instant),
     )
     return parts
 
