@@ -348,13 +348,11 @@ def _record_key(record: LineRecord) -> bytes:
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass compiled by mypyc does not unpickle
 class Ranges:
-    """A partition's sorted records cut at the bounds: range ``r`` in :meth:`path` ``(r)``
-    (no file when empty), with its records' count and the bytes of their lines, newlines
-    included."""
+    """A partition's sorted records cut at the bounds: range ``r`` in :meth:`path` ``(r)``,
+    with the bytes of its lines, newlines included (0: an empty range, which has no file)."""
 
     folder: Path
     index: int
-    counts: tuple[int, ...]
     sizes: tuple[int, ...]
 
     def path(self, r: int) -> Path:
@@ -371,18 +369,16 @@ class Ranges:
         """Write sorted ``records`` cut at ``bounds`` (in chunks of ``chunk`` records)."""
         cuts = [0, *(bisect_left(records, bound, key=_record_key) for bound in bounds)]
         cuts.append(len(records))
-        counts = []
         sizes = []
         for r in range(len(cuts) - 1):
             part = records[cuts[r] : cuts[r + 1]]
             size = len(part)
             for record in part:
                 size += len(record[1])
-            counts.append(len(part))
             sizes.append(size)
             if part:
                 write_records(_range_path(folder, index, r), part, chunk)
-        return Ranges(folder, index, tuple(counts), tuple(sizes))
+        return Ranges(folder, index, tuple(sizes))
 
 
 def _range_path(folder: Path, index: int, r: int) -> Path:

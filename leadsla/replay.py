@@ -53,6 +53,7 @@ from .partition import (
     merge,
     partition_count,
     range_bounds,
+    read_chunks,
     records_size,
     spill,
     spill_cuts,
@@ -626,7 +627,7 @@ def _write_ranges(parts: list[Ranges], out_path: str | None, jobs: int) -> int:
 
 
 def _range_files(parts: list[Ranges], r: int) -> list[Sorted]:
-    return [part.path(r) for part in parts if part.counts[r]]
+    return [part.path(r) for part in parts if part.sizes[r]]
 
 
 def _write_range(r: int) -> int:
@@ -648,9 +649,9 @@ def _write_range(r: int) -> int:
     return written
 
 
-def _chunked(records: list[LineRecord], size: int = 8192) -> Iterator[list[bytes]]:
-    for start in range(0, len(records), size):
-        yield [record[1] for record in records[start : start + size]]
+def _chunked(records: list[LineRecord]) -> Iterator[list[bytes]]:
+    for chunk in read_chunks(records):
+        yield [record[1] for record in chunk]
 
 
 def _write(chunks: Iterator[list[bytes]], out_path: str | None) -> int:
