@@ -23,7 +23,8 @@ venv: $(STAMP)
 # minute on 2 cores), with the pinned setuptools and mypy of the lock, and again whenever one
 # of them changes (stale extensions are never loaded: leadsla/__init__.py). LEADSLA_COMPILE=0
 # installs without compiling; LEADSLA_PURE=1 runs the pure Python modules.
-NATIVE_SOURCES := $(wildcard $(shell sed -n 's/^    "\(leadsla\/.*\.py\)",$$/\1/p' setup.py))
+NATIVE_SOURCES := $(wildcard $(shell sed -n 's/^    "\(leadsla\/.*\.py\)",$$/\1/p' setup.py)) \
+	leadsla/_lines.c
 
 $(STAMP): pyproject.toml requirements.lock setup.py $(NATIVE_SOURCES)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

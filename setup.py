@@ -48,6 +48,9 @@ NATIVE_SOURCES = [
     "leadsla/streams/process.py",
     "leadsla/streams/state.py",
 ]
+# The replay's output encoder, written in C (leadsla/_lines.c: the Python loop of
+# leadsla/codec/outputs.py is its reference); built and loaded with the modules above.
+C_SOURCES = ["leadsla/_lines.c"]
 GROUP = "leadsla_native"
 MANIFEST = ROOT / "leadsla" / "_native.json"
 
@@ -78,14 +81,22 @@ def native_extensions() -> list[object]:
     if {"egg_info", "dist_info"} & set(sys.argv):
         return []  # metadata only: nothing to compile
     from mypyc.build import mypycify
+    from setuptools import Extension
 
     sources = [s for s in NATIVE_SOURCES if (ROOT / s).is_file()]
-    extensions = mypycify(MYPYC_OPTIONS + sources, opt_level="3", group_name=GROUP)
-    MANIFEST.write_text(
-        json.dumps({"group": GROUP, "modules": source_digests(sources)}, indent=2) + "\n",
-        encoding="utf-8",
-    )
-    return list(extensions)
+    extensions = list(mypycify(MYPYC_OPTIONS + sources, opt_level="3", group_name=GROUP))
+    for source in C_SOURCES:
+        name = source.removesuffix(".c").replace("/", ".")
+        extensions.append(
+            Extension(name, [source], extra_compile_args=["-O2", "-std=c11", "-Wall", "-Werror"])
+        )
+    c_sources = {
+        source.removeprefix("leadsla/"): hashlib.sha256((ROOT / source).read_bytes()).hexdigest()
+        for source in C_SOURCES
+    }
+    manifest = {"group": GROUP, "modules": source_digests(sources), "c_sources": c_sources}
+    MANIFEST.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return extensions
 
 
 setup(ext_modules=native_extensions())

@@ -5,9 +5,10 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 # The replay's hot modules may be compiled with mypyc (setup.py): C extensions next to their
-# sources. They are loaded only when they were all built from exactly the sources present
-# (``_native.json`` holds their digests) and ``LEADSLA_PURE`` is unset; otherwise every
-# ``leadsla.*`` module is loaded from its ``.py`` file (same output, slower).
+# sources, and the C encoder ``_lines`` (``_lines.c``). They are loaded only when they were all
+# built from exactly the sources present (``_native.json`` holds their digests) and
+# ``LEADSLA_PURE`` is unset; otherwise every ``leadsla.*`` module is loaded from its ``.py``
+# file and the C encoder is not used (same output, slower).
 
 import hashlib as _hashlib
 import importlib.machinery as _machinery
@@ -52,19 +53,41 @@ def _manifest(root: _Path) -> dict[str, str]:
     return modules if isinstance(modules, dict) else {}
 
 
+def _extensions(root: _Path) -> dict[str, str]:
+    """The C extensions written in C (source file in ``root`` -> sha256 of it when built)."""
+    try:
+        manifest = _json.loads((root / "_native.json").read_text(encoding="utf-8"))
+        found = manifest.get("c_sources", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
 def native_state(root: _Path, environ: _Mapping[str, str]) -> str:
     """``compiled`` if the package in ``root`` may load its compiled modules, else ``pure (why)``."""
     if environ.get("LEADSLA_PURE", "") not in ("", "0"):
         return "pure (LEADSLA_PURE is set)"
     modules = _manifest(root)
-    for module, digest in modules.items():
-        source = root.joinpath(*module.split(".")[1:]).with_suffix(".py")
+    sources = {
+        module: root.joinpath(*module.split(".")[1:]).with_suffix(".py") for module in modules
+    }
+    digests = dict(modules)
+    for name, digest in _extensions(root).items():
+        sources[name] = root / name
+        digests[name] = digest
+    for module, source in sources.items():
         try:
-            if _hashlib.sha256(source.read_bytes()).hexdigest() != digest:
+            if _hashlib.sha256(source.read_bytes()).hexdigest() != digests[module]:
                 return f"pure (compiled from another {module}: make venv rebuilds)"
         except OSError:
             return f"pure ({module} has no source)"
     return "compiled" if modules else "pure (not compiled)"
+
+
+def native_extensions() -> frozenset[str]:
+    """The C sources built into extensions of this package (``_lines.c``), when
+    :data:`NATIVE` is ``compiled``."""
+    return frozenset(_extensions(_ROOT)) if NATIVE == "compiled" else frozenset()
 
 
 _ROOT = _Path(__file__).resolve().parent

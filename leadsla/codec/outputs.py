@@ -372,15 +372,35 @@ def encode_lead_lines(
     the outputs of each type.
 
     The hot path of replay: the lead's JSON, its part of the id prefix and of the sort key are
-    made once per lead, the type's once per process, and the instants' text, id part and sort
-    key part are remembered. The line is what :func:`encode_output_record` writes
-    (``test_output_codec.py`` checks it).
+    made once per lead, the type's once per process. With the compiled modules, the C encoder
+    (``leadsla/_lines.c``) writes the lines; otherwise, or for an output it does not know, the
+    Python loop below does, byte for byte the same (``test_native_lines.py``). The line is what
+    :func:`encode_output_record` writes (``test_output_codec.py`` checks it).
     """
-    dumps = orjson.dumps
-    new_hash = sha256
-    lead_json: bytes = dumps(lead_id)
+    lead_json: bytes = orjson.dumps(lead_id)
     lead_prefix = f"{len(lead_id)}:{lead_id}".encode()
     lead_key = lead_sort_key(lead_id)
+    native = _NATIVE_ENCODE
+    if native is not None:
+        if not isinstance(outputs, list):
+            outputs = list(outputs)
+        if native(lead_prefix, lead_json, lead_key, outputs, into, counts):
+            return
+    _encode_lead_lines(lead_prefix, lead_json, lead_key, outputs, into, counts)
+
+
+def _encode_lead_lines(
+    lead_prefix: bytes,
+    lead_json: bytes,
+    lead_key: bytes,
+    outputs: Iterable[Output],
+    into: list[LineRecord],
+    counts: dict[str, int],
+) -> None:
+    """:func:`encode_lead_lines` in Python: the reference of the C encoder. The instants' text,
+    id part and sort key part are remembered."""
+    dumps = orjson.dumps
+    new_hash = sha256
     occurred_at: Any  # kept as the int object it is (compiled: not unboxed and boxed again)
     value: Any
     texts = _TEXTS
@@ -413,11 +433,7 @@ def encode_lead_lines(
                 full = hashed[: -len(after)] + _SUPPRESSED_MEMBER[suppressed] + after
         type_parts = types.get(type_)
         if type_parts is None:
-            type_parts = types[type_] = (
-                f"{len(type_)}:{type_}".encode(),
-                dumps(type_),
-                type_.encode() + b"\x00",
-            )
+            type_parts = _type_parts(type_)
         instant_parts = instants.get(occurred_at)
         if instant_parts is None:
             instant_parts = _instant(occurred_at)
@@ -436,6 +452,60 @@ def encode_lead_lines(
 
 _TYPE_PARTS: Final[dict[str, tuple[bytes, bytes, bytes]]] = {}
 """Output type -> (its part of the id prefix, its JSON, its part of the sort key)."""
+
+
+def _type_parts(type_: str) -> tuple[bytes, bytes, bytes]:
+    """Fills :data:`_TYPE_PARTS` for ``type_`` (the Python loop and the C encoder call it)."""
+    parts = _TYPE_PARTS[type_] = (
+        f"{len(type_)}:{type_}".encode(),
+        orjson.dumps(type_),
+        type_.encode() + b"\x00",
+    )
+    return parts
+
+
+NativeEntry = tuple[bytes, int, int]
+"""A wire key of a record shape for the C encoder: (``"key":``, field position, kind)."""
+_VALUE, _TIME, _DISPLAY_NAME, _SUPPRESSED_KIND = 0, 1, 2, 3
+
+
+def native_shapes() -> list[tuple[type, int, tuple[NativeEntry, ...], bool]]:
+    """Every record shape as the C encoder takes it: (class, arity, every key the wire may
+    carry in sorted order, whether it ends with ``display_name`` and ``contact_details``),
+    from the same :class:`_Shape`s the Python loop writes with."""
+    found: list[tuple[type, int, tuple[NativeEntry, ...], bool]] = []
+    for cls, shape in _SHAPES.items():
+        fields: tuple[str, ...] = cls._fields  # type: ignore[attr-defined]
+        keys = list(shape.named if shape.contact else shape.plain)
+        if shape.alert:
+            keys = sorted([*keys, _SUPPRESSED])
+        entries: list[NativeEntry] = []
+        for key in keys:
+            if key == _SUPPRESSED:
+                entry = (_SUPPRESSED_KIND, 0)
+            elif key == "display_name" and shape.contact:
+                entry = (_DISPLAY_NAME, len(fields) - 2)
+            else:
+                entry = (_TIME if key in TIME_FIELDS else _VALUE, fields.index(key))
+            entries.append((orjson.dumps(key) + b":", entry[1], entry[0]))
+        found.append((cls, len(fields), tuple(entries), shape.contact))
+    return found
+
+
+def _native_encoder() -> Any:
+    """The C encoder's ``encode_lead``, configured, when the compiled modules run (else None:
+    ``LEADSLA_PURE=1``, or no build)."""
+    import leadsla
+
+    if leadsla.NATIVE != "compiled" or "_lines.c" not in leadsla.native_extensions():
+        return None
+    from leadsla import _lines
+
+    _lines.configure(native_shapes(), _TYPE_PARTS, _type_parts, orjson.dumps, utc_text, sha256)
+    return _lines.encode_lead
+
+
+_NATIVE_ENCODE: Final = _native_encoder()
 
 
 def decode_output(value: bytes | str) -> dict[str, Any]:

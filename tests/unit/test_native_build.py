@@ -38,7 +38,8 @@ from leadsla.codec import inputs, outputs
 from leadsla.domain import engine
 replay.run_replay(sys.argv[1], sys.argv[2], sys.argv[3], jobs=int(sys.argv[4]))
 print(json.dumps({"native": leadsla.NATIVE, "engine": engine.__file__, "replay": replay.__file__,
-                  "inputs": inputs.__file__, "outputs": outputs.__file__}))
+                  "inputs": inputs.__file__, "outputs": outputs.__file__,
+                  "c_encoder": outputs._NATIVE_ENCODE is not None}))
 """
 
 
@@ -95,6 +96,8 @@ def test_compiled_and_pure_replays_give_the_same_bytes(
         assert not compiled[module].endswith(".py"), module
         assert pure[module].endswith(".py"), module
     assert pure["native"] == "pure (LEADSLA_PURE is set)"
+    assert compiled["c_encoder"] is True
+    assert pure["c_encoder"] is False
     # And both wrote the pinned bytes
     for name in ("compiled.jsonl", "pure.jsonl"):
         assert hashlib.sha256((tmp_path / name).read_bytes()).hexdigest() == PINNED[policy]
@@ -128,6 +131,22 @@ def test_compiled_modules_run_only_when_built_from_the_sources_present(tmp_path:
     assert native_state(root, {}) == "pure (leadsla.domain.engine has no source)"
     (root / "_native.json").unlink()
     assert native_state(root, {}) == "pure (not compiled)"
+
+
+def test_the_c_encoder_runs_only_when_built_from_the_source_present(tmp_path: Path) -> None:
+    # Given a package whose manifest holds the digests of its sources and of its C source
+    root = _package(tmp_path, {"leadsla.codec": b"y = 2\n"})
+    (root / "_lines.c").write_bytes(b"int x;\n")
+    manifest = json.loads((root / "_native.json").read_text())
+    manifest["c_sources"] = {"_lines.c": hashlib.sha256(b"int x;\n").hexdigest()}
+    (root / "_native.json").write_text(json.dumps(manifest))
+    assert native_state(root, {}) == "compiled"
+    # When the C source changed, then the pure path runs (and the C encoder with it)
+    (root / "_lines.c").write_bytes(b"int y;\n")
+    assert native_state(root, {}).startswith("pure (compiled from another _lines.c")
+    # When it is missing, too
+    (root / "_lines.c").unlink()
+    assert native_state(root, {}) == "pure (_lines.c has no source)"
 
 
 def test_the_pure_path_never_loads_an_extension(tmp_path: Path) -> None:
