@@ -194,12 +194,28 @@ buffer_add_bytes(Buffer *b, PyObject *bytes)
     return buffer_add(b, PyBytes_AS_STRING(bytes), PyBytes_GET_SIZE(bytes));
 }
 
+/* Decimal digits of value into the end of out[24]; returns where they start. */
+static char *
+decimal(long long value, char *end)
+{
+    unsigned long long magnitude = value < 0 ? 0ULL - (unsigned long long)value : (unsigned long long)value;
+    char *at = end;
+    do {
+        *--at = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude);
+    if (value < 0) {
+        *--at = '-';
+    }
+    return at;
+}
+
 static int
 buffer_add_int(Buffer *b, long long value)
 {
     char text[24];
-    int n = snprintf(text, sizeof(text), "%lld", value);
-    return buffer_add(b, text, n);
+    char *start = decimal(value, text + sizeof(text));
+    return buffer_add(b, start, text + sizeof(text) - start);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -327,7 +343,13 @@ add_dumped(Buffer *b, PyObject *value)
     return done;
 }
 
-/* A str that orjson writes as its own characters between quotes. */
+/* A str that orjson writes as its own characters between quotes: ASCII (so every byte is below
+ * 0x80), no control character, quote, backslash or DEL. Eight bytes at a time: a byte below
+ * 0x20, or equal to one of the others, sets the high bit of its lane (exact for bytes below
+ * 0x80). */
+#define LANES(c) (0x0101010101010101ULL * (unsigned char)(c))
+#define HIGH LANES(0x80)
+#define ZERO_LANE(x) (((x) - LANES(1)) & ~(x) & HIGH)
 static int
 plain_ascii(PyObject *text)
 {
@@ -335,8 +357,17 @@ plain_ascii(PyObject *text)
         return 0;
     }
     const unsigned char *c = PyUnicode_1BYTE_DATA(text);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
-    for (Py_ssize_t i = 0; i < n; i++) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, c + i, 8);
+        uint64_t low = (x - LANES(0x20)) & ~x & HIGH;
+        if (low | ZERO_LANE(x ^ LANES('"')) | ZERO_LANE(x ^ LANES('\\')) |
+            ZERO_LANE(x ^ LANES(0x7f))) {
+            return 0;
+        }
+    }
+    for (; i < n; i++) {
         if (c[i] < 0x20 || c[i] == '"' || c[i] == '\\' || c[i] == 0x7f) {
             return 0;
         }
