@@ -5,7 +5,9 @@
  * byte for byte: the wire JSON of each output's data (sorted keys, instants as UTC text, the
  * `suppressed` member of alerts and tasks), its content-derived event_id (SHA-256 of the id
  * prefix and the data without `suppressed`, SPEC.md rule 15), the output line, and the line's
- * sort key, appended to `into` as (key, line); `counts` adds the outputs of each type.
+ * sort key, appended to `into` as one bytes object (the key, then the line: a LineRecord);
+ * `counts` adds the outputs of each type. join_lines and lines_size read the lines back out of
+ * such records.
  *
  * It is an accelerator, never a second definition: the Python module configures it with what
  * it knows (the record shapes and their sorted keys, the type parts cache, orjson.dumps,
@@ -682,7 +684,8 @@ encode_one(PyObject *output, const char *lead_prefix, Py_ssize_t lead_prefix_siz
         goto fail;
     }
 
-    /* The line */
+    /* The record: the key (occurred_at as 8 bytes, big-endian, biased; the lead; the type),
+     * then the line */
     static const char p1[] = "{\"event_id\":\"";
     static const char p2[] = "\",\"type\":";
     static const char p3[] = ",\"lead_id\":";
@@ -693,20 +696,29 @@ encode_one(PyObject *output, const char *lead_prefix, Py_ssize_t lead_prefix_siz
     const char *member = suppressed ? SUPPRESSED_TRUE : SUPPRESSED_FALSE;
     Py_ssize_t member_size = insert_at >= 0 ? (Py_ssize_t)strlen(member) : 0;
     Py_ssize_t data_size = buf->size - data_start;
-    Py_ssize_t size = (Py_ssize_t)(sizeof(p1) - 1) + 32 + (Py_ssize_t)(sizeof(p2) - 1) +
+    Py_ssize_t size = 8 + PyBytes_GET_SIZE(lead_key) + PyBytes_GET_SIZE(type_key) +
+                      (Py_ssize_t)(sizeof(p1) - 1) + 32 + (Py_ssize_t)(sizeof(p2) - 1) +
                       PyBytes_GET_SIZE(type_json) + (Py_ssize_t)(sizeof(p3) - 1) +
                       PyBytes_GET_SIZE(lead_json) + (Py_ssize_t)(sizeof(p4) - 1) + when_size +
                       (Py_ssize_t)(sizeof(p5) - 1) + data_size + member_size + 1;
-    PyObject *line = PyBytes_FromStringAndSize(NULL, size);
-    if (line == NULL) {
+    PyObject *record = PyBytes_FromStringAndSize(NULL, size);
+    if (record == NULL) {
         goto fail;
     }
-    char *out = PyBytes_AS_STRING(line);
+    char *out = PyBytes_AS_STRING(record);
 #define PUT(src, n)                                                                               \
     do {                                                                                          \
         memcpy(out, (src), (size_t)(n));                                                          \
         out += (n);                                                                               \
     } while (0)
+    uint64_t biased = (uint64_t)at + (UINT64_C(1) << 63);
+    for (int i = 7; i >= 0; i--) {
+        out[i] = (char)(biased & 0xff);
+        biased >>= 8;
+    }
+    out += 8;
+    PUT(PyBytes_AS_STRING(lead_key), PyBytes_GET_SIZE(lead_key));
+    PUT(PyBytes_AS_STRING(type_key), PyBytes_GET_SIZE(type_key));
     PUT(p1, sizeof(p1) - 1);
     PUT(hex, 32);
     PUT(p2, sizeof(p2) - 1);
@@ -725,34 +737,9 @@ encode_one(PyObject *output, const char *lead_prefix, Py_ssize_t lead_prefix_siz
         PUT(buf->data + data_start, data_size);
     }
     *out++ = '}';
-    assert(out == PyBytes_AS_STRING(line) + size);
-
-    /* The key: occurred_at (8 bytes, big-endian, biased), lead_id, type */
-    Py_ssize_t key_size = 8 + PyBytes_GET_SIZE(lead_key) + PyBytes_GET_SIZE(type_key);
-    PyObject *key = PyBytes_FromStringAndSize(NULL, key_size);
-    if (key == NULL) {
-        Py_DECREF(line);
-        goto fail;
-    }
-    out = PyBytes_AS_STRING(key);
-    uint64_t biased = (uint64_t)at + (UINT64_C(1) << 63);
-    for (int i = 7; i >= 0; i--) {
-        out[i] = (char)(biased & 0xff);
-        biased >>= 8;
-    }
-    out += 8;
-    PUT(PyBytes_AS_STRING(lead_key), PyBytes_GET_SIZE(lead_key));
-    PUT(PyBytes_AS_STRING(type_key), PyBytes_GET_SIZE(type_key));
 #undef PUT
+    assert(out == PyBytes_AS_STRING(record) + size);
     Py_DECREF(parts);
-    PyObject *record = PyTuple_New(2);
-    if (record == NULL) {
-        Py_DECREF(key);
-        Py_DECREF(line);
-        return -1;
-    }
-    PyTuple_SET_ITEM(record, 0, key);
-    PyTuple_SET_ITEM(record, 1, line);
     int done = PyList_Append(into, record);
     Py_DECREF(record);
     return done;
@@ -805,6 +792,109 @@ encode_lead(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_TRUE;
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Records -> output bytes */
+
+/* Where a record's line starts: after the first 00 00 past its 8-byte instant (the lead's end)
+ * and the next one (the type's); -1 if it has none (not a record). */
+static Py_ssize_t
+line_start(const char *data, Py_ssize_t size)
+{
+    Py_ssize_t i = 8;
+    for (int ends = 0; ends < 2; ends++) {
+        for (;;) {
+            if (i + 1 >= size) {
+                return -1;
+            }
+            const char *zero = memchr(data + i, 0, (size_t)(size - i - 1));
+            if (zero == NULL) {
+                return -1;
+            }
+            i = zero - data;
+            if (data[i + 1] == 0) {
+                i += 2;
+                break;
+            }
+            i += 1;
+        }
+    }
+    return i;
+}
+
+static int
+records_arg(PyObject *records, const char *name)
+{
+    if (!PyList_Check(records)) {
+        PyErr_Format(PyExc_TypeError, "%s: records must be a list", name);
+        return -1;
+    }
+    return 0;
+}
+
+static Py_ssize_t
+record_line_start(PyObject *record)
+{
+    if (!PyBytes_Check(record)) {
+        PyErr_SetString(PyExc_TypeError, "a line record must be bytes");
+        return -1;
+    }
+    Py_ssize_t start = line_start(PyBytes_AS_STRING(record), PyBytes_GET_SIZE(record));
+    if (start < 0) {
+        PyErr_SetString(PyExc_ValueError, "subsection not found"); /* bytes.index's error */
+    }
+    return start;
+}
+
+static PyObject *
+lines_size(PyObject *self, PyObject *records)
+{
+    if (records_arg(records, "lines_size") < 0) {
+        return NULL;
+    }
+    Py_ssize_t total = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(records); i++) {
+        PyObject *record = PyList_GET_ITEM(records, i);
+        Py_ssize_t start = record_line_start(record);
+        if (start < 0) {
+            return NULL;
+        }
+        total += PyBytes_GET_SIZE(record) - start + 1;
+    }
+    return PyLong_FromSsize_t(total);
+}
+
+static PyObject *
+join_lines(PyObject *self, PyObject *records)
+{
+    if (records_arg(records, "join_lines") < 0) {
+        return NULL;
+    }
+    PyObject *size = lines_size(self, records);
+    if (size == NULL) {
+        return NULL;
+    }
+    Py_ssize_t total = PyLong_AsSsize_t(size);
+    Py_DECREF(size);
+    if (total < 0) {
+        return NULL;
+    }
+    PyObject *joined = PyBytes_FromStringAndSize(NULL, total);
+    if (joined == NULL) {
+        return NULL;
+    }
+    char *out = PyBytes_AS_STRING(joined);
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(records); i++) {
+        PyObject *record = PyList_GET_ITEM(records, i);
+        const char *data = PyBytes_AS_STRING(record);
+        Py_ssize_t n = PyBytes_GET_SIZE(record);
+        Py_ssize_t start = line_start(data, n);
+        memcpy(out, data + start, (size_t)(n - start));
+        out += n - start;
+        *out++ = '\n';
+    }
+    return joined;
+}
+
 static PyObject *
 utc(PyObject *self, PyObject *arg)
 {
@@ -848,6 +938,8 @@ static PyMethodDef methods[] = {
      "configure(shapes, type_parts_cache, type_parts, dumps, utc_text, sha256)"},
     {"encode_lead", (PyCFunction)(void (*)(void))encode_lead, METH_FASTCALL,
      "encode_lead(lead_prefix, lead_json, lead_key, outputs, into, counts) -> bool"},
+    {"lines_size", lines_size, METH_O, "lines_size(records) -> bytes of their lines, newlines included"},
+    {"join_lines", join_lines, METH_O, "join_lines(records) -> their lines, each with a newline"},
     {"utc", utc, METH_O, "utc(instant) -> the UTC text of an instant of years 1-9999"},
     {"hash_backend", hash_backend, METH_VARARGS,
      "hash_backend([name]) -> what computes SHA-256: 'libcrypto' or 'hashlib' (name chooses)"},

@@ -12,7 +12,7 @@ File formats (private to one run, in a temporary folder):
 - a spill file holds the input lines of one part of the input (one part, or one per job, each
   a byte range spilled at once) routed to one partition, in file order, each as
   ``b"<line number within the part> <original line>\\n"``;
-- a partition's output file holds its sorted :data:`~leadsla.codec.LineRecord` pairs as a
+- a partition's output file holds its sorted :data:`~leadsla.codec.LineRecord`\\ s as a
   sequence of marshalled lists (chunks; the file is read back by the same process or its
   parent, the same Python), read back lazily by :func:`merge`.
 
@@ -42,7 +42,14 @@ from typing import BinaryIO, TextIO
 
 import orjson
 
-from .codec import InvalidEvent, LineRecord, decode_line, instant_sort_key, timestamp_micros
+from .codec import (
+    InvalidEvent,
+    LineRecord,
+    decode_line,
+    instant_sort_key,
+    lines_size,
+    timestamp_micros,
+)
 
 PARTITION_BYTES = 12 << 20
 """Input bytes per partition (50,000 to 70,000 events): what one process holds at a time."""
@@ -52,8 +59,9 @@ OUTPUT_MEMORY = 384 << 20
 """Bytes of sorted outputs a replay keeps in memory rather than on disk, shared equally by its
 partitions (a partition keeps all its outputs or none). Small histories never touch the disk
 for their outputs; large ones keep at most this much, so memory stays flat."""
-RECORD_OVERHEAD = 120
-"""Bytes a kept :data:`~leadsla.codec.LineRecord` takes beyond its line (tuple, key, headers)."""
+RECORD_OVERHEAD = 40
+"""Bytes a kept :data:`~leadsla.codec.LineRecord` takes beyond its key and line (its bytes
+object's header, its place in a list)."""
 RANGES_PER_JOB = 2
 """Time ranges the merge is cut into per job (a range's size depends on the sample's luck)."""
 SAMPLE_EVERY = 64
@@ -342,10 +350,6 @@ def range_bounds(sample: Iterable[str], ranges: int) -> list[bytes]:
     return bounds
 
 
-def _record_key(record: LineRecord) -> bytes:
-    return record[0]
-
-
 @dataclass(slots=True)  # not frozen: a frozen dataclass compiled by mypyc does not unpickle
 class Ranges:
     """A partition's sorted records cut at the bounds: range ``r`` in :meth:`path` ``(r)``,
@@ -367,15 +371,13 @@ class Ranges:
         chunk: int = _CHUNK_RECORDS,
     ) -> Ranges:
         """Write sorted ``records`` cut at ``bounds`` (in chunks of ``chunk`` records)."""
-        cuts = [0, *(bisect_left(records, bound, key=_record_key) for bound in bounds)]
+        # a bound is an instant's 8 bytes: every record of that instant or later sorts after it
+        cuts = [0, *(bisect_left(records, bound) for bound in bounds)]
         cuts.append(len(records))
         sizes = []
         for r in range(len(cuts) - 1):
             part = records[cuts[r] : cuts[r + 1]]
-            size = len(part)
-            for record in part:
-                size += len(record[1])
-            sizes.append(size)
+            sizes.append(lines_size(part))
             if part:
                 write_records(_range_path(folder, index, r), part, chunk)
         return Ranges(folder, index, tuple(sizes))
@@ -386,11 +388,11 @@ def _range_path(folder: Path, index: int, r: int) -> Path:
 
 
 def records_size(records: list[LineRecord]) -> int:
-    """About the bytes that ``records`` take in memory: their lines and :data:`RECORD_OVERHEAD`
-    each."""
+    """About the bytes that ``records`` take in memory: their keys and lines and
+    :data:`RECORD_OVERHEAD` each."""
     size = RECORD_OVERHEAD * len(records)
     for record in records:
-        size += len(record[1])
+        size += len(record)
     return size
 
 
@@ -435,8 +437,9 @@ def read_chunks(source: Sorted) -> Iterator[list[LineRecord]]:
                 yield chunk
 
 
-def merge(sources: Iterable[Sorted]) -> Iterator[list[bytes]]:
-    """The output lines of every partition, in (occurred_at, lead_id, type, event_id) order.
+def merge(sources: Iterable[Sorted]) -> Iterator[list[LineRecord]]:
+    """The records of every partition, in (occurred_at, lead_id, type, event_id) order, a
+    chunk at a time (:func:`~leadsla.codec.join_lines` makes a chunk the output's bytes).
 
     Chunk by chunk: every record up to the smallest last record of the partitions' current
     chunks can go (each partition's later records are at or after its own last one), and the
@@ -460,4 +463,4 @@ def merge(sources: Iterable[Sorted]) -> Iterator[list[bytes]]:
                 ready.extend(buffer[:cut])
                 buffers[i] = buffer[cut:]
         ready.sort()
-        yield [record[1] for record in ready]
+        yield ready

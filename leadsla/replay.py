@@ -35,7 +35,14 @@ from typing import Any, BinaryIO, TextIO, TypeVar
 
 from leadsla.arguments import positive_int, readable
 
-from .codec import InvalidEvent, LineRecord, decode_line, encode_lead_lines
+from .codec import (
+    InvalidEvent,
+    LineRecord,
+    decode_line,
+    encode_lead_lines,
+    join_lines,
+    record_line,
+)
 from .domain.engine import LeadResult, evaluate
 from .domain.events import InputEvent
 from .domain.instant import Instant, format_utc, parse_rfc3339
@@ -315,7 +322,7 @@ def encode_results(results: list[LeadResult]) -> Iterator[bytes]:
         encode_lead_lines(result.lead_id, result.outputs, records, counts)
     records.sort()
     for record in records:
-        yield record[1]
+        yield record_line(record)
 
 
 # --------------------------------------------------------------------------------------------
@@ -601,7 +608,7 @@ def _run_replay(
             return summary
         if done.folder is None:
             ((_, records),) = done.results
-            chunks: Iterator[list[bytes]] = _chunked(records)
+            chunks: Iterator[list[LineRecord]] = read_chunks(records)
         else:
             chunks = merge(part for _, part in done.results)
         summary.outputs_written = _write(chunks, out_path)
@@ -638,8 +645,7 @@ def _write_range(r: int) -> int:
     written = 0
     for chunk in merge(_range_files(parts, r)):
         written += len(chunk)
-        chunk.append(b"")  # the last line's newline
-        data = memoryview(b"\n".join(chunk))
+        data = memoryview(join_lines(chunk))
         while data:
             done = os.pwrite(fd, data, offset)
             offset += done
@@ -649,19 +655,13 @@ def _write_range(r: int) -> int:
     return written
 
 
-def _chunked(records: list[LineRecord]) -> Iterator[list[bytes]]:
-    for chunk in read_chunks(records):
-        yield [record[1] for record in chunk]
-
-
-def _write(chunks: Iterator[list[bytes]], out_path: str | None) -> int:
+def _write(chunks: Iterator[list[LineRecord]], out_path: str | None) -> int:
     written = 0
     with open_output(out_path or "-") as target:  # a file appears whole or not at all
         for chunk in chunks:
             if chunk:
                 written += len(chunk)
-                target.write(b"\n".join(chunk))
-                target.write(b"\n")
+                target.write(join_lines(chunk))
     return written
 
 

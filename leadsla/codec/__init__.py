@@ -53,7 +53,10 @@ from .outputs import (
     event_id_of,
     fact_from_wire,
     instant_sort_key,
+    join_lines,
+    lines_size,
     output_event_id,
+    record_line,
     wire_data,
 )
 
@@ -87,7 +90,10 @@ __all__ = [
     "event_id_of",
     "fact_from_wire",
     "instant_sort_key",
+    "join_lines",
+    "lines_size",
     "output_event_id",
+    "record_line",
     "timestamp_micros",
     "to_domain",
     "wire_data",

@@ -333,15 +333,60 @@ def encode_output_record(lead_id: str, output: Output) -> tuple[str, bytes]:
 OutputRecord = tuple[Instant, str, str, str, bytes]
 """(occurred_at, lead_id, type, event_id, line): sorting these gives SPEC section 7's order."""
 
-LineRecord = tuple[bytes, bytes]
-"""(sort key, line): sorting these gives the same order as sorting :data:`OutputRecord`s.
+LineRecord = bytes
+"""An output line after its sort key, in one object: sorting these gives the same order as
+sorting :data:`OutputRecord`s (one bytes object per output, compared by one ``memcmp``: a
+``(key, line)`` tuple took two more objects and sorted a third slower).
 
-The key is the ``occurred_at`` (8 bytes, big-endian, biased to unsigned), the ``lead_id``
-(UTF-8, its NUL bytes doubled as ``00 01``, ended by ``00 00``) and the ``type`` (UTF-8, ended
-by ``00``): bytes that compare like the (instant, lead_id, type) tuple (UTF-8 bytes compare like
-the code points they encode, and an end mark is below every byte that can follow). Keys that tie
-compare the lines, which start with the ``event_id``, and then are the whole line.
+The key is the ``occurred_at`` (8 bytes, big-endian, biased to unsigned), then the ``lead_id``
+and the ``type``, each as UTF-8 with its NUL bytes written ``00 01`` and ended by ``00 00``:
+bytes that compare like the (instant, lead_id, type) tuple (UTF-8 bytes compare like the code
+points they encode, and an end mark is below every byte that can follow). No key is the prefix
+of another, so records whose keys differ are ordered by their keys alone; keys that tie compare
+the lines, which start with the ``event_id``. :func:`line_start` finds where the line starts
+(after the first ``00 00`` past the instant, and the next).
 """
+
+
+def line_start(record: LineRecord) -> int:
+    """Where a :data:`LineRecord`'s line starts (the end of its key)."""
+    return record.index(b"\x00\x00", record.index(b"\x00\x00", 8) + 2) + 2
+
+
+def record_line(record: LineRecord) -> bytes:
+    """A :data:`LineRecord`'s line."""
+    return record[line_start(record) :]
+
+
+def join_lines(records: list[LineRecord]) -> bytes:
+    """The lines of ``records``, each followed by a newline (what the output file gets)."""
+    native = _NATIVE_JOIN
+    if native is not None:
+        joined: bytes = native(records)
+        return joined
+    return _join_lines(records)
+
+
+def _join_lines(records: list[LineRecord]) -> bytes:
+    lines = [record[line_start(record) :] for record in records]
+    lines.append(b"")
+    return b"\n".join(lines)
+
+
+def lines_size(records: list[LineRecord]) -> int:
+    """The bytes :func:`join_lines` gives for ``records``."""
+    native = _NATIVE_LINES_SIZE
+    if native is not None:
+        size: int = native(records)
+        return size
+    return _lines_size(records)
+
+
+def _lines_size(records: list[LineRecord]) -> int:
+    total = 0
+    for record in records:
+        total += len(record) - line_start(record) + 1
+    return total
 
 
 def instant_sort_key(instant: Instant) -> bytes:
@@ -350,18 +395,20 @@ def instant_sort_key(instant: Instant) -> bytes:
 
 
 def lead_sort_key(lead_id: str) -> bytes:
-    """The ``lead_id`` part of a :data:`LineRecord`'s key."""
+    """The ``lead_id`` part of a :data:`LineRecord`'s key (and, of the type, the ``type``
+    part)."""
     return lead_id.encode().replace(b"\x00", b"\x00\x01") + b"\x00\x00"
 
 
 def encode_lead_records(lead_id: str, outputs: Iterable[Output]) -> list[OutputRecord]:
     """Every output of one lead as :data:`OutputRecord`s (see :func:`encode_lead_lines`)."""
     outputs = list(outputs)
-    lines: list[LineRecord] = []
-    encode_lead_lines(lead_id, outputs, lines, {})
+    records: list[LineRecord] = []
+    encode_lead_lines(lead_id, outputs, records, {})
+    lines = [record_line(record) for record in records]
     return [
         (output.occurred_at, lead_id, output.type, line[13:45].decode(), line)
-        for output, (_, line) in zip(outputs, lines, strict=True)
+        for output, line in zip(outputs, lines, strict=True)
     ]
 
 
@@ -441,10 +488,16 @@ def _encode_lead_lines(
         digest.update(hashed)  # not concatenated: no copy of the data
         event_id = digest.hexdigest()
         into.append(
-            (
-                instant_parts[2] + lead_key + type_parts[2],
-                b'{"event_id":"%s","type":%s,"lead_id":%s,"occurred_at":"%s","data":%s}'
-                % (event_id[:32].encode(), type_parts[1], lead_json, instant_parts[1], full),
+            b'%s%s%s{"event_id":"%s","type":%s,"lead_id":%s,"occurred_at":"%s","data":%s}'
+            % (
+                instant_parts[2],
+                lead_key,
+                type_parts[2],
+                event_id[:32].encode(),
+                type_parts[1],
+                lead_json,
+                instant_parts[1],
+                full,
             )
         )
         counts[type_] = counts.get(type_, 0) + 1
@@ -459,7 +512,7 @@ def _type_parts(type_: str) -> tuple[bytes, bytes, bytes]:
     parts = _TYPE_PARTS[type_] = (
         f"{len(type_)}:{type_}".encode(),
         orjson.dumps(type_),
-        type_.encode() + b"\x00",
+        lead_sort_key(type_),
     )
     return parts
 
@@ -492,9 +545,9 @@ def native_shapes() -> list[tuple[type, int, tuple[NativeEntry, ...], bool]]:
     return found
 
 
-def _native_encoder() -> Any:
-    """The C encoder's ``encode_lead``, configured, when the compiled modules run (else None:
-    ``LEADSLA_PURE=1``, or no build)."""
+def _native_lines() -> Any:
+    """The C encoder (``leadsla/_lines.c``), configured, when the compiled modules run (else
+    None: ``LEADSLA_PURE=1``, or no build)."""
     import leadsla
 
     if leadsla.NATIVE != "compiled" or "_lines.c" not in leadsla.native_extensions():
@@ -502,10 +555,13 @@ def _native_encoder() -> Any:
     from leadsla import _lines
 
     _lines.configure(native_shapes(), _TYPE_PARTS, _type_parts, orjson.dumps, utc_text, sha256)
-    return _lines.encode_lead
+    return _lines
 
 
-_NATIVE_ENCODE: Final = _native_encoder()
+_NATIVE: Final = _native_lines()
+_NATIVE_ENCODE: Final[Any] = _NATIVE.encode_lead if _NATIVE is not None else None
+_NATIVE_JOIN: Final[Any] = _NATIVE.join_lines if _NATIVE is not None else None
+_NATIVE_LINES_SIZE: Final[Any] = _NATIVE.lines_size if _NATIVE is not None else None
 
 
 def decode_output(value: bytes | str) -> dict[str, Any]:

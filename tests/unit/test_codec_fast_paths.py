@@ -16,7 +16,14 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from leadsla.codec import LineRecord, OutputRecord, encode_lead_lines, encode_lead_records
+from leadsla.codec import (
+    LineRecord,
+    OutputRecord,
+    encode_lead_lines,
+    encode_lead_records,
+    join_lines,
+    record_line,
+)
 from leadsla.codec.inputs import utc_instant
 from leadsla.codec.outputs import utc_text
 from leadsla.domain.instant import MAX_INSTANT, MIN_INSTANT, SECOND, format_utc, parse_rfc3339
@@ -131,14 +138,14 @@ def test_sorted_line_records_and_their_merge_keep_the_contract_s_order(
 
     # When the line records are sorted, and also cut in partitions that are merged
     by_tuple = [record[4] for record in sorted(tuples)]
-    by_key = [record[1] for record in sorted(lines)]
+    by_key = [record_line(record) for record in sorted(lines)]
     folder = tmp_path_factory.mktemp("merge")
     paths: list[Path] = []
     for i in range(partitions):
         path = folder / f"out-{i}"
         write_records(path, sorted(lines[i::partitions]))
         paths.append(path)
-    merged = [line for chunk in merge(paths) for line in chunk]
+    merged = b"".join(join_lines(chunk) for chunk in merge(paths)).split(b"\n")[:-1]
 
     # Then every way gives the order of the contract's tuples, and every output is counted
     assert by_key == by_tuple

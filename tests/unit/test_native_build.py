@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,7 +54,7 @@ def _compiled_here() -> bool:
     return True
 
 
-def _replay(events: Path, policy: str, out: Path, jobs: int, pure: bool) -> dict[str, str]:
+def _replay(events: Path, policy: str, out: Path, jobs: int, pure: bool) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if k != "LEADSLA_PURE"}
     if pure:
         env["LEADSLA_PURE"] = "1"

@@ -11,6 +11,7 @@ With the compiled modules only (``make venv``); under ``CI=true`` they must exis
 
 from __future__ import annotations
 
+import contextlib
 import os
 from hashlib import sha256
 from typing import Any, NamedTuple
@@ -22,7 +23,13 @@ from hypothesis import strategies as st
 
 import leadsla
 from leadsla.codec import outputs as codec
-from leadsla.codec.outputs import LineRecord, encode_lead_lines, lead_sort_key, utc_text
+from leadsla.codec.outputs import (
+    LineRecord,
+    encode_lead_lines,
+    lead_sort_key,
+    record_line,
+    utc_text,
+)
 from leadsla.domain.instant import MAX_INSTANT, MIN_INSTANT, format_utc, parse_rfc3339
 from leadsla.domain.outputs import ALERT_RECORDS, TIME_FIELDS, Breach, Fact, Output, Timer
 
@@ -89,7 +96,7 @@ def both(lead_id: str, outputs: list[Any]) -> tuple[Any, Any]:
     """(C encoder's records and counts or error, Python loop's records and counts or error)."""
     done: list[Any] = []
     for native in (True, False):
-        into: list[LineRecord] = [(b"before", b"before")]
+        into: list[LineRecord] = [b"before"]
         counts: dict[str, int] = {"x": 1}
         parts = (
             orjson.dumps(lead_id),
@@ -128,6 +135,35 @@ def test_with_hashlib_too(lead_id: str, outputs: Any) -> None:
         _lines.hash_backend(before)
 
     assert native == python
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(LEAD, OUTPUTS), max_size=4))
+def test_lines_are_read_back_out_of_records_as_python_reads_them(
+    leads: list[tuple[str, Any]],
+) -> None:
+    records: list[LineRecord] = []
+    for lead_id, outputs in leads:
+        with contextlib.suppress(TypeError, orjson.JSONEncodeError):
+            encode_lead_lines(lead_id, outputs, records, {})
+
+    joined = _lines.join_lines(records)
+    assert joined == codec._join_lines(records)
+    assert _lines.lines_size(records) == codec._lines_size(records) == len(joined)
+    assert joined.split(b"\n")[:-1] == [record_line(record) for record in records]
+
+
+@pytest.mark.parametrize("record", [b"", b"12345678", b"12345678a\x00\x00b\x00", 7])
+def test_what_is_not_a_record_is_refused_by_both(record: Any) -> None:
+    for native, python in (
+        (_lines.join_lines, codec._join_lines),
+        (_lines.lines_size, codec._lines_size),
+    ):
+        with pytest.raises((TypeError, ValueError)) as c_error:
+            native([record])
+        with pytest.raises((TypeError, ValueError)) as py_error:
+            python([record])
+        assert c_error.type is py_error.type
 
 
 def test_sha256_comes_from_libcrypto_here() -> None:
@@ -222,7 +258,7 @@ def test_a_known_line_and_its_id() -> None:
     lead = (b"6:lead-1", b'"lead-1"', lead_sort_key("lead-1"))
     assert _lines.encode_lead(*lead, [Output("sla.breached", due, breach)], into, {})
 
-    line = orjson.loads(into[0][1])
+    line = orjson.loads(record_line(into[0]))
     assert line["event_id"] == "38245458b65577a5c8ccecc5072b336a"
     wire = {k: v for k, v in line["data"].items() if k != "suppressed"}
     content = orjson.dumps(wire, option=orjson.OPT_SORT_KEYS)

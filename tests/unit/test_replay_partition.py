@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 
 from leadsla import partition, replay
 from leadsla.cli import main
-from leadsla.codec import instant_sort_key
+from leadsla.codec import instant_sort_key, record_line
+from leadsla.codec.outputs import lead_sort_key
 from leadsla.compare import compare
 from leadsla.domain.instant import parse_rfc3339
 from leadsla.partition import lead_key, partition_count, partition_of
@@ -102,7 +103,7 @@ def test_outputs_kept_in_memory_or_written_to_disk_give_the_same_bytes(
 
 
 def test_a_partition_keeps_its_outputs_in_memory_only_within_its_share() -> None:
-    records = [(b"k%d" % i, b"x" * 100) for i in range(10)]
+    records = [b"%03d" % i + b"x" * 97 for i in range(10)]  # 100 bytes each
     need = partition.records_size(records)
     assert need == 10 * (100 + partition.RECORD_OVERHEAD)
     assert partition.keeps_in_memory(need, 3, 3 * need)
@@ -113,7 +114,7 @@ def test_a_partition_keeps_its_outputs_in_memory_only_within_its_share() -> None
 
 def test_the_more_partitions_a_merge_reads_the_smaller_their_chunks() -> None:
     # A merge holds one chunk of every partition: its memory must not grow with the history.
-    records = [(b"k%d" % i, b"x" * 880) for i in range(20_000)]  # 1,000 bytes each, kept
+    records = [b"x" * (1000 - partition.RECORD_OVERHEAD)] * 20_000  # 1,000 bytes each, kept
     size = partition.records_size(records)
     assert partition.chunk_records(size, len(records), 4) == 8192  # at most
     assert partition.chunk_records(size, len(records), 60) == partition.MERGE_MEMORY // 60 // 1000
@@ -309,34 +310,42 @@ def test_the_spill_samples_the_occurred_at_of_every_64th_line() -> None:
     assert latest.sample == [f"2026-03-01T10:{n // 60:02d}:{n % 60:02d}Z" for n in (63, 127, 191)]
 
 
-_KEYS = st.lists(st.sampled_from([b"\x00", b"\x01", b"\x7f", b"\xff"]), max_size=10).map(b"".join)
+_BYTES = st.lists(st.sampled_from([b"\x00", b"\x01", b"\x7f", b"\xff"]), max_size=10).map(b"".join)
+_INSTANTS = st.lists(st.sampled_from([b"\x00", b"\x01", b"\xff"]), min_size=8, max_size=8)
+_RECORDS = st.tuples(
+    _INSTANTS.map(b"".join), st.text("a\x00\x01", max_size=3), st.binary(max_size=6)
+)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    parts=st.lists(st.lists(st.tuples(_KEYS, st.binary(max_size=6)), max_size=30), max_size=4),
-    bounds=st.lists(st.one_of(st.binary(max_size=9), _KEYS.map(b"k".__add__)), max_size=5),
+    parts=st.lists(st.lists(_RECORDS, max_size=30), max_size=4),
+    bounds=st.lists(st.one_of(st.binary(max_size=9), _BYTES), max_size=5),
     to_file=st.booleans(),
 )
 def test_property_any_time_ranges_give_the_merge_of_all_records(
     tmp_path_factory: pytest.TempPathFactory,
-    parts: list[list[tuple[bytes, bytes]]],
+    parts: list[list[tuple[bytes, str, bytes]]],
     bounds: list[bytes],
     to_file: bool,
 ) -> None:
     # Whatever the bounds (empty ranges, every record in one range, bounds between records of
     # one key), the ranges of every partition, merged range by range, are the sorted records.
     folder = tmp_path_factory.mktemp("ranges")
-    records = [[(b"k" + key, b"line " + line) for key, line in part] for part in parts]
+    records = [
+        [at + lead_sort_key(lead) + lead_sort_key("t") + b"line " + line for at, lead, line in part]
+        for part in parts
+    ]
     cut = sorted(set(bounds))
     ranged = [
         partition.Ranges.write(folder, i, sorted(part), cut) for i, part in enumerate(records)
     ]
-    expected = b"".join(line + b"\n" for _, line in sorted(r for part in records for r in part))
+    every = sorted(r for part in records for r in part)
+    expected = b"".join(record_line(record) + b"\n" for record in every)
     if not ranged:
         return
     assert [sum(part.sizes[r] for part in ranged) for r in range(len(cut) + 1)] == [
-        sum(len(line) + 1 for part in records for key, line in part if _in(key, r, cut))
+        sum(len(record_line(record)) + 1 for record in every if _in(record, r, cut))
         for r in range(len(cut) + 1)
     ]
     if to_file:
