@@ -620,7 +620,7 @@ add_count(PyObject *counts, PyObject *type)
 static const char SUPPRESSED_TRUE[] = ",\"suppressed\":true";
 static const char SUPPRESSED_FALSE[] = ",\"suppressed\":false";
 
-/* One output: appends (key, line) to into. buf is scratch. */
+/* One output: appends its record to into. buf is scratch. */
 static int
 encode_one(PyObject *output, const char *lead_prefix, Py_ssize_t lead_prefix_size,
            PyObject *lead_json, PyObject *lead_key, PyObject *into, Buffer *buf)
@@ -766,12 +766,14 @@ encode_lead(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (!configured) {
         Py_RETURN_FALSE;
     }
-    PyObject *sequence = PySequence_Fast(outputs, "encode_lead: outputs must be iterable");
+    /* A tuple of its own: the outputs stay alive and in place whatever Python code the
+     * encoding calls (orjson.dumps, utc_text) might do to the caller's list. */
+    PyObject *sequence = PySequence_Tuple(outputs);
     if (sequence == NULL) {
         return NULL;
     }
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(sequence);
-    PyObject **items = PySequence_Fast_ITEMS(sequence);
+    Py_ssize_t n = PyTuple_GET_SIZE(sequence);
+    PyObject **items = &PyTuple_GET_ITEM(sequence, 0);
     if (!known(items, n)) {
         Py_DECREF(sequence);
         Py_RETURN_FALSE;
@@ -845,22 +847,31 @@ record_line_start(PyObject *record)
     return start;
 }
 
+/* The bytes join_lines writes for records (no Python object is made: nothing can change the
+ * list between this and the copy), or -1 with an exception. */
+static Py_ssize_t
+lines_total(PyObject *records)
+{
+    Py_ssize_t total = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(records); i++) {
+        PyObject *record = PyList_GET_ITEM(records, i);
+        Py_ssize_t start = record_line_start(record);
+        if (start < 0) {
+            return -1;
+        }
+        total += PyBytes_GET_SIZE(record) - start + 1;
+    }
+    return total;
+}
+
 static PyObject *
 lines_size(PyObject *self, PyObject *records)
 {
     if (records_arg(records, "lines_size") < 0) {
         return NULL;
     }
-    Py_ssize_t total = 0;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(records); i++) {
-        PyObject *record = PyList_GET_ITEM(records, i);
-        Py_ssize_t start = record_line_start(record);
-        if (start < 0) {
-            return NULL;
-        }
-        total += PyBytes_GET_SIZE(record) - start + 1;
-    }
-    return PyLong_FromSsize_t(total);
+    Py_ssize_t total = lines_total(records);
+    return total < 0 ? NULL : PyLong_FromSsize_t(total);
 }
 
 static PyObject *
@@ -869,12 +880,7 @@ join_lines(PyObject *self, PyObject *records)
     if (records_arg(records, "join_lines") < 0) {
         return NULL;
     }
-    PyObject *size = lines_size(self, records);
-    if (size == NULL) {
-        return NULL;
-    }
-    Py_ssize_t total = PyLong_AsSsize_t(size);
-    Py_DECREF(size);
+    Py_ssize_t total = lines_total(records);
     if (total < 0) {
         return NULL;
     }
@@ -883,11 +889,17 @@ join_lines(PyObject *self, PyObject *records)
         return NULL;
     }
     char *out = PyBytes_AS_STRING(joined);
+    char *end = out + total;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(records); i++) {
         PyObject *record = PyList_GET_ITEM(records, i);
         const char *data = PyBytes_AS_STRING(record);
         Py_ssize_t n = PyBytes_GET_SIZE(record);
         Py_ssize_t start = line_start(data, n);
+        if (start < 0 || n - start + 1 > end - out) { /* cannot happen: measured just above */
+            Py_DECREF(joined);
+            PyErr_SetString(PyExc_RuntimeError, "join_lines: the records changed");
+            return NULL;
+        }
         memcpy(out, data + start, (size_t)(n - start));
         out += n - start;
         *out++ = '\n';
