@@ -54,7 +54,8 @@ def _manifest(root: _Path) -> dict[str, str]:
 
 
 def _extensions(root: _Path) -> dict[str, str]:
-    """The C extensions written in C (source file in ``root`` -> sha256 of it when built)."""
+    """The extensions written in C: their source file in ``root`` -> the sha256 of the source
+    they were built from."""
     try:
         manifest = _json.loads((root / "_native.json").read_text(encoding="utf-8"))
         found = manifest.get("c_sources", {})

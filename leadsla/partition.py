@@ -12,8 +12,8 @@ File formats (private to one run, in a temporary folder):
 - a spill file holds the input lines of one part of the input (one part, or one per job, each
   a byte range spilled at once) routed to one partition, in file order, each as
   ``b"<line number within the part> <original line>\\n"``;
-- a partition's output file holds its sorted :data:`~leadsla.codec.LineRecord`\\ s as a
-  sequence of marshalled lists (chunks; the file is read back by the same process or its
+- a partition's output file holds its sorted records (:data:`~leadsla.codec.LineRecord`) as
+  a sequence of marshalled lists (chunks; the file is read back by the same process or its
   parent, the same Python), read back lazily by :func:`merge`.
 
 With several jobs, the sorted outputs of every partition are cut into time ranges at bounds
