@@ -65,13 +65,14 @@ MYPYC_OPTIONS = [
 ]
 
 
+def digest(source: str) -> str:
+    """The sha256 of a source file (what ``leadsla/__init__.py`` checks at import)."""
+    return hashlib.sha256((ROOT / source).read_bytes()).hexdigest()
+
+
 def source_digests(sources: list[str]) -> dict[str, str]:
-    """Module name -> sha256 of its source (what ``leadsla/__init__.py`` checks at import)."""
-    found = {}
-    for source in sources:
-        module = source.removesuffix(".py").replace("/", ".")
-        found[module] = hashlib.sha256((ROOT / source).read_bytes()).hexdigest()
-    return found
+    """Module name -> :func:`digest` of its source."""
+    return {source.removesuffix(".py").replace("/", "."): digest(source) for source in sources}
 
 
 def native_extensions() -> list[object]:
@@ -90,10 +91,7 @@ def native_extensions() -> list[object]:
         extensions.append(
             Extension(name, [source], extra_compile_args=["-O2", "-std=c11", "-Wall", "-Werror"])
         )
-    c_sources = {
-        source.removeprefix("leadsla/"): hashlib.sha256((ROOT / source).read_bytes()).hexdigest()
-        for source in C_SOURCES
-    }
+    c_sources = {source.removeprefix("leadsla/"): digest(source) for source in C_SOURCES}
     manifest = {"group": GROUP, "modules": source_digests(sources), "c_sources": c_sources}
     MANIFEST.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return extensions

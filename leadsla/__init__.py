@@ -43,23 +43,14 @@ class _SourceFinder:
         return None
 
 
-def _manifest(root: _Path) -> dict[str, str]:
-    """The compiled modules (name -> sha256 of the source they were compiled from)."""
+def _manifest(root: _Path, section: str = "modules") -> dict[str, str]:
+    """A section of the build's manifest: ``modules``, the compiled modules (name -> sha256 of
+    the source they were compiled from); ``c_sources``, the extensions written in C (source
+    file in ``root`` -> sha256 of the source they were built from)."""
     try:
         manifest = _json.loads((root / "_native.json").read_text(encoding="utf-8"))
-        modules = manifest["modules"]
+        found = manifest[section]
     except (OSError, ValueError, KeyError, TypeError):
-        return {}
-    return modules if isinstance(modules, dict) else {}
-
-
-def _extensions(root: _Path) -> dict[str, str]:
-    """The extensions written in C: their source file in ``root`` -> the sha256 of the source
-    they were built from."""
-    try:
-        manifest = _json.loads((root / "_native.json").read_text(encoding="utf-8"))
-        found = manifest.get("c_sources", {})
-    except (OSError, ValueError, AttributeError):
         return {}
     return found if isinstance(found, dict) else {}
 
@@ -73,7 +64,7 @@ def native_state(root: _Path, environ: _Mapping[str, str]) -> str:
         module: root.joinpath(*module.split(".")[1:]).with_suffix(".py") for module in modules
     }
     digests = dict(modules)
-    for name, digest in _extensions(root).items():
+    for name, digest in _manifest(root, "c_sources").items():
         sources[name] = root / name
         digests[name] = digest
     for module, source in sources.items():
@@ -88,7 +79,7 @@ def native_state(root: _Path, environ: _Mapping[str, str]) -> str:
 def native_extensions() -> frozenset[str]:
     """The C sources built into extensions of this package (``_lines.c``), when
     :data:`NATIVE` is ``compiled``."""
-    return frozenset(_extensions(_ROOT)) if NATIVE == "compiled" else frozenset()
+    return frozenset(_manifest(_ROOT, "c_sources")) if NATIVE == "compiled" else frozenset()
 
 
 _ROOT = _Path(__file__).resolve().parent

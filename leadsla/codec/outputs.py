@@ -360,11 +360,8 @@ def record_line(record: LineRecord) -> bytes:
 
 def join_lines(records: list[LineRecord]) -> bytes:
     """The lines of ``records``, each followed by a newline (what the output file gets)."""
-    native = _NATIVE_JOIN
-    if native is not None:
-        joined: bytes = native(records)
-        return joined
-    return _join_lines(records)
+    joined: bytes = _NATIVE.join_lines(records) if _NATIVE is not None else _join_lines(records)
+    return joined
 
 
 def _join_lines(records: list[LineRecord]) -> bytes:
@@ -375,11 +372,8 @@ def _join_lines(records: list[LineRecord]) -> bytes:
 
 def lines_size(records: list[LineRecord]) -> int:
     """The bytes :func:`join_lines` gives for ``records``."""
-    native = _NATIVE_LINES_SIZE
-    if native is not None:
-        size: int = native(records)
-        return size
-    return _lines_size(records)
+    size: int = _NATIVE.lines_size(records) if _NATIVE is not None else _lines_size(records)
+    return size
 
 
 def _lines_size(records: list[LineRecord]) -> int:
@@ -550,7 +544,7 @@ def _native_lines() -> Any:
     None: ``LEADSLA_PURE=1``, or no build)."""
     import leadsla
 
-    if leadsla.NATIVE != "compiled" or "_lines.c" not in leadsla.native_extensions():
+    if "_lines.c" not in leadsla.native_extensions():  # only when NATIVE is "compiled"
         return None
     from leadsla import _lines
 
@@ -560,8 +554,7 @@ def _native_lines() -> Any:
 
 _NATIVE: Final = _native_lines()
 _NATIVE_ENCODE: Final[Any] = _NATIVE.encode_lead if _NATIVE is not None else None
-_NATIVE_JOIN: Final[Any] = _NATIVE.join_lines if _NATIVE is not None else None
-_NATIVE_LINES_SIZE: Final[Any] = _NATIVE.lines_size if _NATIVE is not None else None
+"""Looked up once: it is called for every lead."""
 
 
 def decode_output(value: bytes | str) -> dict[str, Any]:
