@@ -48,9 +48,10 @@ NATIVE_SOURCES = [
     "leadsla/streams/process.py",
     "leadsla/streams/state.py",
 ]
-# The replay's output encoder, written in C (leadsla/_lines.c: the Python loop of
-# leadsla/codec/outputs.py is its reference); built and loaded with the modules above.
-C_SOURCES = ["leadsla/_lines.c"]
+# The replay's output encoder and input decoder, written in C (leadsla/_lines.c: the Python loop
+# of leadsla/codec/outputs.py is its reference; leadsla/_events.c: the fast path of
+# leadsla/codec/inputs.py is); built and loaded with the modules above.
+C_SOURCES = ["leadsla/_lines.c", "leadsla/_events.c"]
 GROUP = "leadsla_native"
 MANIFEST = ROOT / "leadsla" / "_native.json"
 

@@ -46,10 +46,12 @@ from .codec import (
     InvalidEvent,
     LineRecord,
     decode_line,
+    decode_native,
     instant_sort_key,
     lines_size,
     timestamp_micros,
 )
+from .domain.instant import Instant
 
 PARTITION_BYTES = 12 << 20
 """Input bytes per partition (50,000 to 70,000 events): what one process holds at a time."""
@@ -117,13 +119,16 @@ class LatestBound:
         self._head = ""
         self._texts: set[str] = set()
         self._seen = 0
-        self.sample: list[str] = []
-        """Every ``SAMPLE_EVERY``-th ``occurred_at`` text (for :func:`range_bounds`)."""
+        self.sample: list[int] = []
+        """The instant of every ``SAMPLE_EVERY``-th ``occurred_at`` (for :func:`range_bounds`);
+        texts that are not timestamps are left out."""
 
     def add_text(self, text: str) -> None:
+        """The ``occurred_at`` text of a line that looks like an event."""
         self._seen += 1
         if self._seen % SAMPLE_EVERY == 0:
-            self.sample.append(text)
+            with contextlib.suppress(ValueError):
+                self.sample.append(timestamp_micros(text))
         if len(text) >= 20 and text[19] in ".Z" and text[-1] == "Z" and text[10] == "T":
             head = text[:19]
             if head > self._head:
@@ -139,12 +144,20 @@ class LatestBound:
         if at > self._exact:
             self._exact = at
 
-    def state(self) -> tuple[int, str, list[str], list[str]]:
+    def add_event(self, at: Instant) -> None:
+        """The ``occurred_at`` of a line decoded as a valid event."""
+        self._seen += 1
+        if self._seen % SAMPLE_EVERY == 0:
+            self.sample.append(at)
+        if at > self._exact:
+            self._exact = at
+
+    def state(self) -> tuple[int, str, list[str], list[int]]:
         """What :meth:`absorb` takes (plain values: a part's bound comes back from a worker
         process, pickled)."""
         return self._exact, self._head, sorted(self._texts), self.sample
 
-    def absorb(self, state: tuple[int, str, list[str], list[str]]) -> None:
+    def absorb(self, state: tuple[int, str, list[str], list[int]]) -> None:
         """Add what another :class:`LatestBound` saw (its :meth:`state`)."""
         exact, head, texts, sample = state
         self.add_instant(exact)
@@ -178,6 +191,11 @@ def lead_key(raw: bytes, lineno: int, latest: LatestBound | None = None) -> str 
 
     With ``latest``, the line's ``occurred_at`` is added to it when the line looks like an event.
     """
+    event = decode_native(raw)  # the C decoder's event for a plainly valid line, when built
+    if event is not None:
+        if latest is not None:
+            latest.add_event(event.occurred_at)
+        return event.lead_id
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -247,7 +265,7 @@ def spill_cuts(size: int, parts: int) -> list[int]:
 
 def spill_part(
     path: str, cuts: list[int], part: int, folder: Path, partitions: int
-) -> tuple[int, tuple[int, str, list[str], list[str]]]:
+) -> tuple[int, tuple[int, str, list[str], list[int]]]:
     """Route the lines that start between ``cuts[part]`` and ``cuts[part + 1]`` of the file at
     ``path`` to the partitions' spill files of this part, numbered from 1 within the part.
 
@@ -328,18 +346,14 @@ def spilled_lines(folder: Path, index: int, firsts: list[int]) -> Iterator[tuple
                 yield before + int(number), raw
 
 
-def range_bounds(sample: Iterable[str], ranges: int) -> list[bytes]:
-    """Up to ``ranges - 1`` increasing key bounds that cut a sample of ``occurred_at`` texts
-    into ranges of about equal size (texts that are not timestamps are left out).
+def range_bounds(sample: Iterable[Instant], ranges: int) -> list[bytes]:
+    """Up to ``ranges - 1`` increasing key bounds that cut a sample of ``occurred_at`` instants
+    into ranges of about equal size.
 
     A range holds the records whose key is at or after its lower bound and before its upper
     one. Any bounds give the same output; good ones give ranges of about the same work.
     """
-    instants = []
-    for text in sample:
-        with contextlib.suppress(ValueError):
-            instants.append(timestamp_micros(text))
-    instants.sort()
+    instants = sorted(sample)
     bounds: list[bytes] = []
     for r in range(1, ranges):
         if not instants:

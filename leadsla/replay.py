@@ -343,7 +343,7 @@ def _init_state(state: dict[str, Any], pooled: bool = False) -> None:
     _STATE["pooled"] = pooled
 
 
-def _spill_task(part: int) -> tuple[int, tuple[int, str, list[str], list[str]]]:
+def _spill_task(part: int) -> tuple[int, tuple[int, str, list[str], list[int]]]:
     """Part ``part`` of the input through the spill (see :func:`spill_part`)."""
     return spill_part(_STATE["input"], _STATE["cuts"], part, _STATE["folder"], _STATE["partitions"])
 

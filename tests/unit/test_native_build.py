@@ -40,7 +40,8 @@ from leadsla.domain import engine
 replay.run_replay(sys.argv[1], sys.argv[2], sys.argv[3], jobs=int(sys.argv[4]))
 print(json.dumps({"native": leadsla.NATIVE, "engine": engine.__file__, "replay": replay.__file__,
                   "inputs": inputs.__file__, "outputs": outputs.__file__,
-                  "c_encoder": outputs._NATIVE_ENCODE is not None}))
+                  "c_encoder": outputs._NATIVE_ENCODE is not None,
+                  "c_decoder": inputs._NATIVE_DECODE is not None}))
 """
 
 
@@ -99,6 +100,8 @@ def test_compiled_and_pure_replays_give_the_same_bytes(
     assert pure["native"] == "pure (LEADSLA_PURE is set)"
     assert compiled["c_encoder"] is True
     assert pure["c_encoder"] is False
+    assert compiled["c_decoder"] is True
+    assert pure["c_decoder"] is False
     # And both wrote the pinned bytes
     for name in ("compiled.jsonl", "pure.jsonl"):
         assert hashlib.sha256((tmp_path / name).read_bytes()).hexdigest() == PINNED[policy]

@@ -290,24 +290,39 @@ def test_property_the_spill_in_parts_reads_what_the_spill_in_one_reads(
 
 
 def test_range_bounds_cut_the_sample_into_about_equal_ranges() -> None:
-    texts = [f"2026-03-{day:02d}T10:00:00Z" for day in range(1, 29)]
-    bounds = partition.range_bounds([*texts, "not a time", "2026-02-30T00:00:00Z"], 4)
+    instants = [parse_rfc3339(f"2026-03-{day:02d}T10:00:00Z") for day in range(28, 0, -1)]
+    bounds = partition.range_bounds(instants, 4)
     assert bounds == sorted(set(bounds))
     assert [b[:8] for b in bounds] == [
         instant_sort_key(parse_rfc3339(f"2026-03-{day:02d}T10:00:00Z")) for day in (8, 15, 22)
     ]
-    assert partition.range_bounds(["2026-03-01T10:00:00Z"] * 10, 4) == [
+    assert partition.range_bounds([parse_rfc3339("2026-03-01T10:00:00Z")] * 10, 4) == [
         instant_sort_key(parse_rfc3339("2026-03-01T10:00:00Z"))
     ]  # one instant: one bound, not three equal ones
     assert partition.range_bounds([], 4) == []
-    assert partition.range_bounds(texts, 1) == []
+    assert partition.range_bounds(instants, 1) == []
 
 
 def test_the_spill_samples_the_occurred_at_of_every_64th_line() -> None:
+    texts = [f"2026-03-01T10:{n // 60:02d}:{n % 60:02d}Z" for n in range(200)]
     latest = partition.LatestBound()
-    for n in range(200):
-        latest.add_text(f"2026-03-01T10:{n // 60:02d}:{n % 60:02d}Z")
-    assert latest.sample == [f"2026-03-01T10:{n // 60:02d}:{n % 60:02d}Z" for n in (63, 127, 191)]
+    for text in texts:
+        latest.add_text(text)
+    assert latest.sample == [parse_rfc3339(texts[n]) for n in (63, 127, 191)]
+    # a text that is no timestamp counts as a line but gives no sample
+    odd = partition.LatestBound()
+    for n, text in enumerate(texts):
+        odd.add_text("not a time" if n == 63 else text)
+    assert odd.sample == [parse_rfc3339(texts[n]) for n in (127, 191)]
+    # lines decoded as events count alike, with their instants
+    decoded = partition.LatestBound()
+    for n, text in enumerate(texts):
+        if n % 2:
+            decoded.add_event(parse_rfc3339(text))
+        else:
+            decoded.add_text(text)
+    assert decoded.sample == latest.sample
+    assert decoded.value() == latest.value() == parse_rfc3339(texts[-1])
 
 
 _BYTES = st.lists(st.sampled_from([b"\x00", b"\x01", b"\x7f", b"\xff"]), max_size=10).map(b"".join)
