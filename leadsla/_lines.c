@@ -907,6 +907,106 @@ join_lines(PyObject *self, PyObject *records)
     return joined;
 }
 
+/* sort_records(records): list.sort() of a list of line records (bytes of 8 bytes or more), in
+ * the same order (bytes order): a radix sort by the first 8 bytes (the instant's big-endian
+ * key), then the records of one instant by memcmp. Nothing it calls is Python code, so the list
+ * cannot change while it sorts. Returns False, with the list untouched, when an item is not
+ * bytes of 8 bytes or more: the caller then calls list.sort(). */
+typedef struct {
+    uint64_t key;
+    PyObject *record;
+} SortItem;
+
+static int
+compare_records(const void *a, const void *b)
+{
+    PyObject *x = ((const SortItem *)a)->record, *y = ((const SortItem *)b)->record;
+    Py_ssize_t nx = PyBytes_GET_SIZE(x), ny = PyBytes_GET_SIZE(y);
+    int c = memcmp(PyBytes_AS_STRING(x), PyBytes_AS_STRING(y), (size_t)(nx < ny ? nx : ny));
+    return c != 0 ? c : (nx > ny) - (nx < ny);
+}
+
+static PyObject *
+sort_records(PyObject *self, PyObject *records)
+{
+    if (!PyList_CheckExact(records)) {
+        PyErr_SetString(PyExc_TypeError, "sort_records: records must be a list");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(records);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *record = PyList_GET_ITEM(records, i);
+        if (!PyBytes_CheckExact(record) || PyBytes_GET_SIZE(record) < 8) {
+            Py_RETURN_FALSE;
+        }
+    }
+    if (n < 2) {
+        Py_RETURN_TRUE;
+    }
+    SortItem *items = PyMem_Malloc((size_t)n * 2 * sizeof(SortItem));
+    if (items == NULL) {
+        return PyErr_NoMemory();
+    }
+    SortItem *spare = items + n;
+    uint64_t all_and = ~(uint64_t)0, all_or = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const unsigned char *b = (const unsigned char *)PyBytes_AS_STRING(PyList_GET_ITEM(records, i));
+        uint64_t key = 0;
+        for (int k = 0; k < 8; k++) {
+            key = (key << 8) | b[k];
+        }
+        items[i].key = key;
+        items[i].record = PyList_GET_ITEM(records, i);
+        all_and &= key;
+        all_or |= key;
+    }
+    /* Least significant digit first, 16 bits at a time; digits equal in every key are skipped
+     * (the high bits of instants close in time). Each pass is stable. */
+    Py_ssize_t *counts = PyMem_Calloc(65536, sizeof(Py_ssize_t));
+    if (counts == NULL) {
+        PyMem_Free(items);
+        return PyErr_NoMemory();
+    }
+    for (int shift = 0; shift < 64; shift += 16) {
+        if ((((all_and ^ all_or) >> shift) & 0xFFFF) == 0) {
+            continue;
+        }
+        memset(counts, 0, 65536 * sizeof(Py_ssize_t));
+        for (Py_ssize_t i = 0; i < n; i++) {
+            counts[(items[i].key >> shift) & 0xFFFF]++;
+        }
+        Py_ssize_t at = 0;
+        for (int d = 0; d < 65536; d++) {
+            Py_ssize_t c = counts[d];
+            counts[d] = at;
+            at += c;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            spare[counts[(items[i].key >> shift) & 0xFFFF]++] = items[i];
+        }
+        SortItem *t = items;
+        items = spare;
+        spare = t;
+    }
+    PyMem_Free(counts);
+    /* The records of one instant, by their whole bytes. */
+    for (Py_ssize_t i = 0; i < n;) {
+        Py_ssize_t j = i + 1;
+        while (j < n && items[j].key == items[i].key) {
+            j++;
+        }
+        if (j - i > 1) {
+            qsort(items + i, (size_t)(j - i), sizeof(SortItem), compare_records);
+        }
+        i = j;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyList_SET_ITEM(records, i, items[i].record); /* the same references, in order */
+    }
+    PyMem_Free(items < spare ? items : spare);
+    Py_RETURN_TRUE;
+}
+
 static PyObject *
 utc(PyObject *self, PyObject *arg)
 {
@@ -952,6 +1052,8 @@ static PyMethodDef methods[] = {
      "encode_lead(lead_prefix, lead_json, lead_key, outputs, into, counts) -> bool"},
     {"lines_size", lines_size, METH_O, "lines_size(records) -> bytes of their lines, newlines included"},
     {"join_lines", join_lines, METH_O, "join_lines(records) -> their lines, each with a newline"},
+    {"sort_records", sort_records, METH_O,
+     "sort_records(records) -> True: sorted as list.sort() would; False: not all line records"},
     {"utc", utc, METH_O, "utc(instant) -> the UTC text of an instant of years 1-9999"},
     {"hash_backend", hash_backend, METH_VARARGS,
      "hash_backend([name]) -> what computes SHA-256: 'libcrypto' or 'hashlib' (name chooses)"},

@@ -42,6 +42,7 @@ from .codec import (
     encode_lead_lines,
     join_lines,
     record_line,
+    sort_records,
 )
 from .domain.engine import LeadResult, evaluate
 from .domain.events import InputEvent
@@ -320,7 +321,7 @@ def encode_results(results: list[LeadResult]) -> Iterator[bytes]:
     counts: dict[str, int] = {}
     for result in results:
         encode_lead_lines(result.lead_id, result.outputs, records, counts)
-    records.sort()
+    sort_records(records)
     for record in records:
         yield record_line(record)
 
@@ -506,7 +507,7 @@ def _replay_work(
         summary.blank_lines = loaded.blank_lines
         summary.dead_letters.extend(loaded.invalid)
     loaded.by_lead.clear()
-    records.sort()
+    sort_records(records)
     folder: Path | None = _STATE.get("folder")
     if folder is None:
         return summary, records

@@ -58,6 +58,7 @@ from .outputs import (
     lines_size,
     output_event_id,
     record_line,
+    sort_records,
     wire_data,
 )
 
@@ -96,6 +97,7 @@ __all__ = [
     "lines_size",
     "output_event_id",
     "record_line",
+    "sort_records",
     "timestamp_micros",
     "to_domain",
     "wire_data",

@@ -376,6 +376,13 @@ def lines_size(records: list[LineRecord]) -> int:
     return size
 
 
+def sort_records(records: list[LineRecord]) -> None:
+    """Sort ``records`` in place, as ``list.sort()`` does: by the C encoder's radix sort when it
+    is built (the records of one instant by their bytes), else by ``list.sort()``."""
+    if _NATIVE is None or not _NATIVE.sort_records(records):
+        records.sort()
+
+
 def _lines_size(records: list[LineRecord]) -> int:
     total = 0
     for record in records:

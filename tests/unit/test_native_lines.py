@@ -154,6 +154,39 @@ def test_lines_are_read_back_out_of_records_as_python_reads_them(
     assert joined.split(b"\n")[:-1] == [record_line(record) for record in records]
 
 
+# Records as the sort sees them: 8 key bytes from a few instants (ties and all bytes), the rest
+# any bytes, so that records share prefixes, one is the prefix of another, or they are equal.
+_KEY_BYTE = st.sampled_from([0, 1, 0x7F, 0x80, 0xFF])
+_SORTABLE = st.builds(
+    lambda head, tail: bytes(head) + tail,
+    st.lists(_KEY_BYTE, min_size=8, max_size=8),
+    st.binary(max_size=6),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_SORTABLE, max_size=300))
+def test_sort_records_sorts_as_list_sort_does(records: list[bytes]) -> None:
+    ours = list(records)
+    assert _lines.sort_records(ours) is True
+    assert ours == sorted(records)
+    # and keeps the very objects
+    assert sorted(map(id, ours)) == sorted(map(id, records))
+
+
+def test_sort_records_leaves_what_is_not_a_record_to_list_sort() -> None:
+    for odd in ([b"12345678", b"1234567"], [b"12345678", "12345678"], [b"12345678", 1]):
+        before = list(odd)
+        assert _lines.sort_records(odd) is False
+        assert odd == before
+    many = [(n * 7919 % 10007).to_bytes(8, "big") + b"x" for n in range(10007)]
+    records = list(many)
+    codec.sort_records(records)
+    assert records == sorted(many)
+    with pytest.raises(TypeError):
+        _lines.sort_records(tuple(many))
+
+
 @pytest.mark.parametrize("record", [b"", b"12345678", b"12345678a\x00\x00b\x00", 7])
 def test_what_is_not_a_record_is_refused_by_both(record: Any) -> None:
     for native, python in (
