@@ -64,8 +64,11 @@ for their outputs; large ones keep at most this much, so memory stays flat."""
 RECORD_OVERHEAD = 40
 """Bytes a kept :data:`~leadsla.codec.LineRecord` takes beyond its key and line (its bytes
 object's header, its place in a list)."""
-RANGES_PER_JOB = 2
-"""Time ranges the merge is cut into per job (a range's size depends on the sample's luck)."""
+RANGES_PER_JOB = 4
+"""Time ranges the merge is cut into per job (a range's size depends on the sample's luck).
+Four rather than two: a range's files are removed once read (:func:`read_chunks`), so the more
+ranges, the more of the output is written into pages the files before it freed (2 jobs on
+``unanswered``: 1.9-2.1 s against 2.3-2.6 s with two, 4 interleaved runs each)."""
 SAMPLE_EVERY = 64
 """One line in this many gives its ``occurred_at`` to the sample the ranges are cut from."""
 MERGE_MEMORY = 64 << 20
@@ -438,13 +441,19 @@ def write_records(path: Path, records: list[LineRecord], chunk: int = _CHUNK_REC
 
 
 def read_chunks(source: Sorted) -> Iterator[list[LineRecord]]:
-    """A partition's sorted records, a chunk at a time, wherever they are."""
+    """A partition's sorted records, a chunk at a time, wherever they are.
+
+    They are read once: a file is removed as soon as it is open, so that its pages are free
+    again, for the output, once it has been read (on this machine, writing into pages the
+    kernel has just freed is several times cheaper than into pages it has to find).
+    """
     chunk: list[LineRecord]
     if isinstance(source, list):
         for start in range(0, len(source), _CHUNK_RECORDS):
             yield source[start : start + _CHUNK_RECORDS]
         return
     with open(source, "rb") as f:
+        source.unlink()
         while size := f.read(8):
             chunk = marshal.loads(f.read(int.from_bytes(size, "little")))
             if chunk:

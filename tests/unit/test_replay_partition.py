@@ -550,3 +550,13 @@ def test_property_shuffling_the_lines_never_changes_the_output(
     summary = replay.run_replay(str(shuffled), str(policy), str(out), jobs=1, partitions=partitions)
     assert out.read_bytes() == expected.read_bytes()
     assert summary.adds_up()
+
+
+def test_a_file_of_records_is_read_once_and_removed(tmp_path: Path) -> None:
+    records = [n.to_bytes(8, "big") + b"L\x00\x00T\x00\x00{}" for n in range(100)]
+    path = tmp_path / "out.marshal"
+    partition.write_records(path, records, chunk=7)
+    chunks = partition.read_chunks(path)
+    first = next(chunks)
+    assert not path.exists()  # gone once open: its pages are freed when it is closed
+    assert [r for chunk in [first, *chunks] for r in chunk] == records
