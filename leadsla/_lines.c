@@ -153,12 +153,17 @@ buffer_free(Buffer *b)
     b->heap = NULL;
 }
 
-static int
+static int buffer_grow(Buffer *b, Py_ssize_t more);
+
+static inline int
 buffer_reserve(Buffer *b, Py_ssize_t more)
 {
-    if (b->size + more <= b->capacity) {
-        return 0;
-    }
+    return b->size + more <= b->capacity ? 0 : buffer_grow(b, more);
+}
+
+static int
+buffer_grow(Buffer *b, Py_ssize_t more)
+{
     Py_ssize_t capacity = b->capacity;
     while (capacity < b->size + more) {
         if (capacity > PY_SSIZE_T_MAX / 2) {
