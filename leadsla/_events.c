@@ -24,6 +24,9 @@
  * arithmetic too (YYYY-MM-DDTHH:MM:SSZ, and with six fractional digits), anything else goes
  * to that parser. tests/unit/test_native_events.py compares this decoder with the Python
  * path on random lines, valid and not.
+ *
+ * route(line) reads, with the same scanner, only what the replay's spill routes a line by (its
+ * lead_id and occurred_at, leadsla.partition.lead_key's rule), or returns None.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -412,28 +415,41 @@ digits_at(const char *s, int start, int end)
 
 static const int days_in_month[13] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
-/* occurred_at as an instant, the way leadsla.codec.inputs.utc_instant reads it: by arithmetic
- * for YYYY-MM-DDTHH:MM:SSZ and YYYY-MM-DDTHH:MM:SS.ffffffZ, else by the Python parser.
- * 0 and *at set; 1: no instant (the parser refused the text); -1: an error. */
+/* occurred_at as an instant by arithmetic, the way leadsla.codec.inputs.utc_instant reads it:
+ * YYYY-MM-DDTHH:MM:SSZ and YYYY-MM-DDTHH:MM:SS.ffffffZ with every field in its range. 1 and *at
+ * set; 0: another text (the Python parser reads it). */
 static int
-read_instant(const Span *span, PyObject *text, int64_t *at)
+plain_instant(const Span *span, int64_t *at)
 {
     const char *s = span->start;
     Py_ssize_t size = span->size;
-    if (!span->high && (size == 20 || (size == 27 && s[19] == '.')) && s[size - 1] == 'Z' &&
-        s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' && s[16] == ':') {
-        int year = digits_at(s, 0, 4), month = digits_at(s, 5, 7), day = digits_at(s, 8, 10);
-        int hour = digits_at(s, 11, 13), minute = digits_at(s, 14, 16);
-        int second = digits_at(s, 17, 19);
-        int micro = size == 27 ? digits_at(s, 20, 26) : 0;
-        int leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-        if (year >= 1 && month >= 1 && month <= 12 && day >= 1 && hour >= 0 && hour <= 23 &&
-            minute >= 0 && minute <= 59 && second >= 0 && second <= 59 && micro >= 0 &&
-            (day <= days_in_month[month] || (month == 2 && day == 29 && leap))) {
-            int64_t days = days_from_civil(year, month, day);
-            *at = (days * 86400 + hour * 3600 + minute * 60 + second) * 1000000 + micro;
-            return 0;
-        }
+    if (span->kind != V_STRING || span->high || !(size == 20 || (size == 27 && s[19] == '.')) ||
+        s[size - 1] != 'Z' || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+        s[16] != ':') {
+        return 0;
+    }
+    int year = digits_at(s, 0, 4), month = digits_at(s, 5, 7), day = digits_at(s, 8, 10);
+    int hour = digits_at(s, 11, 13), minute = digits_at(s, 14, 16);
+    int second = digits_at(s, 17, 19);
+    int micro = size == 27 ? digits_at(s, 20, 26) : 0;
+    int leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    if (year >= 1 && month >= 1 && month <= 12 && day >= 1 && hour >= 0 && hour <= 23 &&
+        minute >= 0 && minute <= 59 && second >= 0 && second <= 59 && micro >= 0 &&
+        (day <= days_in_month[month] || (month == 2 && day == 29 && leap))) {
+        int64_t days = days_from_civil(year, month, day);
+        *at = (days * 86400 + hour * 3600 + minute * 60 + second) * 1000000 + micro;
+        return 1;
+    }
+    return 0;
+}
+
+/* occurred_at as an instant: plain_instant, else the Python parser (leadsla.domain.instant's
+ * parse_rfc3339). 0 and *at set; 1: no instant (the parser refused the text); -1: an error. */
+static int
+read_instant(const Span *span, PyObject *text, int64_t *at)
+{
+    if (plain_instant(span, at)) {
+        return 0;
     }
     PyObject *got = PyObject_CallOneArg(parse_fn, text);
     if (got == NULL) {
@@ -530,34 +546,46 @@ static const struct {
     {"data", 4},         {"schema_version", 14},
 };
 
-/* The event of a line, or None (declined), or NULL (an error). */
-static PyObject *
-decode_bytes(const char *line, Py_ssize_t size)
+/* The members of a line that is one JSON object as this scanner reads it, without a
+ * specversion member or an envelope member given twice: their count, found[] pointing at the
+ * envelope's members; -1: the line is left to the Python path. */
+static int
+scan_envelope(const char *line, Py_ssize_t size, Member *members, const Span **found)
 {
     const char *end = line + size;
-    const char *p = skip_space(line, end);
     const char *after = NULL;
-    Member members[MAX_MEMBERS];
-    Member data_members[MAX_MEMBERS];
-    const Span *found[E_COUNT] = {NULL};
-    int count = scan_members(p, end, members, &after);
+    int count = scan_members(skip_space(line, end), end, members, &after);
     if (count < 0 || skip_space(after, end) != end) {
-        Py_RETURN_NONE;
+        return -1;
     }
     for (int i = 0; i < count; i++) {
         const Span *key = &members[i].key;
         if (key_is(key, "specversion", 11)) {
-            Py_RETURN_NONE; /* a structured CloudEvent: the Python path reads its data */
+            return -1; /* a structured CloudEvent: the Python path reads its data */
         }
         for (int k = 0; k < E_COUNT; k++) {
             if (key_is(key, envelope_keys[k].name, envelope_keys[k].size)) {
                 if (found[k] != NULL) {
-                    Py_RETURN_NONE; /* read twice: left to orjson's rule */
+                    return -1; /* read twice: left to orjson's rule */
                 }
                 found[k] = &members[i].value;
                 break;
             }
         }
+    }
+    return count;
+}
+
+/* The event of a line, or None (declined), or NULL (an error). */
+static PyObject *
+decode_bytes(const char *line, Py_ssize_t size)
+{
+    Member members[MAX_MEMBERS];
+    Member data_members[MAX_MEMBERS];
+    const Span *found[E_COUNT] = {NULL};
+    int count = scan_envelope(line, size, members, found);
+    if (count < 0) {
+        Py_RETURN_NONE;
     }
     const Span *type_span = found[E_TYPE];
     if (type_span == NULL || type_span->kind != V_STRING) {
@@ -654,6 +682,51 @@ declined: /* or failed, when an error is set */
         return NULL;
     }
     Py_RETURN_NONE;
+}
+
+/* route(line) -> (lead_id, instant) or None: what the replay's spill needs of a line, by the
+ * rule of leadsla.partition.lead_key: a JSON object without specversion whose lead_id and
+ * occurred_at are strings goes to the partition of its lead_id, valid event or not (an invalid
+ * line is reported from whichever partition it is in). None: the Python rule decides (an
+ * occurred_at that plain_instant does not read, anything this scanner does not take). */
+static PyObject *
+route(PyObject *module, PyObject *line)
+{
+    Member members[MAX_MEMBERS];
+    const Span *found[E_COUNT] = {NULL};
+    int64_t at = 0;
+    if (!PyBytes_Check(line)) {
+        Py_RETURN_NONE;
+    }
+    int count = scan_envelope(PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line), members, found);
+    const Span *lead = found[E_LEAD_ID];
+    if (count < 0 || lead == NULL || lead->kind != V_STRING || found[E_OCCURRED_AT] == NULL ||
+        !plain_instant(found[E_OCCURRED_AT], &at)) {
+        Py_RETURN_NONE;
+    }
+    int utf8 = members_utf8(members, count);
+    if (utf8 <= 0) {
+        if (utf8 < 0) {
+            return NULL;
+        }
+        Py_RETURN_NONE;
+    }
+    PyObject *lead_id = span_text(lead);
+    if (lead_id == NULL) {
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+        Py_RETURN_NONE;
+    }
+    PyObject *instant = PyLong_FromLongLong(at);
+    if (instant == NULL) {
+        Py_DECREF(lead_id);
+        return NULL;
+    }
+    PyObject *pair = PyTuple_Pack(2, lead_id, instant);
+    Py_DECREF(lead_id);
+    Py_DECREF(instant);
+    return pair;
 }
 
 static PyObject *
@@ -814,6 +887,8 @@ failed:
 static PyMethodDef methods[] = {
     {"configure", configure, METH_VARARGS,
      "configure(types, parse_rfc3339, schema_version, max_id_length): what the envelope's rules are."},
+    {"route", route, METH_O,
+     "route(line) -> (lead_id, instant) of a line the spill routes by its lead, or None."},
     {"decode", decode, METH_O,
      "decode(line) -> the event of a plainly valid JSON line, or None (ask the Python path)."},
     {NULL, NULL, 0, NULL},

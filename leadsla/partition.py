@@ -46,9 +46,9 @@ from .codec import (
     InvalidEvent,
     LineRecord,
     decode_line,
-    decode_native,
     instant_sort_key,
     lines_size,
+    route_native,
     timestamp_micros,
 )
 from .domain.instant import Instant
@@ -148,7 +148,8 @@ class LatestBound:
             self._exact = at
 
     def add_event(self, at: Instant) -> None:
-        """The ``occurred_at`` of a line decoded as a valid event."""
+        """The ``occurred_at`` of a line, already read as an instant (plain UTC text: the same as
+        :meth:`add_text` of that text)."""
         self._seen += 1
         if self._seen % SAMPLE_EVERY == 0:
             self.sample.append(at)
@@ -194,11 +195,11 @@ def lead_key(raw: bytes, lineno: int, latest: LatestBound | None = None) -> str 
 
     With ``latest``, the line's ``occurred_at`` is added to it when the line looks like an event.
     """
-    event = decode_native(raw)  # the C decoder's event for a plainly valid line, when built
-    if event is not None:
+    routed = route_native(raw)  # the same rule, read by the C decoder when built
+    if routed is not None:
         if latest is not None:
-            latest.add_event(event.occurred_at)
-        return event.lead_id
+            latest.add_event(routed[1])
+        return routed[0]
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError:

@@ -111,7 +111,7 @@ def decode_input(
 def decode_line(line: bytes | str) -> InputEvent:
     """One JSON line (replay) as an engine event; structured CloudEvents are accepted too."""
     if _NATIVE_DECODE is not None:
-        found: InputEvent | None = _NATIVE_DECODE(line)  # decode_native, one call less
+        found: InputEvent | None = _NATIVE_DECODE(line)  # the C decoder, when built
         if found is not None:
             return found
     try:
@@ -128,13 +128,14 @@ def decode_line(line: bytes | str) -> InputEvent:
     return decode_envelope_validated(obj)
 
 
-def decode_native(line: bytes | str) -> InputEvent | None:
-    """The event of a plainly valid plain-envelope line, read by the C decoder
-    (``leadsla/_events.c``); None when it leaves the line to :func:`decode_line` (anything less
-    plain, or no build): the same event, or a refusal, comes from there."""
-    if _NATIVE_DECODE is None:
+def route_native(line: bytes | str) -> tuple[str, Instant] | None:
+    """(lead_id, occurred_at) of a JSON object line whose ``lead_id`` and ``occurred_at`` are
+    strings (a valid event or not), read by the C decoder (``leadsla/_events.c``) when the
+    timestamp is plain UTC text; None when it leaves the line to the Python reading (anything
+    less plain, or no build). What the replay's spill routes a line by."""
+    if _NATIVE is None:
         return None
-    found: InputEvent | None = _NATIVE_DECODE(line)
+    found: tuple[str, Instant] | None = _NATIVE.route(line)
     return found
 
 

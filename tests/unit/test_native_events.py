@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import leadsla
-from leadsla.codec import InvalidEvent, decode_line, decode_native
+from leadsla.codec import InvalidEvent, decode_line, route_native
 from leadsla.codec.inputs import decode_envelope_fast, native_types
 from leadsla.domain.events import InputEvent
 from leadsla.domain.instant import parse_rfc3339
@@ -298,15 +298,41 @@ def test_what_it_declines_and_what_it_is_given() -> None:
         b'{"event_id":"e","type":"lead.status_changed","lead_id":"L",'
         b'"occurred_at":"2026-03-02T09:00:00.000001Z","data":{"status":"closed"}}'
     )
-    event = decode_native(good)
+    event = _events.decode(good)
     assert event is not None
     _same(event, _python(good))
     assert event.occurred_at == parse_rfc3339("2026-03-02T09:00:00.000001Z")
-    assert decode_native(good.decode()) is None  # text lines go to the Python path
-    assert decode_native(b"") is None
-    assert decode_native(b"\xef\xbb\xbf" + good) is None  # a byte-order mark: the replay's rule
+    assert _events.decode(good.decode()) is None  # text lines go to the Python path
+    assert _events.decode(b"") is None
+    assert _events.decode(b"\xef\xbb\xbf" + good) is None  # a byte-order mark: the replay's rule
     structured = b'{"specversion":"1.0","id":"c","source":"s","type":"t","data":' + good + b"}"
-    assert decode_native(structured) is None and decode_line(structured) == event
+    assert _events.decode(structured) is None and decode_line(structured) == event
+    assert route_native(good) == ("L", event.occurred_at)
+    assert route_native(structured) is None
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines())
+@example((b'{"lead_id":"L","occurred_at":"2026-03-02T09:00:00Z","type":1}', False))
+@example((b'{"lead_id":"","occurred_at":"2026-03-02T09:00:00Z"}', False))
+@example((b'{"lead_id":"L","occurred_at":"2026-03-02T09:00:00+01:00"}', False))
+@example((b'{"lead_id":"L","lead_id":"M","occurred_at":"2026-03-02T09:00:00Z"}', False))
+@example((b'{"lead_id":"\xc3\xa9","occurred_at":"2026-03-02T09:00:00Z","x":"\xff"}', False))
+def test_the_route_is_the_spill_s_rule(case: tuple[bytes, bool]) -> None:
+    """What the spill routes a line by: a JSON object without specversion whose lead_id and
+    occurred_at are strings goes by its lead_id (partition.lead_key's Python rule)."""
+    line, plain = case
+    routed = _events.route(line)
+    if routed is None:
+        assert not plain, f"a plainly valid line was not routed: {line!r}"
+        return
+    obj = orjson.loads(line)  # the route takes only what orjson reads
+    assert type(obj) is dict and "specversion" not in obj
+    assert routed == (obj["lead_id"], parse_rfc3339(obj["occurred_at"]))
+    assert type(routed[0]) is str and type(routed[1]) is int
+    event = _python(line)
+    if event is not None:
+        assert routed == (event.lead_id, event.occurred_at)
 
 
 def test_the_table_follows_the_event_classes() -> None:

@@ -175,7 +175,8 @@ def test_sort_records_sorts_as_list_sort_does(records: list[bytes]) -> None:
 
 
 def test_sort_records_leaves_what_is_not_a_record_to_list_sort() -> None:
-    for odd in ([b"12345678", b"1234567"], [b"12345678", "12345678"], [b"12345678", 1]):
+    odds: list[list[Any]] = [[b"12345678", b"1234567"], [b"12345678", "12345678"], [b"12345678", 1]]
+    for odd in odds:
         before = list(odd)
         assert _lines.sort_records(odd) is False
         assert odd == before
@@ -184,7 +185,7 @@ def test_sort_records_leaves_what_is_not_a_record_to_list_sort() -> None:
     codec.sort_records(records)
     assert records == sorted(many)
     with pytest.raises(TypeError):
-        _lines.sort_records(tuple(many))
+        _lines.sort_records(tuple(many))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("record", [b"", b"12345678", b"12345678a\x00\x00b\x00", 7])
