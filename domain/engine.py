@@ -233,10 +233,7 @@ _OUT_OF_RANGE_INPUT = "occurred_at is outside the years 1-9999 (in UTC)"
 def _strictly_later(events: list[InputEvent]) -> bool:
     """Whether each event occurred after the one before it (then they are in the fold's order:
     the type and the event_id only break ties of occurred_at)."""
-    for i in range(1, len(events)):
-        if events[i].occurred_at <= events[i - 1].occurred_at:
-            return False
-    return True
+    return all(events[i].occurred_at > events[i - 1].occurred_at for i in range(1, len(events)))
 
 
 def canonical_json(event: InputEvent) -> str:
@@ -1138,7 +1135,8 @@ class _Lead:
             return
         self.version += 1
         self.last_fact_body = body
-        fact: Fact = _new(Fact, body + (self.version,))
+        # one concatenation: the unpacking (*body, version) builds a list first, compiled
+        fact: Fact = _new(Fact, body + (self.version,))  # noqa: RUF005
         self.last_fact = fact
         self._emit(MEASURED, self.cursor, fact)
 
