@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import assert_never, get_args
+from typing import Any, ParamSpec, TypeVar, assert_never, cast, get_args
 
 from . import vocabulary
 from .events import (
@@ -129,6 +129,33 @@ _WARN, _DEADLINE, _LEVEL2, _STALE = 0, 1, 2, 3
 
 
 _new = tuple.__new__  # Output(...), Fact(...) without the generated __new__'s extra call
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _built(cls: Callable[_P, _R]) -> Callable[_P, _R]:
+    """``cls(...)`` for a record class, called positionally, without its generated
+    ``__new__`` (a Python function, interpreted even when this module is compiled): the fields
+    go straight into the tuple. mypy checks every call against the class's fields."""
+
+    record: Any = cls
+
+    def build(*fields: object) -> object:
+        return _new(record, fields)
+
+    return cast(Callable[_P, _R], build)
+
+
+_Timer = _built(Timer)
+_Response = _built(Response)
+_Review = _built(Review)
+_TaskClosed = _built(TaskClosed)
+_Stale = _built(Stale)
+_Gap = _built(Gap)
+_PreBreachWarning = _built(PreBreachWarning)
+_Breach = _built(Breach)
+_Escalation = _built(Escalation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -553,7 +580,7 @@ class _Lead:
             self._emit(
                 GAP,
                 t,
-                Gap(
+                _Gap(
                     self.source,
                     self.priority,
                     self.created_at,
@@ -703,7 +730,7 @@ class _Lead:
         self._emit(
             RESPONSE,
             responded,
-            Response(
+            _Response(
                 responder,
                 kind,
                 (responded - self.created_at) / SECOND,
@@ -787,7 +814,7 @@ class _Lead:
         self._emit(
             REVIEW,
             self.cursor,
-            Review(
+            _Review(
                 self.source,
                 self.priority,
                 self.created_at,
@@ -812,7 +839,7 @@ class _Lead:
                 self._emit(
                     TASK_CLOSED,
                     t,
-                    TaskClosed(
+                    _TaskClosed(
                         self.source,
                         self.priority,
                         self.created_at,
@@ -927,7 +954,7 @@ class _Lead:
             self._emit(
                 STALE,
                 at,
-                Stale(
+                _Stale(
                     self.source,
                     self.priority,
                     self.created_at,
@@ -956,7 +983,7 @@ class _Lead:
         self._emit(
             WARNING,
             at,
-            PreBreachWarning(
+            _PreBreachWarning(
                 self.source,
                 self.priority,
                 self.created_at,
@@ -999,7 +1026,7 @@ class _Lead:
         self._emit(
             BREACHED,
             at,
-            Breach(
+            _Breach(
                 self.source,
                 self.priority,
                 self.created_at,
@@ -1035,7 +1062,7 @@ class _Lead:
         self._emit(
             ESCALATION,
             at,
-            Escalation(
+            _Escalation(
                 self.source,
                 self.priority,
                 self.created_at,
@@ -1070,7 +1097,7 @@ class _Lead:
         self.outputs.append(_new(Output, (type_, at, data, False)))
 
     def _timer_data(self) -> Timer:
-        return Timer(
+        return _Timer(
             self.owner_id,
             self.backup_id,
             self.manager_id,
