@@ -34,6 +34,7 @@ import contextlib
 import marshal
 import os
 import zlib
+from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -305,12 +306,14 @@ def _route(
     latest: LatestBound,
     at_start: bool,
 ) -> int:
-    """Write ``lines`` to the spill files of ``part`` (``b"<number> <line>"``, numbered from 1
-    within the part); returns how many there were. ``at_start``: the first of ``lines`` is the
-    file's first line, which may start with a byte-order mark."""
-    paths = [_spill_path(folder, i, part) for i in range(partitions)]
-    files = [open(path, "wb") for path in paths]  # noqa: SIM115 - closed below
+    """Write ``lines`` to the spill files of ``part`` (each line as it is, with a newline) and
+    their numbers, counted from 1 within the part, to its number files (8 bytes each); returns
+    how many lines there were. ``at_start``: the first of ``lines`` is the file's first line,
+    which may start with a byte-order mark."""
+    files = [open(_spill_path(folder, i, part), "wb") for i in range(partitions)]  # noqa: SIM115
+    number_files = [open(_numbers_path(folder, i, part), "wb") for i in range(partitions)]  # noqa: SIM115
     pending: list[list[bytes]] = [[] for _ in range(partitions)]
+    numbers = [array("q") for _ in range(partitions)]
     sizes = [0] * partitions
     lineno = 0
     first = 1 if at_start else 0  # lead_key looks for a byte-order mark in line 1 only
@@ -320,34 +323,45 @@ def _route(
             i = partition_of(lead_key(raw, lineno * first, latest), partitions)
             if not raw.endswith(b"\n"):
                 raw += b"\n"
-            record = b"%d %s" % (lineno, raw)
-            pending[i].append(record)
-            sizes[i] += len(record)
+            pending[i].append(raw)
+            numbers[i].append(lineno)
+            sizes[i] += len(raw)
             if sizes[i] >= _FLUSH_BYTES:
-                files[i].write(b"".join(pending[i]))
-                pending[i].clear()
+                _flush(files[i], pending[i], number_files[i], numbers[i])
                 sizes[i] = 0
-        for i, chunk in enumerate(pending):
-            if chunk:
-                files[i].write(b"".join(chunk))
+        for i in range(partitions):
+            _flush(files[i], pending[i], number_files[i], numbers[i])
     finally:
-        for f in files:
+        for f in files + number_files:
             f.close()
     return lineno
+
+
+def _flush(
+    lines_file: BinaryIO, lines: list[bytes], numbers_file: BinaryIO, numbers: array[int]
+) -> None:
+    lines_file.write(b"".join(lines))
+    lines.clear()
+    numbers_file.write(numbers.tobytes())
+    del numbers[:]
 
 
 def _spill_path(folder: Path, index: int, part: int) -> Path:
     return folder / f"spill-{index:04d}-{part:03d}.lines"
 
 
+def _numbers_path(folder: Path, index: int, part: int) -> Path:
+    return folder / f"spill-{index:04d}-{part:03d}.numbers"
+
+
 def spilled_lines(folder: Path, index: int, firsts: list[int]) -> Iterator[tuple[int, bytes]]:
     """(line number, original line) of partition ``index``'s spill files, in file order;
     ``firsts[k]``: the lines of the input before part ``k``."""
     for part, before in enumerate(firsts):
+        numbers = array("q", _numbers_path(folder, index, part).read_bytes())
         with open(_spill_path(folder, index, part), "rb") as f:
-            for record in f:
-                number, _, raw = record.partition(b" ")
-                yield before + int(number), raw
+            for number, raw in zip(numbers, f, strict=True):
+                yield before + number, raw
 
 
 def range_bounds(sample: Iterable[Instant], ranges: int) -> list[bytes]:
