@@ -128,7 +128,20 @@ _MEETING_KINDS = frozenset({"meeting_booked", "conversation"})
 _WARN, _DEADLINE, _LEVEL2, _STALE = 0, 1, 2, 3
 
 
-_new = tuple.__new__  # Output(...), Fact(...) without the generated __new__'s extra call
+_new: Any = tuple.__new__
+"""How the engine builds its records, ``_new(cls, items)``: ``tuple.__new__`` (``Output(...)``
+and the others without their generated ``__new__``), or the same done in C
+(:func:`use_record_builder`)."""
+
+
+def use_record_builder(build: Callable[[Any, tuple[object, ...]], Any]) -> None:
+    """Build the engine's records with ``build(cls, items)`` instead of ``tuple.__new__``; it
+    must give the very same record. ``leadsla.codec.outputs`` passes the C encoder's
+    ``new_record`` when it is built (one allocation and no generic call: the engine builds
+    several records per input event)."""
+    global _new
+    _new = build
+
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")

@@ -1012,6 +1012,33 @@ sort_records(PyObject *self, PyObject *records)
     Py_RETURN_TRUE;
 }
 
+/* new_record(cls, items): tuple.__new__(cls, items) for a tuple subclass cls (a NamedTuple
+ * record) and a tuple of items: the same record, made by one allocation, without a generic
+ * call. The engine builds its records with it when this module is built
+ * (leadsla.domain.engine.use_record_builder). */
+static PyObject *
+new_record(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyType_Check(args[0]) || !PyTuple_CheckExact(args[1]) ||
+        (PyTypeObject *)args[0] == &PyTuple_Type ||
+        !PyType_IsSubtype((PyTypeObject *)args[0], &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "new_record(cls, items): a subclass of tuple and a tuple of items");
+        return NULL;
+    }
+    PyTypeObject *cls = (PyTypeObject *)args[0];
+    PyObject *items = args[1];
+    Py_ssize_t n = PyTuple_GET_SIZE(items);
+    PyObject *record = cls->tp_alloc(cls, n);
+    if (record == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyTuple_SET_ITEM(record, i, Py_NewRef(PyTuple_GET_ITEM(items, i)));
+    }
+    return record;
+}
+
 static PyObject *
 utc(PyObject *self, PyObject *arg)
 {
@@ -1057,6 +1084,8 @@ static PyMethodDef methods[] = {
      "encode_lead(lead_prefix, lead_json, lead_key, outputs, into, counts) -> bool"},
     {"lines_size", lines_size, METH_O, "lines_size(records) -> bytes of their lines, newlines included"},
     {"join_lines", join_lines, METH_O, "join_lines(records) -> their lines, each with a newline"},
+    {"new_record", (PyCFunction)(void (*)(void))new_record, METH_FASTCALL,
+     "new_record(cls, items) -> tuple.__new__(cls, items), for a tuple subclass"},
     {"sort_records", sort_records, METH_O,
      "sort_records(records) -> True: sorted as list.sort() would; False: not all line records"},
     {"utc", utc, METH_O, "utc(instant) -> the UTC text of an instant of years 1-9999"},

@@ -17,6 +17,7 @@ from typing import Any, Final
 
 import orjson
 
+from leadsla.domain.engine import use_record_builder
 from leadsla.domain.instant import SECOND, Instant, format_utc, parse_rfc3339
 from leadsla.domain.outputs import (
     ALERT_RECORDS,
@@ -556,6 +557,7 @@ def _native_lines() -> Any:
     from leadsla import _lines
 
     _lines.configure(native_shapes(), _TYPE_PARTS, _type_parts, orjson.dumps, utc_text, sha256)
+    use_record_builder(_lines.new_record)
     return _lines
 
 

@@ -303,3 +303,19 @@ def test_a_known_line_and_its_id() -> None:
     prefix = b"6:lead-112:sla.breached%d\x00" % due
     assert sha256(prefix + content).hexdigest()[:32] == line["event_id"]
     assert line["occurred_at"] == "2026-03-02T09:15:00Z"
+
+
+def test_the_engine_builds_its_records_with_new_record() -> None:
+    from leadsla.domain import engine
+
+    assert engine._new is _lines.new_record  # installed by leadsla.codec.outputs
+    classes: list[Any] = [*RECORDS, Output, Fact]
+    for cls in classes:
+        items = tuple(f"{field}-value" for field in cls._fields)
+        built: Any = _lines.new_record(cls, items)
+        assert type(built) is cls
+        assert built == tuple.__new__(cls, items)
+        assert built._asdict() == tuple.__new__(cls, items)._asdict()
+    for args in ((tuple, ()), (Output, [1, 2, 3, 4]), (int, ()), ("Output", ())):
+        with pytest.raises(TypeError):
+            _lines.new_record(*args)
