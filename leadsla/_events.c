@@ -51,25 +51,21 @@ enum {
 #define MAX_DEPTH 32
 
 typedef struct {
-    PyObject *object; /* the word (a str) */
-    const char *text; /* its UTF-8, owned by the str */
+    PyObject *object; /* an ASCII str: a word, a field's key, a type's name */
+    const char *text; /* its characters, owned by the str */
     Py_ssize_t size;
-} Word;
+} Text;
 
 typedef struct {
-    PyObject *name; /* the field's key, a str */
-    const char *text;
-    Py_ssize_t size;
+    Text name; /* the field's key */
     int kind;
     PyObject *fallback; /* K_WORD's default (a str), or NULL: required */
-    Word words[MAX_WORDS];
+    Text words[MAX_WORDS];
     int word_count;
 } Field;
 
 typedef struct {
-    PyObject *name; /* the type's name, a str */
-    const char *text;
-    Py_ssize_t size;
+    Text name; /* the type's name */
     PyTypeObject *cls; /* the event class: a tuple subclass of 3 + field_count items */
     Field fields[MAX_FIELDS];
     int field_count;
@@ -479,7 +475,7 @@ find_word(const Field *field, const Span *span)
         return NULL;
     }
     for (int i = 0; i < field->word_count; i++) {
-        const Word *w = &field->words[i];
+        const Text *w = &field->words[i];
         if (w->size == span->size && memcmp(w->text, span->start, (size_t)span->size) == 0) {
             return Py_NewRef(w->object);
         }
@@ -593,8 +589,8 @@ decode_bytes(const char *line, Py_ssize_t size)
     }
     const Type *type = NULL;
     for (int t = 0; t < type_count; t++) {
-        if (types[t].size == type_span->size &&
-            memcmp(types[t].text, type_span->start, (size_t)type_span->size) == 0) {
+        if (types[t].name.size == type_span->size &&
+            memcmp(types[t].name.text, type_span->start, (size_t)type_span->size) == 0) {
             type = &types[t];
             break;
         }
@@ -626,8 +622,8 @@ decode_bytes(const char *line, Py_ssize_t size)
     for (int i = 0; i < data_count; i++) {
         const Span *key = &data_members[i].key;
         for (int f = 0; f < type->field_count; f++) {
-            if (key->size == type->fields[f].size &&
-                memcmp(key->start, type->fields[f].text, (size_t)key->size) == 0) {
+            if (key->size == type->fields[f].name.size &&
+                memcmp(key->start, type->fields[f].name.text, (size_t)key->size) == 0) {
                 if (field_spans[f] != NULL) {
                     Py_RETURN_NONE;
                 }
@@ -756,28 +752,30 @@ clear_types(void)
     for (int t = 0; t < type_count; t++) {
         for (int f = 0; f < types[t].field_count; f++) {
             Field *field = &types[t].fields[f];
-            Py_XDECREF(field->name);
+            Py_XDECREF(field->name.object);
             Py_XDECREF(field->fallback);
             for (int w = 0; w < field->word_count; w++) {
                 Py_XDECREF(field->words[w].object);
             }
         }
-        Py_XDECREF(types[t].name);
+        Py_XDECREF(types[t].name.object);
         Py_XDECREF((PyObject *)types[t].cls);
     }
     memset(types, 0, sizeof(types));
     type_count = 0;
 }
 
+/* Fill text with a new reference to object, an ASCII str; -1 with an error when it is not. */
 static int
-ascii_text(PyObject *text, const char **out, Py_ssize_t *size, const char *what)
+set_text(Text *text, PyObject *object, const char *what)
 {
-    if (!PyUnicode_Check(text) || !PyUnicode_IS_ASCII(text)) {
+    if (!PyUnicode_Check(object) || !PyUnicode_IS_ASCII(object)) {
         PyErr_Format(PyExc_ValueError, "configure: %s must be an ASCII str", what);
         return -1;
     }
-    *out = (const char *)PyUnicode_1BYTE_DATA(text);
-    *size = PyUnicode_GET_LENGTH(text);
+    text->object = Py_NewRef(object);
+    text->text = (const char *)PyUnicode_1BYTE_DATA(object);
+    text->size = PyUnicode_GET_LENGTH(object);
     return 0;
 }
 
@@ -793,9 +791,8 @@ configure_field(Field *field, PyObject *spec)
         PyErr_SetString(PyExc_ValueError, "configure: unknown field kind");
         return -1;
     }
-    field->name = Py_NewRef(name);
     field->kind = kind;
-    if (ascii_text(name, &field->text, &field->size, "a field name") < 0) {
+    if (set_text(&field->name, name, "a field name") < 0) {
         return -1;
     }
     if (fallback != Py_None) {
@@ -817,13 +814,11 @@ configure_field(Field *field, PyObject *spec)
             return -1;
         }
         for (Py_ssize_t w = 0; w < n; w++) {
-            Word *word = &field->words[w];
-            word->object = Py_NewRef(PySequence_Fast_GET_ITEM(seq, w));
-            field->word_count = (int)w + 1;
-            if (ascii_text(word->object, &word->text, &word->size, "a word") < 0) {
+            if (set_text(&field->words[w], PySequence_Fast_GET_ITEM(seq, w), "a word") < 0) {
                 Py_DECREF(seq);
                 return -1;
             }
+            field->word_count = (int)w + 1;
         }
         Py_DECREF(seq);
     }
@@ -857,10 +852,9 @@ configure(PyObject *module, PyObject *args)
                               &cls, &PyTuple_Type, &fields, &needs_one)) {
             goto failed;
         }
-        type->name = Py_NewRef(name);
         type->cls = (PyTypeObject *)Py_NewRef(cls);
         type->needs_one = needs_one;
-        if (ascii_text(name, &type->text, &type->size, "a type name") < 0) {
+        if (set_text(&type->name, name, "a type name") < 0) {
             goto failed;
         }
         if (!PyType_IsSubtype(type->cls, &PyTuple_Type) ||

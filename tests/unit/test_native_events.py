@@ -338,3 +338,24 @@ def test_the_route_is_the_spill_s_rule(case: tuple[bytes, bool]) -> None:
 def test_the_table_follows_the_event_classes() -> None:
     for _, cls, fields, _ in native_types():
         assert tuple(field[0] for field in fields) == cls._fields[3:]
+
+
+def test_a_bad_configuration_is_refused_and_a_good_one_restores_it() -> None:
+    from leadsla.codec.common import MAX_ID_LENGTH
+    from leadsla.domain.vocabulary import CURRENT_SCHEMA_VERSION
+
+    good = native_types()
+    bad_word: Any = [(good[0][0], good[0][1], (("source", 3, ("é",), None),), False)]
+    bad_kind: Any = [(good[0][0], good[0][1], (("source", 9, (), None),), False)]
+    not_a_tuple_class: Any = [(good[0][0], dict, (), False)]
+    try:
+        for types in (bad_word, bad_kind, not_a_tuple_class):
+            with pytest.raises((ValueError, TypeError)):
+                _events.configure(types, parse_rfc3339, CURRENT_SCHEMA_VERSION, MAX_ID_LENGTH)
+    finally:
+        _events.configure(good, parse_rfc3339, CURRENT_SCHEMA_VERSION, MAX_ID_LENGTH)
+    line = (
+        b'{"event_id":"e","type":"lead.created","lead_id":"L",'
+        b'"occurred_at":"2026-03-02T09:00:00Z","data":{"source":"web"}}'
+    )
+    _same(_events.decode(line), _python(line))
