@@ -24,7 +24,7 @@ venv: $(STAMP)
 # of them changes (stale extensions are never loaded: leadsla/__init__.py). LEADSLA_COMPILE=0
 # installs without compiling; LEADSLA_PURE=1 runs the pure Python modules.
 NATIVE_SOURCES := $(wildcard $(shell sed -n 's/^    "\(leadsla\/.*\.py\)",$$/\1/p' setup.py)) \
-	leadsla/_lines.c leadsla/_events.c
+	$(wildcard leadsla/*.c)
 
 $(STAMP): pyproject.toml requirements.lock setup.py $(NATIVE_SOURCES)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -5,10 +5,11 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 # The replay's hot modules may be compiled with mypyc (setup.py): C extensions next to their
-# sources, and the C encoder ``_lines`` (``_lines.c``). They are loaded only when they were all
-# built from exactly the sources present (``_native.json`` holds their digests) and
-# ``LEADSLA_PURE`` is unset; otherwise every ``leadsla.*`` module is loaded from its ``.py``
-# file and the C encoder is not used (same output, slower).
+# sources, and the C encoder ``_lines`` (``_lines.c``) and decoder ``_events`` (``_events.c``).
+# They are loaded only when they were all built from exactly the sources present
+# (``_native.json`` holds their digests) and ``LEADSLA_PURE`` is unset; otherwise every
+# ``leadsla.*`` module is loaded from its ``.py`` file and neither C module is used (same
+# output, slower).
 
 import hashlib as _hashlib
 import importlib.machinery as _machinery
@@ -77,7 +78,7 @@ def native_state(root: _Path, environ: _Mapping[str, str]) -> str:
 
 
 def native_extensions() -> frozenset[str]:
-    """The C sources built into extensions of this package (``_lines.c``), when
+    """The C sources built into extensions of this package (``_lines.c``, ``_events.c``), when
     :data:`NATIVE` is ``compiled``."""
     return frozenset(_manifest(_ROOT, "c_sources")) if NATIVE == "compiled" else frozenset()
 

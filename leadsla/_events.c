@@ -202,15 +202,26 @@ utf8_ok(const Span *span)
     return 1;
 }
 
-/* An object or array from its opening bracket, every member checked; the byte after it. */
+typedef struct {
+    Span key;
+    Span value;
+} Member;
+
+/* An object or array from its opening bracket, every member checked (keys in plain ASCII,
+ * strings in valid UTF-8: orjson refuses invalid UTF-8 anywhere); the byte after it, or NULL
+ * (an error may be set). With members, an object's members are also recorded there, at most
+ * MAX_MEMBERS of them, and their number in *count. */
 static const char *
-scan_container(const char *p, const char *end, int depth)
+scan_container(const char *p, const char *end, int depth, Member *members, int *count)
 {
     char close = *p == '{' ? '}' : ']';
     int object = close == '}';
-    Span span;
-    if (depth >= MAX_DEPTH) {
+    Span key, value;
+    if (depth >= MAX_DEPTH || (members != NULL && !object)) {
         return NULL;
+    }
+    if (members != NULL) {
+        *count = 0;
     }
     p = skip_space(p + 1, end);
     if (p < end && *p == close) {
@@ -218,11 +229,8 @@ scan_container(const char *p, const char *end, int depth)
     }
     for (;;) {
         if (object) {
-            if (p >= end || *p != '"' || (p = scan_string(p, end, &span)) == NULL) {
+            if (p >= end || *p != '"' || (p = scan_string(p, end, &key)) == NULL || key.high) {
                 return NULL;
-            }
-            if (span.high) {
-                return NULL; /* keys in plain ASCII only */
             }
             p = skip_space(p, end);
             if (p >= end || *p != ':') {
@@ -230,11 +238,15 @@ scan_container(const char *p, const char *end, int depth)
             }
             p = skip_space(p + 1, end);
         }
-        if ((p = scan_value(p, end, &span, depth + 1)) == NULL) {
+        if ((p = scan_value(p, end, &value, depth + 1)) == NULL || utf8_ok(&value) <= 0) {
             return NULL;
         }
-        if (utf8_ok(&span) <= 0) {
-            return NULL; /* orjson refuses invalid UTF-8 anywhere */
+        if (members != NULL) {
+            if (*count == MAX_MEMBERS) {
+                return NULL;
+            }
+            members[*count].key = key;
+            members[(*count)++].value = value;
         }
         p = skip_space(p, end);
         if (p < end && *p == ',') {
@@ -280,7 +292,7 @@ scan_value(const char *p, const char *end, Span *span, int depth)
         return scan_literal(p, end, "null", 4, V_NULL, span);
     case '{':
     case '[': {
-        const char *after = scan_container(p, end, depth);
+        const char *after = scan_container(p, end, depth, NULL, NULL);
         if (after != NULL) {
             span->start = p;
             span->size = after - p;
@@ -292,68 +304,6 @@ scan_value(const char *p, const char *end, Span *span, int depth)
     default:
         return scan_number(p, end, span);
     }
-}
-
-typedef struct {
-    Span key;
-    Span value;
-} Member;
-
-/* The members of the object at p (its opening brace), each value checked; their count, or -1
- * (not an object of at most MAX_MEMBERS members, not valid as this scanner reads JSON). *after
- * is the byte after the closing brace. Keys are plain ASCII. */
-static int
-scan_members(const char *p, const char *end, Member *members, const char **after)
-{
-    int count = 0;
-    if (p >= end || *p != '{') {
-        return -1;
-    }
-    p = skip_space(p + 1, end);
-    if (p < end && *p == '}') {
-        *after = p + 1;
-        return 0;
-    }
-    for (;;) {
-        if (count == MAX_MEMBERS) {
-            return -1;
-        }
-        Member *m = &members[count++];
-        if (p >= end || *p != '"' || (p = scan_string(p, end, &m->key)) == NULL || m->key.high) {
-            return -1;
-        }
-        p = skip_space(p, end);
-        if (p >= end || *p != ':') {
-            return -1;
-        }
-        p = skip_space(p + 1, end);
-        if ((p = scan_value(p, end, &m->value, 1)) == NULL) {
-            return -1;
-        }
-        p = skip_space(p, end);
-        if (p < end && *p == ',') {
-            p = skip_space(p + 1, end);
-            continue;
-        }
-        if (p < end && *p == '}') {
-            *after = p + 1;
-            return count;
-        }
-        return -1;
-    }
-}
-
-/* utf8_ok of every member's value: 1, 0 or -1. */
-static int
-members_utf8(const Member *members, int count)
-{
-    for (int i = 0; i < count; i++) {
-        int ok = utf8_ok(&members[i].value);
-        if (ok <= 0) {
-            return ok;
-        }
-    }
-    return 1;
 }
 
 static inline int
@@ -442,12 +392,17 @@ plain_instant(const Span *span, int64_t *at)
 /* occurred_at as an instant: plain_instant, else the Python parser (leadsla.domain.instant's
  * parse_rfc3339). 0 and *at set; 1: no instant (the parser refused the text); -1: an error. */
 static int
-read_instant(const Span *span, PyObject *text, int64_t *at)
+read_instant(const Span *span, int64_t *at)
 {
     if (plain_instant(span, at)) {
-        return 0;
+        return 0; /* no str made: the common case */
+    }
+    PyObject *text = span_text(span);
+    if (text == NULL) {
+        return PyErr_Occurred() ? -1 : 1;
     }
     PyObject *got = PyObject_CallOneArg(parse_fn, text);
+    Py_DECREF(text);
     if (got == NULL) {
         if (PyErr_ExceptionMatches(PyExc_ValueError) || PyErr_ExceptionMatches(PyExc_TypeError)) {
             PyErr_Clear();
@@ -549,10 +504,11 @@ static int
 scan_envelope(const char *line, Py_ssize_t size, Member *members, const Span **found)
 {
     const char *end = line + size;
-    const char *after = NULL;
-    int count = scan_members(skip_space(line, end), end, members, &after);
-    if (count < 0 || skip_space(after, end) != end) {
-        return -1;
+    const char *p = skip_space(line, end);
+    int count = 0;
+    if (p >= end || *p != '{' || (p = scan_container(p, end, 0, members, &count)) == NULL ||
+        skip_space(p, end) != end) {
+        return -1; /* (an error may be set: the callers check) */
     }
     for (int i = 0; i < count; i++) {
         const Span *key = &members[i].key;
@@ -603,19 +559,9 @@ decode_bytes(const char *line, Py_ssize_t size)
                              memcmp(version->start, version_text, (size_t)version_size) != 0))) {
         Py_RETURN_NONE;
     }
-    const char *data_end = NULL;
-    int data_count = scan_members(data->start, data->start + data->size, data_members, &data_end);
-    if (data_count < 0) {
-        Py_RETURN_NONE;
-    }
-    int utf8 = members_utf8(members, count);
-    if (utf8 > 0) {
-        utf8 = members_utf8(data_members, data_count);
-    }
-    if (utf8 <= 0) {
-        if (utf8 < 0) {
-            return NULL;
-        }
+    int data_count = 0;
+    if (scan_container(data->start, data->start + data->size, 1, data_members, &data_count) ==
+        NULL) {
         Py_RETURN_NONE;
     }
     const Span *field_spans[MAX_FIELDS] = {NULL};
@@ -641,13 +587,8 @@ decode_bytes(const char *line, Py_ssize_t size)
         (items[1] = envelope_id(found[E_LEAD_ID])) == NULL) {
         goto declined;
     }
-    PyObject *when = span_text(found[E_OCCURRED_AT]);
-    if (when == NULL) {
-        goto declined;
-    }
-    int read = read_instant(found[E_OCCURRED_AT], when, &at);
-    Py_DECREF(when);
-    if (read != 0 || (items[2] = PyLong_FromLongLong(at)) == NULL) {
+    if (read_instant(found[E_OCCURRED_AT], &at) != 0 ||
+        (items[2] = PyLong_FromLongLong(at)) == NULL) {
         goto declined;
     }
     for (int f = 0; f < type->field_count; f++) {
@@ -698,14 +639,7 @@ route(PyObject *module, PyObject *line)
     const Span *lead = found[E_LEAD_ID];
     if (count < 0 || lead == NULL || lead->kind != V_STRING || found[E_OCCURRED_AT] == NULL ||
         !plain_instant(found[E_OCCURRED_AT], &at)) {
-        Py_RETURN_NONE;
-    }
-    int utf8 = members_utf8(members, count);
-    if (utf8 <= 0) {
-        if (utf8 < 0) {
-            return NULL;
-        }
-        Py_RETURN_NONE;
+        return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
     }
     PyObject *lead_id = span_text(lead);
     if (lead_id == NULL) {

@@ -154,8 +154,7 @@ class LatestBound:
         self._seen += 1
         if self._seen % SAMPLE_EVERY == 0:
             self.sample.append(at)
-        if at > self._exact:
-            self._exact = at
+        self.add_instant(at)
 
     def state(self) -> tuple[int, str, list[str], list[int]]:
         """What :meth:`absorb` takes (plain values: a part's bound comes back from a worker
