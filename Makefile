@@ -22,7 +22,9 @@ venv: $(STAMP)
 # The editable install also compiles the replay's hot modules with mypyc (setup.py: about a
 # minute on 2 cores), with the pinned setuptools and mypy of the lock, and again whenever one
 # of them changes (stale extensions are never loaded: leadsla/__init__.py). LEADSLA_COMPILE=0
-# installs without compiling; LEADSLA_PURE=1 runs the pure Python modules.
+# installs without compiling; LEADSLA_PURE=1 runs the pure Python modules. PYTHONHASHSEED=0: mypy's
+# type inference can vary with the hash seed (python/mypy#1850), so every build compiles the same
+# C as the one the tests ran (setup.py records the seed in leadsla/_native.json).
 NATIVE_SOURCES := $(wildcard $(shell sed -n 's/^    "\(leadsla\/.*\.py\)",$$/\1/p' setup.py)) \
 	$(wildcard leadsla/*.c)
 
@@ -33,7 +35,7 @@ $(STAMP): pyproject.toml requirements.lock setup.py $(NATIVE_SOURCES)
 	@if [ "$${LEADSLA_COMPILE:-1}" != 0 ] && ! command -v cc >/dev/null && ! command -v gcc >/dev/null; then \
 		echo "venv: no C compiler for the compiled modules (apt-get install gcc; or LEADSLA_COMPILE=0 make venv)"; exit 2; fi
 	@start=$$(date +%s); \
-	timeout 900 $(PY) -m pip install --quiet --no-deps --no-build-isolation -e . && \
+	PYTHONHASHSEED=0 timeout 900 $(PY) -m pip install --quiet --no-deps --no-build-isolation -e . && \
 	echo "venv: lead-sla installed in $$(( $$(date +%s) - start )) s ($$($(PY) -c 'import leadsla; print(leadsla.NATIVE)'))"
 	touch $(STAMP)
 

@@ -93,7 +93,15 @@ def native_extensions() -> list[object]:
             Extension(name, [source], extra_compile_args=["-O2", "-std=c11", "-Wall", "-Werror"])
         )
     c_sources = {source.removeprefix("leadsla/"): digest(source) for source in C_SOURCES}
-    manifest = {"group": GROUP, "modules": source_digests(sources), "c_sources": c_sources}
+    # The hash seed of this compilation: mypy's inference of a union of bool, int and float can
+    # vary with it (python/mypy#1850), so `make venv` fixes it (test_native_build.py checks).
+    seed = os.environ.get("PYTHONHASHSEED", "random")
+    manifest = {
+        "group": GROUP,
+        "modules": source_digests(sources),
+        "c_sources": c_sources,
+        "hash_seed": seed,
+    }
     MANIFEST.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return extensions
 

@@ -105,7 +105,9 @@ def _digest_text(output: Output) -> str:
     data = output.data
     shares = _shares_contact(data)
     parts: list[str] = []
-    for name, value in zip(data._fields, data, strict=True):
+    values: tuple[object, ...] = data  # not the union of the records' field types: see
+    # leadsla.codec.outputs._data_json (a build narrowed ``isinstance(value, int)`` to bool)
+    for name, value in zip(data._fields, values, strict=True):
         if name == "contact_details" or (name == "display_name" and not shares):
             continue
         if name in TIME_FIELDS and isinstance(value, int):

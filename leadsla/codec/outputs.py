@@ -175,14 +175,15 @@ def _instant(instant: Any) -> tuple[bytes, bytes, bytes]:
 
 def _wire_dict(data: OutputData, shape: _Shape) -> dict[str, Any]:
     """``data`` as the wire's ``data`` object, without ``suppressed``, keys in record order."""
-    wire: dict[str, Any] = dict(zip(shape.names, data, strict=False))
+    values: tuple[Any, ...] = data  # see _data_json
+    wire: dict[str, Any] = dict(zip(shape.names, values, strict=False))
     for name in shape.times:
         value = wire[name]
         if value is not None:
             text = _TEXTS.get(value)
             wire[name] = text if text is not None else _text(value)
-    if shape.contact and data[-1] is True:  # contact_details: write the name
-        wire["display_name"] = data[-2]
+    if shape.contact and values[-1] is True:  # contact_details: write the name
+        wire["display_name"] = values[-2]
     return wire
 
 
@@ -253,19 +254,23 @@ def _data_json(data: OutputData, suppressed: bool) -> tuple[bytes, bytes]:
     sorts after it (a task's ``task_id``).
     """
     shape = _SHAPES[type(data)]
-    named = shape.contact and data[-1] is True
+    # The record as a tuple of Any: ``data[i]`` would have the union of every record's field
+    # types, which mypy simplifies in an order that varies from run to run (bool, int and float:
+    # python/mypy#1850); the compiled module would check each value against that union, and
+    # one build in a few hundred refused an int (see tests/unit/test_native_types.py).
+    values: tuple[Any, ...] = data
+    named = shape.contact and values[-1] is True
     wire = shape.named if named else shape.plain
     names = shape.names
     for i in range(len(names)):
-        wire[names[i]] = data[i]
-    value: Any
+        wire[names[i]] = values[i]
     for i in shape.time_at:
-        value = data[i]
+        value = values[i]
         if value is not None:
             text = _TEXTS.get(value)
             wire[names[i]] = text if text is not None else _text(value)
     if named:
-        wire["display_name"] = data[-2]
+        wire["display_name"] = values[-2]
     hashed: bytes = orjson.dumps(wire)
     if not shape.alert:
         return hashed, hashed
@@ -459,19 +464,20 @@ def _encode_lead_lines(
     for type_, occurred_at, data, suppressed in outputs:
         # _data_json, inline (one call less per output; test_output_codec.py checks both agree)
         shape = shapes[type(data)]
-        named = shape.contact and data[-1] is True
+        values: tuple[Any, ...] = data  # see _data_json
+        named = shape.contact and values[-1] is True
         wire = shape.named if named else shape.plain
         names = shape.names
         # by position, not update(zip(...)): compiled, a third less time for the whole encoding
         for i in range(len(names)):
-            wire[names[i]] = data[i]
+            wire[names[i]] = values[i]
         for i in shape.time_at:
-            value = data[i]
+            value = values[i]
             if value is not None:
                 text = texts.get(value)
                 wire[names[i]] = text if text is not None else _text(value)
         if named:
-            wire["display_name"] = data[-2]
+            wire["display_name"] = values[-2]
         hashed: bytes = dumps(wire)
         full = hashed
         if shape.alert:
