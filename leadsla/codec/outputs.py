@@ -255,9 +255,10 @@ def _data_json(data: OutputData, suppressed: bool) -> tuple[bytes, bytes]:
     """
     shape = _SHAPES[type(data)]
     # The record as a tuple of Any: ``data[i]`` would have the union of every record's field
-    # types, which mypy simplifies in an order that varies from run to run (bool, int and float:
-    # python/mypy#1850); the compiled module would check each value against that union, and
-    # one build in a few hundred refused an int (see tests/unit/test_native_types.py).
+    # types, inferred by mypy and checked for each value by the compiled module. A union of
+    # bool, int and float can be inferred differently from one build to the next
+    # (python/mypy#1850: live._digest_text's was, in CI's build of stop 16); with a plain tuple
+    # nothing depends on it (tests/unit/test_native_types.py).
     values: tuple[Any, ...] = data
     named = shape.contact and values[-1] is True
     wire = shape.named if named else shape.plain
