@@ -5,7 +5,8 @@ meets them (python/mypy#1850), and that order can follow the hash seed of the bu
 modules check every value against the types mypy inferred, so such a union can compile another
 program from one build to the next. At stop 16, the values of ``zip(data._fields, data)`` in
 ``domain/live.py`` were ``None | int | float | str`` in the builds made here, and
-``float | None | str | bool`` in CI's (``PYTHONHASHSEED=60`` gave the same here):
+``float | None | str | bool`` in CI's (one generation here with ``PYTHONHASHSEED=60`` gave the
+same; which seed does depends on the whole interpreter's state, so no seed is pinned here):
 ``isinstance(value, int)`` then narrowed them to ``bool``, and the live worker raised "bool object
 expected; got int" for most of its steps.
 
