@@ -23,8 +23,9 @@ venv: $(STAMP)
 # minute on 2 cores), with the pinned setuptools and mypy of the lock, and again whenever one
 # of them changes (stale extensions are never loaded: leadsla/__init__.py). LEADSLA_COMPILE=0
 # installs without compiling; LEADSLA_PURE=1 runs the pure Python modules. PYTHONHASHSEED=0: mypy's
-# type inference can vary with the hash seed (python/mypy#1850), so every build compiles the same
-# C as the one the tests ran (setup.py records the seed in leadsla/_native.json).
+# type inference can vary with the hash seed (python/mypy#1850); with it fixed, the same sources,
+# interpreter and packages compile the same C (setup.py records the seed in leadsla/_native.json,
+# and tests/unit/test_native_types.py checks that no inferred type is one that varies).
 NATIVE_SOURCES := $(wildcard $(shell sed -n 's/^    "\(leadsla\/.*\.py\)",$$/\1/p' setup.py)) \
 	$(wildcard leadsla/*.c)
 
