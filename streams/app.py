@@ -48,7 +48,7 @@ from leadsla.settings import Settings
 from leadsla.topics import INPUT_TOPICS, OUTPUT_TOPICS
 
 from . import state as state_codec
-from .continuity import SKIP, ReadTracker
+from .continuity import SKIP, ReadTracker, RecoveryWatch
 from .deadlines import BacklogGuard, DeadlineIndex
 from .metrics import Metrics
 from .process import Accepted, Counts, LeadProcessor, Origin, OutRecord
@@ -370,6 +370,7 @@ class Worker:
         )
         self.index = DeadlineIndex()
         self.reads = ReadTracker(stall_s=STALL_S)
+        self.recovery_watch = RecoveryWatch(stall_s=STALL_S)
         self.guard = BacklogGuard(INPUT_TOPICS)
         self.indexed: tuple[frozenset[int], int] | None = None
         self._persisted_offsets: dict[TP, int] = {}
@@ -994,10 +995,43 @@ class Worker:
             time.monotonic() - started,
         )
 
+    async def unstall_recovery(self, now: float) -> None:
+        """Seek back the changelog partitions of a table recovery that receive nothing while
+        records wait (:class:`~streams.continuity.RecoveryWatch`), and let them be fetched."""
+        recovery = getattr(self.app.tables, "_recovery", None)
+        if recovery is None:
+            return
+        offsets = {
+            tp: offset for tp, offset in recovery.active_offsets.items() if offset is not None
+        }
+        due = self.recovery_watch.stalled(
+            getattr(recovery, "_recovery_started_at", None),
+            offsets,
+            dict(recovery.active_highwaters),
+            dict(getattr(recovery, "_active_events_received_at", {})),
+            now,
+        )
+        consumer = self.app.consumer
+        for (topic, partition), offset in due:
+            tp = TP(topic, partition)
+            log.warning(
+                "lead-sla worker: %s/%d: the table's recovery received nothing for %.0f s while "
+                "records wait; reading it again from offset %d",
+                tp.topic,
+                tp.partition,
+                self.recovery_watch.stall_s,
+                offset,
+            )
+            consumer.resume_partitions([tp])
+            await consumer.seek(tp, offset)
+
     async def tick(self) -> None:
         """The deadline loop's one turn: send a tick for every lead whose time has come."""
         app = self.app
-        if app.rebalancing or getattr(app, "in_recovery", False):
+        if app.rebalancing:
+            return
+        if getattr(app, "in_recovery", False):
+            await self.unstall_recovery(time.monotonic())
             return
         partitions = self.assigned_partitions()
         generation = int(getattr(app, "rebalancing_count", 0))

@@ -126,3 +126,58 @@ class ReadTracker:
         state.hole = False
         self.rewinds += 1
         return expected
+
+
+@dataclass(slots=True)
+class RecoveryWatch:
+    """Per changelog partition of a table recovery, when the worker last sought it back.
+
+    faust's recovery reads each active changelog partition from the offset its table has to the
+    partition's end; it ends when every one is read. Seen on this project's broker tests (2 of 3
+    full runs, 2026-11-30): after the other worker of the group was killed, the survivor's
+    recovery received no changelog record at all for minutes, while records were waiting, and
+    its deadlines never fired (faust-streaming #21, #74: recoveries that hang). A partition of a
+    recovery that has received nothing for ``stall_s`` seconds while records remain is sought
+    back to where the recovery stands, as faust's own start of recovery does, at most once every
+    ``stall_s`` seconds (a record read twice is applied twice: a store write, the same value).
+    """
+
+    stall_s: float = 10.0
+    started_at: float | None = None
+    """The recovery these seeks belong to (faust's start time of it)."""
+    sought_at: dict[Key, float] | None = None
+    seeks: int = 0
+    """Seeks asked for so far."""
+
+    def stalled(
+        self,
+        started_at: float | None,
+        offsets: dict[Key, int],
+        log_ends: dict[Key, int | None],
+        received_at: dict[Key, float],
+        now: float,
+    ) -> list[tuple[Key, int]]:
+        """The changelog partitions to seek back, with the offset to read from.
+
+        ``started_at``: when the recovery started (None: none is under way); ``offsets``: per
+        active changelog partition, the last offset its table has (-1: none); ``log_ends``: the
+        last offset of the partition (faust's highwater); ``received_at``: when a record of it
+        last arrived (absent: none since the recovery started).
+        """
+        if started_at is None:
+            return []
+        if started_at != self.started_at or self.sought_at is None:
+            self.started_at = started_at
+            self.sought_at = {}
+        due: list[tuple[Key, int]] = []
+        for key, offset in offsets.items():
+            end = log_ends.get(key)
+            if end is None or offset >= end:
+                continue  # read to its end: nothing is waiting
+            last = max(received_at.get(key, started_at), self.sought_at.get(key, started_at))
+            if now - last < self.stall_s:
+                continue
+            self.sought_at[key] = now
+            self.seeks += 1
+            due.append((key, max(offset, 0)))
+        return due

@@ -3,7 +3,7 @@ and a partition is handled in offset order."""
 
 from __future__ import annotations
 
-from leadsla.streams.continuity import SKIP, ReadTracker
+from leadsla.streams.continuity import SKIP, ReadTracker, RecoveryWatch
 
 P = ("t.leads.created", 2)
 
@@ -105,3 +105,43 @@ def test_a_new_generation_forgets_the_old_positions() -> None:
     reads.start(2)  # the same generation: kept (still waiting for 15)
     assert reads.admit(P, 20, 15, 2.0) == SKIP
     assert reads.admit(P, 15, 15, 2.0) is None
+
+
+C0 = ("t.wt-leads-changelog", 0)
+C1 = ("t.wt-leads-changelog", 1)
+
+
+def test_a_recovery_partition_that_receives_nothing_while_records_wait_is_sought_back() -> None:
+    # Given a recovery started at t=100 that must read C0 from offset 4 to 9 and C1 from none
+    watch = RecoveryWatch(stall_s=10.0)
+    offsets = {C0: 4, C1: -1}
+    ends: dict[tuple[str, int], int | None] = {C0: 9, C1: 3}
+    # When nothing arrived yet, before the stall time: nothing to do
+    assert watch.stalled(100.0, offsets, ends, {}, 109.9) == []
+    # When nothing arrived for the stall time: both are sought back to where recovery stands
+    assert watch.stalled(100.0, offsets, ends, {}, 110.0) == [(C0, 4), (C1, 0)]
+    # ... once: not again before another stall time
+    assert watch.stalled(100.0, offsets, ends, {}, 115.0) == []
+    assert watch.stalled(100.0, offsets, ends, {}, 120.0) == [(C0, 4), (C1, 0)]
+    assert watch.seeks == 4
+
+
+def test_a_recovery_partition_that_receives_or_is_read_to_its_end_is_left_alone() -> None:
+    watch = RecoveryWatch(stall_s=10.0)
+    # C0 receives records (its last 3 s ago); C1 is read to its end; a partition without a
+    # known end is left to faust
+    offsets = {C0: 4, C1: 7, ("t.x-changelog", 0): 0}
+    ends: dict[tuple[str, int], int | None] = {C0: 9, C1: 7, ("t.x-changelog", 0): None}
+    assert watch.stalled(100.0, offsets, ends, {C0: 127.0}, 130.0) == []
+    # C0 then stops receiving while records wait: sought back after the stall time
+    assert watch.stalled(100.0, offsets, ends, {C0: 127.0}, 137.0) == [(C0, 4)]
+
+
+def test_no_recovery_no_seek_and_a_new_recovery_starts_afresh() -> None:
+    watch = RecoveryWatch(stall_s=10.0)
+    offsets, ends = {C0: 4}, {C0: 9}
+    assert watch.stalled(None, offsets, dict(ends), {}, 500.0) == []  # no recovery under way
+    assert watch.stalled(100.0, offsets, dict(ends), {}, 110.0) == [(C0, 4)]
+    # A new recovery (another rebalance) at 111: its own stall time counts from its start
+    assert watch.stalled(111.0, offsets, dict(ends), {}, 115.0) == []
+    assert watch.stalled(111.0, offsets, dict(ends), {}, 121.0) == [(C0, 4)]
