@@ -67,7 +67,10 @@ TICK = b"tick"
 ERASE = b"erase"
 """A control record on the ticks topic: forget this lead (erasure on request)."""
 STALL_S = 10.0
-"""An input partition with records waiting and none delivered for this long is read again."""
+"""An input partition with records waiting and none delivered for this long is read again (and
+a changelog partition of a table recovery)."""
+RECOVERY_WATCH_S = 1.0
+"""How often a table recovery under way is looked at (:meth:`Worker.unstall_recovery`)."""
 RECORD_BATCH_BYTES = 512 * 1024
 """The most a record batch the worker sends holds (aiokafka's ``max_batch_size``)."""
 REBUILD_SLICE = 5_000
@@ -371,6 +374,7 @@ class Worker:
         self.index = DeadlineIndex()
         self.reads = ReadTracker(stall_s=STALL_S)
         self.recovery_watch = RecoveryWatch(stall_s=STALL_S)
+        self.recovery_watcher: asyncio.Future[None] | None = None
         self.guard = BacklogGuard(INPUT_TOPICS)
         self.indexed: tuple[frozenset[int], int] | None = None
         self._persisted_offsets: dict[TP, int] = {}
@@ -995,6 +999,25 @@ class Worker:
             time.monotonic() - started,
         )
 
+    def start_recovery_watch(self) -> None:
+        """Watch the table's recoveries from the first assignment on (:meth:`unstall_recovery`
+        every second while one is under way): faust starts the app's timers, the deadline
+        loop's among them, only once its first recovery is over."""
+        if self.recovery_watcher is None:
+            self.recovery_watcher = self.app.add_future(self._watch_recovery())
+
+    async def _watch_recovery(self) -> None:
+        while True:
+            await asyncio.sleep(RECOVERY_WATCH_S)
+            if not getattr(self.app, "in_recovery", False):
+                continue
+            try:
+                await self.unstall_recovery(time.monotonic())
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a rebalance under way: the next turn tries again
+                log.warning("lead-sla worker: recovery watch: %s: %s", type(exc).__name__, exc)
+
     async def unstall_recovery(self, now: float) -> None:
         """Seek back the changelog partitions of a table recovery that receive nothing while
         records wait (:class:`~streams.continuity.RecoveryWatch`), and let them be fetched."""
@@ -1028,10 +1051,7 @@ class Worker:
     async def tick(self) -> None:
         """The deadline loop's one turn: send a tick for every lead whose time has come."""
         app = self.app
-        if app.rebalancing:
-            return
-        if getattr(app, "in_recovery", False):
-            await self.unstall_recovery(time.monotonic())
+        if app.rebalancing or getattr(app, "in_recovery", False):
             return
         partitions = self.assigned_partitions()
         generation = int(getattr(app, "rebalancing_count", 0))
@@ -1152,5 +1172,10 @@ def create_app(
             log.warning("lead-sla worker: deadline loop: %s: %s", type(exc).__name__, exc)
 
     app.timer(interval=settings.tick_interval_s)(deadlines)
+
+    def watch_recoveries(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        worker.start_recovery_watch()
+
+    app.on_partitions_assigned.connect(watch_recoveries)
 
     return app

@@ -202,10 +202,14 @@ def _die_with_parent() -> Callable[[], None] | None:
 class Worker:
     """One ``lead-sla worker`` subprocess in its own process group; its output goes to a file."""
 
-    def __init__(self, env: WorkerEnv, policy_path: Path, name: str = "w1") -> None:
+    def __init__(
+        self, env: WorkerEnv, policy_path: Path, name: str = "w1", prelude: str = ""
+    ) -> None:
         self.env = env
         self.policy_path = policy_path
         self.name = name
+        self.prelude = prelude
+        """Python run in the worker's process before the CLI (a fault injected into faust)."""
         self.data_dir = env.data_root / f"data-{name}"
         self.log_path = env.data_root / f"worker-{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -218,8 +222,12 @@ class Worker:
         with open(self.log_path, "ab") as log:
             log.write(f"\n===== start {self.starts} at {iso(now_us())} =====\n".encode())
             log.flush()
+            command = [sys.executable, "-m", "leadsla.cli"]
+            if self.prelude:
+                main = "import sys\nfrom leadsla.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+                command = [sys.executable, "-c", self.prelude + "\n" + main]
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "leadsla.cli", "worker", "--policy", str(self.policy_path)],
+                [*command, "worker", "--policy", str(self.policy_path)],
                 env=self.env.environ(self.data_dir),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
