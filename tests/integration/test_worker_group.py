@@ -12,12 +12,10 @@ from .worker_harness import (
     Feed,
     OutputLog,
     WorkerEnv,
-    assigned,
-    at,
     compare,
-    created,
     launch,
     now_us,
+    open_leads,
     parse_iso,
     policy_toml,
     repeats_with_other_ids,
@@ -42,17 +40,9 @@ def test_the_surviving_worker_fires_the_pending_deadlines_of_a_killed_one(
     first, second = launch(env, policy, "w1", "w2")
     base = now_us()
     leads = [f"grp-{i:02d}" for i in range(40)]
-    events = []
-    for lead in leads:
-        events += [created(lead, at(0, base)), assigned(lead, at(0, base))]
     with workers(first, second), Feed(env) as feed, OutputLog(env) as log:
         log.watch(first, second)
-        feed.send_all(events)
-        log.wait_for(
-            lambda _: {t["lead_id"] for t in log.of_type("sla.timer_started")} >= set(leads),
-            60,
-            "the timers of every lead",
-        )
+        events = open_leads(feed, log, leads, base)
         # When one of them stops before any deadline
         stopped_at = now_us()
         second.kill()  # kill -9: its session must time out before the group moves on

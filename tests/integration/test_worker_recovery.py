@@ -19,10 +19,8 @@ from .worker_harness import (
     OutputLog,
     Worker,
     WorkerEnv,
-    assigned,
-    at,
-    created,
     now_us,
+    open_leads,
     policy_toml,
     wait_group_stable,
     workers,
@@ -62,18 +60,10 @@ def test_a_recovery_that_fetches_nothing_is_sought_back_and_the_deadlines_fire(
     worker = Worker(env, policy, "w1", prelude=DROP_FIRST_CHANGELOG_RESUME)
     base = now_us()
     leads = [f"rec-{i:02d}" for i in range(10)]
-    events = []
-    for lead in leads:
-        events += [created(lead, at(0, base)), assigned(lead, at(0, base))]
     with workers(worker.start()), Feed(env) as feed, OutputLog(env) as log:
         wait_group_stable(env.bootstrap, env.app_id, 1, 90, worker)
         log.watch(worker)
-        feed.send_all(events)
-        log.wait_for(
-            lambda _: {t["lead_id"] for t in log.of_type("sla.timer_started")} >= set(leads),
-            60,
-            "the timers of every lead",
-        )
+        open_leads(feed, log, leads, base)
         # When it is killed and started again before the deadlines: its table (in memory) is
         # recovered from the changelog, whose partitions its faust then never fetches
         worker.kill()

@@ -836,6 +836,21 @@ def missing_ce_headers(records: Iterable[Out]) -> list[str]:
     return problems
 
 
+def open_leads(feed: Feed, log: OutputLog, leads: list[str], base: int) -> list[dict[str, Any]]:
+    """Send each lead's ``lead.created`` and owner assignment at ``base``; wait (60 s at most)
+    until every lead's timer started. The events sent."""
+    events = []
+    for lead in leads:
+        events += [created(lead, at(0, base)), assigned(lead, at(0, base))]
+    feed.send_all(events)
+    log.wait_for(
+        lambda _: {t["lead_id"] for t in log.of_type("sla.timer_started")} >= set(leads),
+        60,
+        "the timers of every lead",
+    )
+    return events
+
+
 def type_counts(records: Iterable[Out]) -> Counter[str]:
     counts: Counter[str] = Counter()
     for r in records:
