@@ -1002,8 +1002,9 @@ class Worker:
     def start_recovery_watch(self) -> None:
         """Watch the table's recoveries from the first assignment on (:meth:`unstall_recovery`
         every second while one is under way): faust starts the app's timers, the deadline
-        loop's among them, only once its first recovery is over."""
-        if self.recovery_watcher is None:
+        loop's among them, only once its first recovery is over. Started again after the app
+        stopped it (a restart of the app ends its futures)."""
+        if self.recovery_watcher is None or self.recovery_watcher.done():
             self.recovery_watcher = self.app.add_future(self._watch_recovery())
 
     async def _watch_recovery(self) -> None:
