@@ -714,7 +714,8 @@ class Worker:
         return plan.handled
 
     async def rewind(self, topic: str, partition: int, offset: int, why: str) -> None:
-        """Seek an input partition back to ``offset``: faust dropped records after it."""
+        """Seek a partition back to ``offset``: an input partition whose records faust dropped
+        after it, or a changelog partition of a stalled recovery (:meth:`unstall_recovery`)."""
         log.warning(
             "lead-sla worker: %s/%d: %s; reading it again from offset %d",
             topic,
@@ -1025,29 +1026,18 @@ class Worker:
         recovery = getattr(self.app.tables, "_recovery", None)
         if recovery is None:
             return
-        offsets = {
-            tp: offset for tp, offset in recovery.active_offsets.items() if offset is not None
-        }
-        due = self.recovery_watch.stalled(
+        watch = self.recovery_watch
+        due = watch.stalled(
             getattr(recovery, "_recovery_started_at", None),
-            offsets,
-            dict(recovery.active_highwaters),
-            dict(getattr(recovery, "_active_events_received_at", {})),
+            recovery.active_offsets,
+            recovery.active_highwaters,
+            getattr(recovery, "_active_events_received_at", {}),
             now,
         )
-        consumer = self.app.consumer
+        why = f"the table's recovery received nothing for {watch.stall_s:.0f} s while records wait"
         for (topic, partition), offset in due:
-            tp = TP(topic, partition)
-            log.warning(
-                "lead-sla worker: %s/%d: the table's recovery received nothing for %.0f s while "
-                "records wait; reading it again from offset %d",
-                tp.topic,
-                tp.partition,
-                self.recovery_watch.stall_s,
-                offset,
-            )
-            consumer.resume_partitions([tp])
-            await consumer.seek(tp, offset)
+            self.app.consumer.resume_partitions([TP(topic, partition)])
+            await self.rewind(topic, partition, offset, why)
 
     async def tick(self) -> None:
         """The deadline loop's one turn: send a tick for every lead whose time has come."""

@@ -32,7 +32,8 @@ Pure bookkeeping: the worker (``app.py``) does the seeks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 Key = tuple[str, int]
 """(topic, partition)"""
@@ -145,34 +146,35 @@ class RecoveryWatch:
     stall_s: float = 10.0
     started_at: float | None = None
     """The recovery these seeks belong to (faust's start time of it)."""
-    sought_at: dict[Key, float] | None = None
+    sought_at: dict[Key, float] = field(default_factory=dict)
     seeks: int = 0
     """Seeks asked for so far."""
 
     def stalled(
         self,
         started_at: float | None,
-        offsets: dict[Key, int],
-        log_ends: dict[Key, int | None],
-        received_at: dict[Key, float],
+        offsets: Mapping[Key, int | None],
+        log_ends: Mapping[Key, int | None],
+        received_at: Mapping[Key, float],
         now: float,
     ) -> list[tuple[Key, int]]:
         """The changelog partitions to seek back, with the offset to read from.
 
         ``started_at``: when the recovery started (None: none is under way); ``offsets``: per
-        active changelog partition, the last offset its table has (-1: none); ``log_ends``: the
+        active changelog partition, the last offset its table has (-1: none; None: unknown,
+        left to faust); ``log_ends``: the
         last offset of the partition (faust's highwater); ``received_at``: when a record of it
         last arrived (absent: none since the recovery started).
         """
         if started_at is None:
             return []
-        if started_at != self.started_at or self.sought_at is None:
+        if started_at != self.started_at:
             self.started_at = started_at
-            self.sought_at = {}
+            self.sought_at.clear()
         due: list[tuple[Key, int]] = []
         for key, offset in offsets.items():
             end = log_ends.get(key)
-            if end is None or offset >= end:
+            if offset is None or end is None or offset >= end:
                 continue  # read to its end: nothing is waiting
             last = max(received_at.get(key, started_at), self.sought_at.get(key, started_at))
             if now - last < self.stall_s:
