@@ -1012,6 +1012,207 @@ sort_records(PyObject *self, PyObject *records)
     Py_RETURN_TRUE;
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Runs: sorted records in files, merged without a Python object per record */
+
+/* pack_records(records, start, stop): records[start:stop] as a run's bytes, each record after
+ * its size (4 bytes, little-endian). */
+static PyObject *
+pack_records(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyList_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "pack_records(records, start, stop)");
+        return NULL;
+    }
+    PyObject *records = args[0];
+    Py_ssize_t start = PyLong_AsSsize_t(args[1]), stop = PyLong_AsSsize_t(args[2]);
+    if ((start == -1 || stop == -1) && PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(records);
+    start = start < 0 ? 0 : (start > n ? n : start);
+    stop = stop < start ? start : (stop > n ? n : stop);
+    Py_ssize_t total = 0;
+    for (Py_ssize_t i = start; i < stop; i++) {
+        PyObject *record = PyList_GET_ITEM(records, i);
+        if (!PyBytes_Check(record) || PyBytes_GET_SIZE(record) > 0x7FFFFFFF) {
+            PyErr_SetString(PyExc_TypeError, "pack_records: a record must be bytes under 2 GiB");
+            return NULL;
+        }
+        total += 4 + PyBytes_GET_SIZE(record);
+    }
+    PyObject *packed = PyBytes_FromStringAndSize(NULL, total);
+    if (packed == NULL) {
+        return NULL;
+    }
+    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(packed);
+    for (Py_ssize_t i = start; i < stop; i++) {
+        PyObject *record = PyList_GET_ITEM(records, i);
+        uint32_t size = (uint32_t)PyBytes_GET_SIZE(record);
+        out[0] = (unsigned char)size;
+        out[1] = (unsigned char)(size >> 8);
+        out[2] = (unsigned char)(size >> 16);
+        out[3] = (unsigned char)(size >> 24);
+        memcpy(out + 4, PyBytes_AS_STRING(record), size);
+        out += 4 + size;
+    }
+    return packed;
+}
+
+typedef struct {
+    const unsigned char *data; /* the run's window */
+    Py_ssize_t at, end;        /* its next record, and the end of what was read */
+    Py_ssize_t size;           /* the next record's size */
+    Py_ssize_t index;          /* its place in the runs list */
+} Run;
+
+/* Whether a run's window holds its next record whole (and its size, then). */
+static int
+run_ready(Run *r)
+{
+    if (r->end - r->at < 4) {
+        return 0;
+    }
+    const unsigned char *p = r->data + r->at;
+    r->size = (Py_ssize_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                           (uint32_t)p[3] << 24);
+    return r->end - r->at - 4 >= r->size;
+}
+
+static int
+run_less(const Run *x, const Run *y)
+{
+    Py_ssize_t nx = x->size, ny = y->size;
+    int c = memcmp(x->data + x->at + 4, y->data + y->at + 4, (size_t)(nx < ny ? nx : ny));
+    return c != 0 ? c < 0 : nx < ny;
+}
+
+static void
+sift_down(Run **heap, Py_ssize_t n, Py_ssize_t i)
+{
+    for (;;) {
+        Py_ssize_t least = i, l = 2 * i + 1, r = l + 1;
+        if (l < n && run_less(heap[l], heap[least])) {
+            least = l;
+        }
+        if (r < n && run_less(heap[r], heap[least])) {
+            least = r;
+        }
+        if (least == i) {
+            return;
+        }
+        Run *t = heap[i];
+        heap[i] = heap[least];
+        heap[least] = t;
+        i = least;
+    }
+}
+
+/* merge_runs(runs, out): merge sorted runs into out (a writable buffer) as output lines.
+ *
+ * runs: a list of [window, at, end] lists, window a buffer holding packed records
+ * (pack_records) from offset at up to end. Records are taken in bytes order (list.sort's) and
+ * their lines written into out, each with a newline, while out has room; each run's at is
+ * moved past what was taken. Returns (bytes written, records written, run): run is the index
+ * of a run whose window holds no whole record (to be read further, or ended), or -1 when out
+ * is full (or no run is left). */
+static PyObject *
+merge_runs(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyList_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "merge_runs(runs, out)");
+        return NULL;
+    }
+    PyObject *runs = args[0];
+    Py_ssize_t k = PyList_GET_SIZE(runs);
+    Py_buffer out;
+    if (PyObject_GetBuffer(args[1], &out, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
+        return NULL;
+    }
+    Run *items = PyMem_Calloc((size_t)(k ? k : 1), sizeof(Run));
+    Run **heap = PyMem_Calloc((size_t)(k ? k : 1), sizeof(Run *));
+    Py_buffer *views = PyMem_Calloc((size_t)(k ? k : 1), sizeof(Py_buffer));
+    Py_ssize_t held = 0, written = 0, count = 0, stop = -1, n = 0;
+    PyObject *result = NULL;
+    if (items == NULL || heap == NULL || views == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < k; i++) {
+        PyObject *run = PyList_GET_ITEM(runs, i);
+        if (!PyList_Check(run) || PyList_GET_SIZE(run) != 3) {
+            PyErr_SetString(PyExc_TypeError, "merge_runs: a run is a [window, at, end] list");
+            goto done;
+        }
+        if (PyObject_GetBuffer(PyList_GET_ITEM(run, 0), &views[i], PyBUF_C_CONTIGUOUS) < 0) {
+            goto done;
+        }
+        held++;
+        Run *r = &items[i];
+        r->data = views[i].buf;
+        r->at = PyLong_AsSsize_t(PyList_GET_ITEM(run, 1));
+        r->end = PyLong_AsSsize_t(PyList_GET_ITEM(run, 2));
+        r->index = i;
+        if (PyErr_Occurred()) {
+            goto done;
+        }
+        if (r->at < 0 || r->end < r->at || r->end > views[i].len) {
+            PyErr_SetString(PyExc_ValueError, "merge_runs: a run's at and end are off its window");
+            goto done;
+        }
+        if (!run_ready(r)) {
+            stop = i;
+            break;
+        }
+        heap[n++] = r;
+    }
+    if (stop < 0) {
+        for (Py_ssize_t i = n / 2 - 1; i >= 0; i--) {
+            sift_down(heap, n, i);
+        }
+        char *to = out.buf;
+        while (n > 0) {
+            Run *r = heap[0];
+            const char *record = (const char *)r->data + r->at + 4;
+            Py_ssize_t start = line_start(record, r->size);
+            if (start < 0) {
+                PyErr_SetString(PyExc_ValueError, "merge_runs: a run holds a record without a line");
+                goto done;
+            }
+            Py_ssize_t line = r->size - start;
+            if (out.len - written < line + 1) {
+                break;
+            }
+            memcpy(to + written, record + start, (size_t)line);
+            written += line;
+            to[written++] = '\n';
+            count++;
+            r->at += 4 + r->size;
+            if (!run_ready(r)) {
+                stop = r->index;
+                break;
+            }
+            sift_down(heap, n, 0);
+        }
+    }
+    for (Py_ssize_t i = 0; i < held; i++) { /* not the runs after one that was not ready */
+        PyObject *at = PyLong_FromSsize_t(items[i].at);
+        if (at == NULL || PyList_SetItem(PyList_GET_ITEM(runs, i), 1, at) < 0) {
+            goto done;
+        }
+    }
+    result = Py_BuildValue("nnn", written, count, stop);
+done:
+    for (Py_ssize_t i = 0; i < held; i++) {
+        PyBuffer_Release(&views[i]);
+    }
+    PyBuffer_Release(&out);
+    PyMem_Free(items);
+    PyMem_Free(heap);
+    PyMem_Free(views);
+    return result;
+}
+
 /* new_record(cls, items): tuple.__new__(cls, items) for a tuple subclass cls (a NamedTuple
  * record) and a tuple of items: the same record, made by one allocation, without a generic
  * call. The engine builds its records with it when this module is built
@@ -1084,6 +1285,10 @@ static PyMethodDef methods[] = {
      "encode_lead(lead_prefix, lead_json, lead_key, outputs, into, counts) -> bool"},
     {"lines_size", lines_size, METH_O, "lines_size(records) -> bytes of their lines, newlines included"},
     {"join_lines", join_lines, METH_O, "join_lines(records) -> their lines, each with a newline"},
+    {"pack_records", (PyCFunction)(void (*)(void))pack_records, METH_FASTCALL,
+     "pack_records(records, start, stop) -> records[start:stop], each after its size (4 bytes)"},
+    {"merge_runs", (PyCFunction)(void (*)(void))merge_runs, METH_FASTCALL,
+     "merge_runs(runs, out) -> (bytes, records, run): sorted packed runs merged into out"},
     {"new_record", (PyCFunction)(void (*)(void))new_record, METH_FASTCALL,
      "new_record(cls, items) -> tuple.__new__(cls, items), for a tuple subclass"},
     {"sort_records", sort_records, METH_O,

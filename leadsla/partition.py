@@ -31,15 +31,16 @@ whose outputs are seven times the size of its input.
 from __future__ import annotations
 
 import contextlib
+import io
 import marshal
 import os
 import zlib
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO
 
 import orjson
 
@@ -49,6 +50,8 @@ from .codec import (
     decode_line,
     instant_sort_key,
     lines_size,
+    merge_runs,
+    pack_records,
     route_native,
     timestamp_micros,
 )
@@ -75,6 +78,10 @@ SAMPLE_EVERY = 64
 MERGE_MEMORY = 64 << 20
 """Bytes a merge holds at most in its partitions' current chunks: a merge holds one chunk of
 every partition, so the more partitions, the smaller the chunks (:func:`chunk_records`)."""
+RUN_WINDOW = 1 << 20
+"""Bytes of a run's file read at a time by the merge (:func:`merge_runs_of`)."""
+MERGE_OUT = 4 << 20
+"""Bytes of output lines the merge gathers before handing them on."""
 _FLUSH_BYTES = 1 << 20
 _CHUNK_RECORDS = 8192
 _MIN_CHUNK_RECORDS = 64
@@ -410,12 +417,70 @@ class Ranges:
             part = records[cuts[r] : cuts[r + 1]]
             sizes.append(lines_size(part))
             if part:
-                write_records(_range_path(folder, index, r), part, chunk)
+                with open(_range_path(folder, index, r), "wb") as f:
+                    for start in range(0, len(part), chunk):
+                        f.write(pack_records(part, start, start + chunk))
         return Ranges(folder, index, tuple(sizes))
 
 
 def _range_path(folder: Path, index: int, r: int) -> Path:
-    return folder / f"out-{index:04d}-{r:03d}.marshal"
+    return folder / f"out-{index:04d}-{r:03d}.run"
+
+
+def merge_runs_of(paths: list[Path], write: Callable[[memoryview], object]) -> int:
+    """Merge the runs written by :meth:`Ranges.write` in ``paths`` into output lines, handed to
+    ``write`` a buffer at a time (each view is valid until ``write`` returns); the records
+    written. Each file is removed as soon as it is open.
+
+    The merge makes no Python object per record (:func:`~leadsla.codec.merge_runs`): a run is
+    read into a window of :data:`RUN_WINDOW` bytes at a time.
+    """
+    files: list[io.FileIO] = []
+    runs: list[list[Any]] = []
+    out = bytearray(MERGE_OUT)
+    count = 0
+    try:
+        for path in paths:
+            files.append(io.FileIO(path))
+            path.unlink()
+            runs.append([bytearray(RUN_WINDOW), 0, 0])
+        while runs:
+            written, taken, stop = merge_runs(runs, out)
+            count += taken
+            if written:
+                with memoryview(out) as view, view[:written] as lines:
+                    write(lines)
+            if stop >= 0:
+                if not _read_run(runs[stop], files[stop]):
+                    del runs[stop]
+                    files.pop(stop).close()
+            elif not written:  # a line longer than the buffer
+                out = bytearray(2 * len(out))
+    finally:
+        for f in files:
+            f.close()
+    return count
+
+
+def _read_run(run: list[Any], f: io.FileIO) -> bool:
+    """Move a run's unread bytes to the start of its window and read more after them; False
+    when the file has ended (with nothing left in the window)."""
+    window, at, end = run
+    rest = end - at
+    if rest:
+        window[:rest] = window[at:end]
+    # The window grows for a record longer than it (or for the size of one, at least).
+    need = 4 + int.from_bytes(window[:4], "little") if rest >= 4 else 4
+    if need > len(window):
+        window.extend(bytes(need - len(window)))
+    with memoryview(window) as view, view[rest:] as free:
+        got = f.readinto(free)
+    run[1], run[2] = 0, rest + (got or 0)
+    if got:
+        return True
+    if rest:
+        raise RuntimeError(f"replay: a run file ends inside a record ({rest} bytes left)")
+    return False
 
 
 def records_size(records: list[LineRecord]) -> int:

@@ -44,6 +44,7 @@ from .codec import (
     record_line,
     sort_records,
 )
+from .direct import BlockWriter
 from .domain.engine import LeadResult, evaluate
 from .domain.events import InputEvent
 from .domain.instant import Instant, format_utc, parse_rfc3339
@@ -59,6 +60,7 @@ from .partition import (
     cpu_jobs,
     keeps_in_memory,
     merge,
+    merge_runs_of,
     partition_count,
     range_bounds,
     read_chunks,
@@ -627,14 +629,14 @@ def _write_ranges(parts: list[Ranges], out_path: str | None, jobs: int) -> int:
     for r in range(ranges):
         offsets.append(offsets[-1] + sum(part.sizes[r] for part in parts))
     path = out_path or "-"
-    if path == "-":
-        return _write((c for r in range(ranges) for c in merge(_range_files(parts, r))), path)
     with open_output(path) as target:
+        if path == "-":
+            return sum(merge_runs_of(_range_files(parts, r), target.write) for r in range(ranges))
         state = {"parts": parts, "offsets": offsets, "fd": target.fileno()}
         return sum(_map(jobs, state, _write_range, ranges))
 
 
-def _range_files(parts: list[Ranges], r: int) -> list[Sorted]:
+def _range_files(parts: list[Ranges], r: int) -> list[Path]:
     return [part.path(r) for part in parts if part.sizes[r]]
 
 
@@ -643,14 +645,9 @@ def _write_range(r: int) -> int:
     parts: list[Ranges] = _STATE["parts"]
     fd: int = _STATE["fd"]
     offset: int = _STATE["offsets"][r]
-    written = 0
-    for chunk in merge(_range_files(parts, r)):
-        written += len(chunk)
-        data = memoryview(join_lines(chunk))
-        while data:
-            done = os.pwrite(fd, data, offset)
-            offset += done
-            data = data[done:]
+    with BlockWriter(fd, offset) as out:
+        written = merge_runs_of(_range_files(parts, r), out.write)
+        offset = out.close()
     if offset != _STATE["offsets"][r + 1]:
         raise RuntimeError(f"replay: range {r} wrote up to {offset}, not its size")
     return written
@@ -658,11 +655,19 @@ def _write_range(r: int) -> int:
 
 def _write(chunks: Iterator[list[LineRecord]], out_path: str | None) -> int:
     written = 0
-    with open_output(out_path or "-") as target:  # a file appears whole or not at all
-        for chunk in chunks:
-            if chunk:
-                written += len(chunk)
-                target.write(join_lines(chunk))
+    path = out_path or "-"
+    with open_output(path) as target:  # a file appears whole or not at all
+        if path == "-":  # standard output: maybe a pipe, or a file opened to append
+            for chunk in chunks:
+                if chunk:
+                    written += len(chunk)
+                    target.write(join_lines(chunk))
+            return written
+        with BlockWriter(target.fileno(), 0) as out:
+            for chunk in chunks:
+                if chunk:
+                    written += len(chunk)
+                    out.write(join_lines(chunk))
     return written
 
 

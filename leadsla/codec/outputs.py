@@ -11,6 +11,7 @@ same id, in the live worker and in replay, and ``suppressed`` does not change it
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping
 from hashlib import sha256
 from typing import Any, Final
@@ -388,6 +389,67 @@ def sort_records(records: list[LineRecord]) -> None:
     is built (the records of one instant by their bytes), else by ``list.sort()``."""
     if _NATIVE is None or not _NATIVE.sort_records(records):
         records.sort()
+
+
+def pack_records(records: list[LineRecord], start: int, stop: int) -> bytes:
+    """``records[start:stop]`` as the bytes of a run (what :func:`merge_runs` reads): each
+    record after its size, 4 bytes little-endian."""
+    if _NATIVE is not None:
+        packed: bytes = _NATIVE.pack_records(records, start, stop)
+        return packed
+    return b"".join(len(record).to_bytes(4, "little") + record for record in records[start:stop])
+
+
+def merge_runs(runs: list[list[Any]], out: bytearray) -> tuple[int, int, int]:
+    """Merge sorted runs into ``out`` as output lines, without a Python object per record (in
+    C when it is built).
+
+    ``runs``: ``[window, at, end]`` lists, each ``window`` holding packed records
+    (:func:`pack_records`) from ``at`` up to ``end``. Records are taken in ``list.sort``'s order
+    and their lines written into ``out``, each with a newline, while it has room; each run's
+    ``at`` moves past what was taken. Returns (bytes written, records written, run): ``run`` is
+    the index of a run whose window holds no whole record (to be read further, or ended), or
+    -1 when ``out`` is full.
+    """
+    if _NATIVE is not None:
+        merged: tuple[int, int, int] = _NATIVE.merge_runs(runs, out)
+        return merged
+    return _merge_runs(runs, out)
+
+
+def _run_record(run: list[Any]) -> bytes | None:
+    """A run's next record, if its window holds it whole."""
+    window, at, end = run
+    if end - at < 4:
+        return None
+    size = int.from_bytes(window[at : at + 4], "little")
+    return bytes(window[at + 4 : at + 4 + size]) if end - at - 4 >= size else None
+
+
+def _merge_runs(runs: list[list[Any]], out: bytearray) -> tuple[int, int, int]:
+    heads: list[tuple[bytes, int]] = []
+    for i, run in enumerate(runs):
+        record = _run_record(run)
+        if record is None:
+            return 0, 0, i
+        heads.append((record, i))
+    heapq.heapify(heads)
+    written = count = 0
+    while heads:
+        record, i = heads[0]
+        line = record[line_start(record) :]
+        if len(out) - written < len(line) + 1:
+            break
+        out[written : written + len(line)] = line
+        out[written + len(line)] = 10  # a newline
+        written += len(line) + 1
+        count += 1
+        runs[i][1] += 4 + len(record)
+        following = _run_record(runs[i])
+        if following is None:
+            return written, count, i
+        heapq.heapreplace(heads, (following, i))
+    return written, count, -1
 
 
 def _lines_size(records: list[LineRecord]) -> int:
