@@ -21,6 +21,7 @@ import errno
 import mmap
 import os
 import stat
+from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 
 ALIGN = 4096
@@ -82,14 +83,32 @@ class BlockWriter:
 
     Use it as a context manager: the last bytes are written when it closes (:meth:`close`),
     which returns the offset after the last byte. ``fd`` stays open (it belongs to the caller).
+
+    A direct write waits for the disk; a full buffer is written by a thread of the writer's own
+    while the caller fills the other one (``os.pwrite`` releases the GIL), so the disk's time
+    and the caller's overlap.
     """
 
-    __slots__ = ("_buffer", "_direct", "_fd", "_fill", "_head", "_position")
+    __slots__ = (
+        "_buffer",
+        "_direct",
+        "_fd",
+        "_fill",
+        "_head",
+        "_other",
+        "_pending",
+        "_position",
+        "_thread",
+    )
 
     def __init__(self, fd: int, start: int) -> None:
         self._fd = fd
         self._direct = _open_direct(fd)
         self._buffer = _take(BUFFER) if self._direct >= 0 else None
+        self._other: mmap.mmap | None = None
+        """The buffer the thread writes (or wrote: free once :meth:`_wait` returns)."""
+        self._thread: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None
         self._position = start
         """The file offset of the buffer's first byte (or of the next byte, with no buffer)."""
         self._fill = 0
@@ -103,8 +122,7 @@ class BlockWriter:
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         view = memoryview(data)
-        buffer = self._buffer
-        if buffer is None:
+        if self._buffer is None:
             self._position = _pwrite_all(self._fd, view, self._position)
             return
         if self._head:
@@ -114,20 +132,34 @@ class BlockWriter:
             view = view[take:]
         while view:
             take = min(BUFFER - self._fill, len(view))
-            buffer[self._fill : self._fill + take] = view[:take]
+            self._buffer[self._fill : self._fill + take] = view[:take]
             self._fill += take
             view = view[take:]
             if self._fill == BUFFER:
-                self._flush(BUFFER)
-                self._fill = 0
+                self._hand_over()
 
-    def _flush(self, size: int) -> None:
-        """Write the buffer's first ``size`` bytes (whole blocks) at the position, and move the
-        position past them (the caller keeps or drops the rest of the buffer)."""
-        assert self._buffer is not None
-        with memoryview(self._buffer) as view:
-            data = view[:size]
-            offset = self._position
+    def _hand_over(self) -> None:
+        """The full buffer to the thread; the other one (free again) to fill."""
+        self._wait()
+        full = self._buffer
+        assert full is not None
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="lead-sla-write")
+        self._pending = self._thread.submit(self._write_blocks, full, BUFFER, self._position)
+        self._position += BUFFER
+        self._buffer = self._other if self._other is not None else _take(BUFFER)
+        self._other = full
+        self._fill = 0
+
+    def _wait(self) -> None:
+        """Wait for the thread's write (and raise its error)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def _write_blocks(self, buffer: mmap.mmap, size: int, offset: int) -> None:
+        """Write ``buffer``'s first ``size`` bytes (whole blocks) at ``offset``."""
+        with memoryview(buffer) as view, view[:size] as data:
             while data and self._direct >= 0:
                 try:
                     done = os.pwrite(self._direct, data, offset)
@@ -139,8 +171,7 @@ class BlockWriter:
                 data = data[done:]
                 if done % ALIGN or not done:  # refused, or short off a boundary
                     self._stop_direct()
-            self._position = _pwrite_all(self._fd, data, offset)
-            data.release()
+            _pwrite_all(self._fd, data, offset)
 
     def _stop_direct(self) -> None:
         if self._direct >= 0:
@@ -149,19 +180,33 @@ class BlockWriter:
 
     def close(self) -> int:
         """Write what is left; the offset after the last byte written."""
-        buffer = self._buffer
-        if buffer is not None:
-            whole = self._fill - self._fill % ALIGN
-            if whole:
-                self._flush(whole)
-            if self._fill > whole:
-                with memoryview(buffer) as view, view[whole : self._fill] as tail:
-                    self._position = _pwrite_all(self._fd, tail, self._position)
-            self._fill = 0
-            self._buffer = None
-            _give(buffer)
-        self._stop_direct()
+        try:
+            self._wait()
+            buffer = self._buffer
+            if buffer is not None:
+                whole = self._fill - self._fill % ALIGN
+                if whole:
+                    self._write_blocks(buffer, whole, self._position)
+                    self._position += whole
+                if self._fill > whole:
+                    with memoryview(buffer) as view, view[whole : self._fill] as tail:
+                        self._position = _pwrite_all(self._fd, tail, self._position)
+                self._fill = 0
+        finally:
+            self._release()
         return self._position
+
+    def _release(self) -> None:
+        """Stop the thread (after its write), and give the buffers back."""
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+            self._thread = None
+        self._pending = None
+        for buffer in (self._buffer, self._other):
+            if buffer is not None:
+                _give(buffer)
+        self._buffer = self._other = None
+        self._stop_direct()
 
     def __enter__(self) -> BlockWriter:
         return self
@@ -174,8 +219,5 @@ class BlockWriter:
     ) -> None:
         if kind is None:
             self.close()
-        else:  # the output is abandoned: release the descriptor and the buffer only
-            self._stop_direct()
-            if self._buffer is not None:
-                _give(self._buffer)
-                self._buffer = None
+        else:  # the output is abandoned: its thread stops, its buffers go back
+            self._release()

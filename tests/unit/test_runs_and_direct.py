@@ -240,3 +240,27 @@ def test_a_forked_process_does_not_share_the_parent_s_buffers(tmp_path: Path) ->
         os._exit(0 if not direct._pool else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_failed_write_of_the_writing_thread_reaches_the_caller(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a disk that fills up while the thread writes a full buffer
+    real_pwrite = os.pwrite
+
+    def pwrite(fd: int, buffer: Any, offset: int) -> int:
+        if offset >= direct.BUFFER:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_pwrite(fd, buffer, offset)
+
+    monkeypatch.setattr(os, "pwrite", pwrite)
+    # Then the error comes out of a later write or the close, and nothing hangs
+    with (
+        open(tmp_path / "out", "wb") as f,
+        pytest.raises(OSError, match="No space"),
+        BlockWriter(f.fileno(), 0) as writer,
+    ):
+        for _ in range(4):
+            writer.write(bytes(direct.BUFFER))
+        writer.close()
+    assert writer._thread is None  # stopped
