@@ -14,13 +14,17 @@ File formats (private to one run, in a temporary folder):
   ``b"<line number within the part> <original line>\\n"``;
 - a partition's output file holds its sorted records (:data:`~leadsla.codec.LineRecord`) as
   a sequence of marshalled lists (chunks; the file is read back by the same process or its
-  parent, the same Python), read back lazily by :func:`merge`.
+  parent, the same Python), read back lazily by :func:`merge`;
+- a range file (several jobs) holds a partition's sorted records of one time range as a run:
+  each record after its size (:func:`~leadsla.codec.pack_records`), merged by
+  :func:`merge_runs_of` without a Python object per record.
 
 With several jobs, the sorted outputs of every partition are cut into time ranges at bounds
 chosen before the fold from a sample of the input's ``occurred_at`` (:func:`range_bounds`), one
 file per partition and range (:class:`Ranges`); then each range is merged in a worker process
 of its own and written straight into its place in the output file (its offset is the size of
-the ranges before it), so the merge and the write run on every core, not in one process.
+the ranges before it; its whole blocks past the page cache: :mod:`leadsla.direct`), so the
+merge and the write run on every core, not in one process.
 
 A partition folded in the replay's own process (one job) keeps its sorted outputs in memory
 instead when they fit its share of :data:`OUTPUT_MEMORY` (:func:`keeps_in_memory`): writing
@@ -69,10 +73,11 @@ RECORD_OVERHEAD = 40
 """Bytes a kept :data:`~leadsla.codec.LineRecord` takes beyond its key and line (its bytes
 object's header, its place in a list)."""
 RANGES_PER_JOB = 4
-"""Time ranges the merge is cut into per job (a range's size depends on the sample's luck).
-Four rather than two: a range's files are removed once read (:func:`read_chunks`), so the more
-ranges, the more of the output is written into pages the files before it freed (2 jobs on
-``unanswered``: 1.9-2.1 s against 2.3-2.6 s with two, 4 interleaved runs each)."""
+"""Time ranges the merge is cut into per job (a range's size depends on the sample's luck, so
+more ranges balance the processes better). Four rather than two was measured when the output
+went through the page cache: a range's files are removed once read, so the more ranges, the more
+of the output was written into pages the files before it freed (2 jobs on ``unanswered``:
+1.9-2.1 s against 2.3-2.6 s with two, 4 interleaved runs each)."""
 SAMPLE_EVERY = 64
 """One line in this many gives its ``occurred_at`` to the sample the ranges are cut from."""
 MERGE_MEMORY = 64 << 20
