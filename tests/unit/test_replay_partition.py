@@ -515,7 +515,9 @@ def test_lines_of_one_lead_land_in_one_partition_whatever_their_shape() -> None:
 def test_small_files_stay_in_one_process_and_large_ones_use_every_job() -> None:
     assert partition_count(10_000, 2) == 1
     assert partition_count(10 << 20, 2) == 2
-    assert partition_count(30 << 20, 1) == 3
+    assert partition_count(30 << 20, 1) == 1  # one job folds up to ONE_JOB_BYTES unspilled
+    assert partition_count(48 << 20, 1) == 1
+    assert partition_count((48 << 20) + 1, 1) == 5
     assert partition_count(100 << 20, 2) >= 4
     # a multiple of the jobs, so that no process waits for another's last partition
     assert partition_count(30 << 20, 2) == 4
