@@ -12,9 +12,39 @@ import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
+
+WRITE_PIECE = 1 << 20
+"""The most bytes a large output hands to one ``write``. The kernel caches a buffered write in
+pages as large as the write allows: a 2 MiB write at a 2 MiB boundary gets a 2 MiB page (a
+huge page; ext4 caches in large pages since Linux 6.x), and on a virtual machine whose free
+memory goes back to its host, such pages are dear to find. Writing 256 MiB here took 0.6 s in
+writes of 2 or 4 MiB and 0.05 s in writes of 1 MiB or less (2 runs each); a replay of 200,000
+events writes 269 MB of output (and, with several jobs, as much again in its range files)."""
+
+
+def write_pieces(write: Callable[[memoryview], object], data: bytes | memoryview) -> None:
+    """``write(data)`` in pieces of at most :data:`WRITE_PIECE` bytes (``write`` writes all it
+    is given, as a buffered stream's does)."""
+    with memoryview(data) as view:
+        for start in range(0, len(view), WRITE_PIECE):
+            with view[start : start + WRITE_PIECE] as piece:
+                write(piece)
+
+
+def pwrite_pieces(fd: int, data: bytes | memoryview, offset: int) -> int:
+    """Write all of ``data`` at ``offset`` of ``fd``, at most :data:`WRITE_PIECE` bytes a call;
+    the offset after it."""
+    with memoryview(data) as view:
+        at = 0
+        while at < len(view):
+            with view[at : at + WRITE_PIECE] as piece:
+                done = os.pwrite(fd, piece, offset)
+            offset += done
+            at += done
+    return offset
 
 
 class OutputError(ValueError):

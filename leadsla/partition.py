@@ -23,8 +23,8 @@ With several jobs, the sorted outputs of every partition are cut into time range
 chosen before the fold from a sample of the input's ``occurred_at`` (:func:`range_bounds`), one
 file per partition and range (:class:`Ranges`); then each range is merged in a worker process
 of its own and written straight into its place in the output file (its offset is the size of
-the ranges before it; its whole blocks past the page cache: :mod:`leadsla.direct`), so the
-merge and the write run on every core, not in one process.
+the ranges before it), so the merge and the write run on every core, not in one process.
+Every large write goes in pieces of at most :data:`~leadsla.outputs.WRITE_PIECE` bytes.
 
 A partition folded in the replay's own process (one job) keeps its sorted outputs in memory
 instead when they fit its share of :data:`OUTPUT_MEMORY` (:func:`keeps_in_memory`): writing
@@ -60,6 +60,7 @@ from .codec import (
     timestamp_micros,
 )
 from .domain.instant import Instant
+from .outputs import WRITE_PIECE, write_pieces
 
 PARTITION_BYTES = 12 << 20
 """Input bytes per partition (50,000 to 70,000 events): what one process holds at a time."""
@@ -92,7 +93,7 @@ MERGE_MEMORY = 64 << 20
 every partition, so the more partitions, the smaller the chunks (:func:`chunk_records`)."""
 RUN_WINDOW = 1 << 20
 """Bytes of a run's file read at a time by the merge (:func:`merge_runs_of`)."""
-MERGE_OUT = 4 << 20
+MERGE_OUT = WRITE_PIECE
 """Bytes of output lines the merge gathers before handing them on."""
 _FLUSH_BYTES = 1 << 20
 _CHUNK_RECORDS = 8192
@@ -433,7 +434,7 @@ class Ranges:
             if part:
                 with open(_range_path(folder, index, r), "wb") as f:
                     for start in range(0, len(part), chunk):
-                        f.write(pack_records(part, start, start + chunk))
+                        write_pieces(f.write, pack_records(part, start, start + chunk))
         return Ranges(folder, index, tuple(sizes))
 
 
@@ -530,7 +531,7 @@ def write_records(path: Path, records: list[LineRecord], chunk: int = _CHUNK_REC
         for start in range(0, len(records), chunk):
             blob = marshal.dumps(records[start : start + chunk], _MARSHAL_VERSION)
             f.write(len(blob).to_bytes(8, "little"))
-            f.write(blob)
+            write_pieces(f.write, blob)
 
 
 def read_chunks(source: Sorted) -> Iterator[list[LineRecord]]:

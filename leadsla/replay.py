@@ -44,12 +44,11 @@ from .codec import (
     record_line,
     sort_records,
 )
-from .direct import BlockWriter
 from .domain.engine import LeadResult, evaluate
 from .domain.events import InputEvent
 from .domain.instant import Instant, format_utc, parse_rfc3339
 from .domain.policy import Policy
-from .outputs import OutputError, check_output, open_output
+from .outputs import OutputError, check_output, open_output, pwrite_pieces, write_pieces
 from .partition import (
     OUTPUT_MEMORY,
     RANGES_PER_JOB,
@@ -631,7 +630,12 @@ def _write_ranges(parts: list[Ranges], out_path: str | None, jobs: int) -> int:
     path = out_path or "-"
     with open_output(path) as target:
         if path == "-":
-            return sum(merge_runs_of(_range_files(parts, r), target.write) for r in range(ranges))
+            return sum(
+                merge_runs_of(
+                    _range_files(parts, r), lambda lines: write_pieces(target.write, lines)
+                )
+                for r in range(ranges)
+            )
         state = {"parts": parts, "offsets": offsets, "fd": target.fileno()}
         return sum(_map(jobs, state, _write_range, ranges))
 
@@ -645,9 +649,13 @@ def _write_range(r: int) -> int:
     parts: list[Ranges] = _STATE["parts"]
     fd: int = _STATE["fd"]
     offset: int = _STATE["offsets"][r]
-    with BlockWriter(fd, offset) as out:
-        written = merge_runs_of(_range_files(parts, r), out.write)
-        offset = out.close()
+    at = [offset]
+
+    def write(lines: memoryview) -> None:
+        at[0] = pwrite_pieces(fd, lines, at[0])
+
+    written = merge_runs_of(_range_files(parts, r), write)
+    offset = at[0]
     if offset != _STATE["offsets"][r + 1]:
         raise RuntimeError(f"replay: range {r} wrote up to {offset}, not its size")
     return written
@@ -655,19 +663,11 @@ def _write_range(r: int) -> int:
 
 def _write(chunks: Iterator[list[LineRecord]], out_path: str | None) -> int:
     written = 0
-    path = out_path or "-"
-    with open_output(path) as target:  # a file appears whole or not at all
-        if path == "-":  # standard output: maybe a pipe, or a file opened to append
-            for chunk in chunks:
-                if chunk:
-                    written += len(chunk)
-                    target.write(join_lines(chunk))
-            return written
-        with BlockWriter(target.fileno(), 0) as out:
-            for chunk in chunks:
-                if chunk:
-                    written += len(chunk)
-                    out.write(join_lines(chunk))
+    with open_output(out_path or "-") as target:  # a file appears whole or not at all
+        for chunk in chunks:
+            if chunk:
+                written += len(chunk)
+                write_pieces(target.write, join_lines(chunk))
     return written
 
 
