@@ -119,6 +119,19 @@ def test_the_c_merge_and_the_python_merge_stop_at_the_same_place() -> None:
                 break
 
 
+def _record_pwrite_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Let os.pwrite write as before and note the size of every buffer it is given."""
+    sizes: list[int] = []
+    real_pwrite = os.pwrite
+
+    def pwrite(fd: int, buffer: Any, at: int) -> int:
+        sizes.append(len(buffer))
+        return real_pwrite(fd, buffer, at)
+
+    monkeypatch.setattr(os, "pwrite", pwrite)
+    return sizes
+
+
 @pytest.mark.parametrize("size", [0, 1, 4095, 4096, 4097, 3 * 4096 + 5])
 @pytest.mark.parametrize("offset", [0, 7])
 def test_large_writes_go_in_pieces_of_at_most_write_piece_bytes(
@@ -131,14 +144,7 @@ def test_large_writes_go_in_pieces_of_at_most_write_piece_bytes(
     assert b"".join(pieces) == data
     assert all(0 < len(piece) <= 4096 for piece in pieces)
 
-    sizes: list[int] = []
-    real_pwrite = os.pwrite
-
-    def pwrite(fd: int, buffer: Any, at: int) -> int:
-        sizes.append(len(buffer))
-        return real_pwrite(fd, buffer, at)
-
-    monkeypatch.setattr(os, "pwrite", pwrite)
+    sizes = _record_pwrite_sizes(monkeypatch)
     path = tmp_path / "out"
     path.write_bytes(b"\xee" * offset)
     fd = os.open(path, os.O_WRONLY)
@@ -167,14 +173,7 @@ def test_the_parallel_merge_writes_its_ranges_in_pieces(
     records = _records(raw)
     cut = sorted({record[:8] for run in records for record in run[::50]})
     ranged = [partition.Ranges.write(tmp_path, i, run, cut) for i, run in enumerate(records)]
-    sizes: list[int] = []
-    real_pwrite = os.pwrite
-
-    def pwrite(fd: int, buffer: Any, at: int) -> int:
-        sizes.append(len(buffer))
-        return real_pwrite(fd, buffer, at)
-
-    monkeypatch.setattr(os, "pwrite", pwrite)
+    sizes = _record_pwrite_sizes(monkeypatch)
     out = tmp_path / "out.jsonl"
     written = replay._write_ranges(ranged, str(out), 1)
 
