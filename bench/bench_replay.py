@@ -259,6 +259,19 @@ def replay_argv(events: Path, policy: Path, out: Path, jobs: int | None) -> list
     return argv
 
 
+def takes_jobs(env: dict[str, str]) -> bool:
+    """Whether the replay run with ``env`` takes ``--jobs`` (the replays before issue 8 do not)."""
+    found = subprocess.run(
+        [sys.executable, "-m", "leadsla.cli", "replay", "--help"],
+        env=env,
+        cwd=tempfile.gettempdir(),  # as run_child: the checkout's own leadsla/ not on sys.path
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return "--jobs" in found.stdout
+
+
 def measure_workload(
     name: str,
     events_path: Path,
@@ -274,9 +287,12 @@ def measure_workload(
             variants.append((f"replay, {j} job{'s' if j > 1 else ''}, {mode}", [str(j)], env))
     if args.baseline:
         older = dict(os.environ, PYTHONPATH=os.path.abspath(args.baseline))
-        for j in reversed(jobs):
-            label = f"baseline ({args.baseline_label}), {j} job{'s' if j > 1 else ''}"
-            variants.insert(0, (label, [str(j)], older))
+        if takes_jobs(older):
+            for j in reversed(jobs):
+                label = f"baseline ({args.baseline_label}), {j} job{'s' if j > 1 else ''}"
+                variants.insert(0, (label, [str(j)], older))
+        else:  # a replay from before issue 8: one process, no --jobs
+            variants.insert(0, (f"baseline ({args.baseline_label})", [], older))
     runs: dict[str, list[dict[str, Any]]] = {"parse floor": []}
     digests: set[str] = set()
     outputs = 0
